@@ -1,0 +1,26 @@
+//! The sans-IO core of diverge's reference leader node.
+//!
+//! A [`Replica`] is a pure state machine: the HTTP shell (or a deterministic
+//! simulator) feeds it one [`Input`] at a time together with the current
+//! time, and it answers with an [`Output`]: the reply to the caller, the
+//! replication batches to send to peers, and the records to persist in the
+//! node's log before the reply may be released. It owns no sockets, no files,
+//! no clock and no randomness.
+//!
+//! # Layout
+//! - [`types`]: the values that cross the core's boundary (changes, batches,
+//!   records, replies) and their wire/log encoding.
+//! - [`version`]: version vectors and the opaque causal context.
+//! - [`strategy`]: the conflict-strategy trait and last-write-wins.
+//! - [`replica`]: the state machine itself: client requests, applying
+//!   changes, replication cursors, retries with backoff, recovery.
+
+pub mod replica;
+pub mod strategy;
+pub mod types;
+pub mod version;
+
+pub use replica::{Config, Replica, Status};
+pub use strategy::{LastWriteWins, Strategy, StrategyKind};
+pub use types::*;
+pub use version::{Context, VersionVector};

@@ -1,0 +1,147 @@
+//! Values that cross the core's boundary: what the shell feeds in, what comes
+//! out, what travels between nodes and what is written to the log.
+//!
+//! Everything here is serde-serializable: [`Batch`] is the body of a
+//! replication request between nodes, [`Record`] is one entry of the durable
+//! log.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::version::{Context, VersionVector};
+
+/// A node's identifier, e.g. `"n1"`.
+pub type NodeId = String;
+
+/// Nanoseconds since the UNIX epoch, as the shell's (possibly skewed) clock
+/// reads it. The core never reads a clock itself.
+pub type Nanos = u64;
+
+/// Position of an entry in one node's replication log (1-based; 0 = "before
+/// the first entry").
+pub type LogSeq = u64;
+
+/// The identity of one write: the node that accepted it from a client and
+/// that node's write counter (1-based, strictly increasing, never reused).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dot {
+    pub node: NodeId,
+    pub seq: u64,
+}
+
+/// One write as it replicates: accepted once at its origin, then applied at
+/// every other node exactly once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub key: String,
+    pub value: Value,
+    /// Identity of the write; `dot.node` is the origin.
+    pub dot: Dot,
+    /// The origin's timestamp for the write (strictly increasing per origin).
+    pub ts: Nanos,
+    /// The causal past of this write for its key (including `dot` itself):
+    /// what the writer had seen of the key when it wrote.
+    pub vv: VersionVector,
+    /// Every node this change has passed through, origin first. A node that
+    /// finds its own id here ignores the change (loop prevention).
+    pub path: Vec<NodeId>,
+}
+
+/// A replication message: the entries of the sender's log in `(after, upto]`
+/// that this peer should receive (entries the peer need not see are skipped,
+/// so `changes` may be shorter than the range, or empty).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub from: NodeId,
+    pub after: LogSeq,
+    pub upto: LogSeq,
+    pub changes: Vec<Change>,
+}
+
+impl Batch {
+    /// A probe asks the peer where its cursor for us stands, sending nothing.
+    pub fn probe(from: NodeId) -> Self {
+        Batch {
+            from,
+            after: 0,
+            upto: 0,
+            changes: Vec::new(),
+        }
+    }
+}
+
+/// One durable log record. The log holds every accepted write and every
+/// applied remote change (`Entry`), and how far each peer's stream has been
+/// received contiguously (`Cursor`), so a restarted node rebuilds its state
+/// and resumes replication where each peer left off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "r", rename_all = "snake_case")]
+pub enum Record {
+    Entry { seq: LogSeq, change: Change },
+    Cursor { peer: NodeId, upto: LogSeq },
+}
+
+/// What the shell feeds into the core.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A client reads a key.
+    Read { key: String },
+    /// A client writes a key, optionally with the context it read.
+    Write {
+        key: String,
+        value: Value,
+        context: Option<Context>,
+    },
+    /// A peer's replication batch arrived.
+    Receive(Batch),
+    /// The outcome of sending `batch_after..batch_upto` to `peer`:
+    /// `Ok(acked)` is the peer's contiguous cursor for us after it applied
+    /// the batch; `Err` means the send failed (timeout, refused, 5xx).
+    Delivered {
+        peer: NodeId,
+        after: LogSeq,
+        upto: LogSeq,
+        result: Result<LogSeq, String>,
+    },
+    /// Every record up to and including log position `upto` is durable
+    /// (written to the OS, fsynced if the node is configured to): entries up
+    /// to there may now be shipped to peers.
+    Persisted { upto: LogSeq },
+    /// Time passes: retries whose backoff expired are sent.
+    Tick,
+}
+
+/// The core's answer to one [`Input`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Output {
+    /// The reply to the caller of this input, if it expects one. It must be
+    /// released only after `persist` is durable.
+    pub reply: Option<Reply>,
+    /// Batches to send now, one HTTP request each.
+    pub send: Vec<Outgoing>,
+    /// Records to append to the log, in order.
+    pub persist: Vec<Record>,
+}
+
+/// A batch addressed to a peer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub peer: NodeId,
+    pub batch: Batch,
+}
+
+/// Replies to client and replication requests.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// The values this node holds for the key (empty if absent; several when
+    /// the strategy keeps siblings) and the causal context to write back with.
+    Read { values: Vec<Value>, context: Context },
+    /// The write was accepted; `context` covers it.
+    Written { context: Context, dot: Dot },
+    /// The write's context is stale here: this node has accepted a write to
+    /// the key that the client did not see. A definite failure.
+    Conflict { context: Context },
+    /// A replication batch was applied; `acked` is our contiguous cursor for
+    /// the sender.
+    Received { acked: LogSeq },
+}

@@ -1,0 +1,69 @@
+//! Version vectors and the opaque causal context handed to clients.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Dot, NodeId};
+
+/// node -> highest write counter of that node seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionVector(pub BTreeMap<NodeId, u64>);
+
+impl VersionVector {
+    /// Whether this vector has seen the write `dot`.
+    pub fn covers(&self, dot: &Dot) -> bool {
+        self.0.get(&dot.node).is_some_and(|&n| n >= dot.seq)
+    }
+
+    /// `self <= other`: every entry of self is at most other's.
+    pub fn le(&self, other: &VersionVector) -> bool {
+        self.0
+            .iter()
+            .all(|(node, &n)| other.0.get(node).is_some_and(|&m| n <= m))
+    }
+
+    /// Pointwise maximum.
+    pub fn join(&mut self, other: &VersionVector) {
+        for (node, &n) in &other.0 {
+            let entry = self.0.entry(node.clone()).or_insert(0);
+            *entry = (*entry).max(n);
+        }
+    }
+
+    /// Record the write `dot`.
+    pub fn add(&mut self, dot: &Dot) {
+        let entry = self.0.entry(dot.node.clone()).or_insert(0);
+        *entry = (*entry).max(dot.seq);
+    }
+}
+
+/// The causal context a client reads and writes back, opaque to clients. On
+/// the wire it is a string (`"n1:4,n2:7"`); clients must not interpret it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context(pub VersionVector);
+
+/// Why a context string could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("malformed context {0:?}: expected comma-separated node:counter pairs")]
+pub struct BadContext(pub String);
+
+impl Context {
+    pub fn encode(&self) -> String {
+        let parts: Vec<String> = (self.0).0.iter().map(|(n, c)| format!("{n}:{c}")).collect();
+        parts.join(",")
+    }
+
+    pub fn decode(s: &str) -> Result<Self, BadContext> {
+        let mut vv = BTreeMap::new();
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (node, counter) = part.split_once(':').ok_or_else(|| BadContext(s.into()))?;
+            let counter: u64 = counter.parse().map_err(|_| BadContext(s.into()))?;
+            if node.is_empty() {
+                return Err(BadContext(s.into()));
+            }
+            vv.insert(node.to_string(), counter);
+        }
+        Ok(Context(VersionVector(vv)))
+    }
+}
