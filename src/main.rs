@@ -1,1 +1,40 @@
-fn main() {}
+//! The `diverge` binary: parse the command line, dispatch, map outcomes to
+//! exit codes (0 valid, 1 anomalies, 2 inconclusive, 3 usage or harness error).
+
+use clap::Parser;
+use diverge::cli::{Cli, Command};
+use diverge::control::{self, EXIT_HARNESS_ERROR};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_HARNESS_ERROR } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Node(args) => exit_code(runtime().block_on(diverge::node::run(args)).map(|()| 0)),
+        Command::Run(args) => exit_code(runtime().block_on(control::run(args))),
+        Command::Check(args) => exit_code(control::check(args)),
+    };
+    std::process::exit(code);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime")
+}
+
+fn exit_code(result: anyhow::Result<i32>) -> i32 {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("diverge: error: {e:#}");
+            EXIT_HARNESS_ERROR
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Command-line parsing. Raw flags live here only: `run` arguments are turned
+//! into a validated [`crate::config::TestConfig`] before anything starts, so
+//! nothing past this module sees an unchecked flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::node::NodeArgs;
+
+/// diverge: consistency testing for multi-leader replication.
+#[derive(Debug, Parser)]
+#[command(name = "diverge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a local multi-leader cluster, drive a workload against it, check the history.
+    Run(RunArgs),
+    /// Check a stored run directory or any history file.
+    Check(CheckArgs),
+    /// Run one reference leader node (spawned by `diverge run`).
+    Node(NodeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadName {
+    /// Shopping carts: unique elements added to per-key sets by read-modify-write.
+    Set,
+    /// Blind writes of unique values, and reads.
+    Register,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    /// Every op goes to a node drawn at random.
+    Random,
+    /// Every key has one home leader that takes all its ops (conflict avoidance).
+    Home,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FsyncMode {
+    /// fsync the log before acknowledging (concurrent writes share one fsync).
+    Always,
+    /// Acknowledge at once, write the log every few ms: a crash loses acknowledged writes.
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyName {
+    /// Last write wins: node-local wall-clock timestamps, node id breaks ties.
+    Lww,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Number of leader nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Workload to run.
+    #[arg(long, value_enum, default_value_t = WorkloadName::Set)]
+    pub workload: WorkloadName,
+    /// Conflict strategy of the nodes.
+    #[arg(long, value_enum, default_value_t = StrategyName::Lww)]
+    pub strategy: StrategyName,
+    /// Seconds the workload runs.
+    #[arg(long, default_value_t = 10.0)]
+    pub time_limit: f64,
+    /// Client processes running ops concurrently.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Size of the key pool (small, so leaders accept concurrent writes to one key).
+    #[arg(long, default_value_t = 8)]
+    pub keys: usize,
+    /// Target ops per second over all clients; 0 means unlimited.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// How ops pick their node.
+    #[arg(long, value_enum, default_value_t = Routing::Random)]
+    pub routing: Routing,
+    /// Seed for every random choice; drawn and printed when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where run directories are written.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Name of the test (the run directory's parent); default `<workload>-<strategy>`.
+    #[arg(long)]
+    pub test_name: Option<String>,
+    /// Seconds to wait for every replication backlog to drain after the workload.
+    #[arg(long, default_value_t = 10.0)]
+    pub quiesce_timeout: f64,
+    /// Seconds to wait for a node to become ready.
+    #[arg(long, default_value_t = 10.0)]
+    pub ready_timeout: f64,
+    /// Seconds before a client request times out (its outcome is then unknown).
+    #[arg(long, default_value_t = 2.0)]
+    pub op_timeout: f64,
+    /// Whether nodes fsync their log before acknowledging.
+    #[arg(long, value_enum, default_value_t = FsyncMode::Always)]
+    pub fsync: FsyncMode,
+    /// Do not print the report's anomaly list (the summary tables remain).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A run directory (holding history.jsonl and test.json) or a history file.
+    pub path: PathBuf,
+    /// Workload of the history; read from test.json or inferred from the ops when absent.
+    #[arg(long, value_enum)]
+    pub workload: Option<WorkloadName>,
+    /// Write results.json and report.txt into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not print the report's anomaly list.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

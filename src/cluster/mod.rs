@@ -1,0 +1,90 @@
+//! The local cluster: node processes started from respawnable specs, waited
+//! for until ready, and stopped (or killed) so that none outlives the
+//! controller.
+//!
+//! - [`spec`]: what a node is (id, address, data dir, peers, options) and the
+//!   command line that starts it.
+//! - [`process`]: spawning a node so that it dies with the controller.
+//! - [`ports`]: free loopback ports.
+//! - [`readiness`]: waiting, with a bound, until a node answers.
+
+mod ports;
+mod process;
+mod readiness;
+mod spec;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+pub use process::NodeProcess;
+pub use spec::NodeSpec;
+
+use crate::config::TestConfig;
+
+/// Every node of a run.
+pub struct Cluster {
+    nodes: Vec<NodeProcess>,
+    http: reqwest::Client,
+    ready_timeout: Duration,
+}
+
+impl Cluster {
+    /// Spawn every node of `config` under `run_dir` and wait until all are ready.
+    pub async fn start(config: &TestConfig, run_dir: &Path, http: reqwest::Client) -> Result<Self> {
+        let node_bin = std::env::current_exe().context("locating the diverge binary to spawn nodes")?;
+        let specs = NodeSpec::for_test(config, run_dir, &node_bin)?;
+        let mut cluster = Cluster {
+            nodes: Vec::with_capacity(specs.len()),
+            http,
+            ready_timeout: config.ready_timeout(),
+        };
+        for spec in specs {
+            std::fs::create_dir_all(&spec.data_dir)
+                .with_context(|| format!("creating data dir {}", spec.data_dir.display()))?;
+            cluster.nodes.push(NodeProcess::spawn(spec)?);
+        }
+        for node in &mut cluster.nodes {
+            readiness::wait_ready(&cluster.http, node, cluster.ready_timeout).await?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn nodes(&self) -> &[NodeProcess] {
+        &self.nodes
+    }
+
+    /// The client address (`http://127.0.0.1:PORT`) of every node, by index.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.spec.url()).collect()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.spec.id.clone()).collect()
+    }
+
+    /// Node log files, by id.
+    pub fn log_paths(&self) -> Vec<(String, PathBuf)> {
+        self.nodes.iter().map(|n| (n.spec.id.clone(), n.spec.log_path.clone())).collect()
+    }
+
+    /// Stop every node gracefully (SIGTERM), killing those that do not exit in time.
+    pub async fn stop(&mut self) {
+        for node in &mut self.nodes {
+            node.terminate();
+        }
+        for node in &mut self.nodes {
+            node.wait_or_kill(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Error and panic paths land here: never leave a node behind.
+        for node in &mut self.nodes {
+            node.kill_now();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! One node process: spawned so that it cannot outlive the controller, and
+//! stopped, killed, paused or restarted from its spec.
+
+use std::fs::OpenOptions;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::process::{Child, Command};
+
+use super::spec::NodeSpec;
+
+pub struct NodeProcess {
+    pub spec: NodeSpec,
+    child: Option<Child>,
+}
+
+impl NodeProcess {
+    /// Start the node described by `spec`, appending its output to its log.
+    pub fn spawn(spec: NodeSpec) -> Result<Self> {
+        let child = spawn_child(&spec)?;
+        Ok(NodeProcess {
+            spec,
+            child: Some(child),
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// The exit status if the process has exited (without blocking).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Ask the node to shut down gracefully.
+    pub fn terminate(&mut self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Wait up to `grace` for the node to exit, then kill it.
+    pub async fn wait_or_kill(&mut self, grace: Duration) {
+        let Some(child) = self.child.as_mut() else { return };
+        if tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        self.child = None;
+    }
+
+    /// SIGKILL without waiting (for Drop paths); the runtime reaps the child.
+    pub fn kill_now(&mut self) {
+        // A stopped (paused) process is continued so it dies promptly.
+        self.signal(libc::SIGCONT);
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        if let Some(pid) = self.pid() {
+            // SAFETY: sending a signal to our own child's pid; no memory is touched.
+            unsafe {
+                libc::kill(pid as libc::pid_t, signal);
+            }
+        }
+    }
+
+    /// The last `lines` lines of the node's log, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.spec.log_path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+fn spawn_child(spec: &NodeSpec) -> Result<Child> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&spec.log_path)
+        .with_context(|| format!("opening node log {}", spec.log_path.display()))?;
+    let log_err = log.try_clone()?;
+    let parent = std::process::id();
+    let mut command = Command::new(&spec.node_bin);
+    command
+        .args(spec.args())
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .env("DIVERGE_PARENT_PID", parent.to_string())
+        .kill_on_drop(true);
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // Own process group: a terminal's Ctrl-C reaches the controller,
+            // which then stops the nodes in order.
+            libc::setpgid(0, 0);
+            // Die with the controller, even if it is SIGKILLed.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .with_context(|| format!("spawning node {} ({})", spec.id, spec.node_bin.display()))
+}

@@ -1,0 +1,38 @@
+//! Waiting, with a bound, until a node answers its health check.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use super::process::NodeProcess;
+
+/// Poll `GET /health` until it answers 200, the node exits, or `timeout`
+/// passes; errors name the node and quote the tail of its log.
+pub async fn wait_ready(http: &reqwest::Client, node: &mut NodeProcess, timeout: Duration) -> Result<()> {
+    let url = format!("{}/health", node.spec.url());
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = node.exited() {
+            bail!(
+                "node {} exited during startup ({status}); last lines of {}:\n{}",
+                node.spec.id,
+                node.spec.log_path.display(),
+                node.log_tail(20)
+            );
+        }
+        let probe = http.get(&url).timeout(Duration::from_millis(500)).send().await;
+        if matches!(probe, Ok(ref r) if r.status().is_success()) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "node {} was not ready after {:.1}s (GET {url}); last lines of {}:\n{}",
+                node.spec.id,
+                timeout.as_secs_f64(),
+                node.spec.log_path.display(),
+                node.log_tail(20)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

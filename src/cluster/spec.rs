@@ -1,0 +1,89 @@
+//! A node's respawnable spec: everything needed to start it again after a
+//! crash, from the same data dir and on the same port.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::cli::FsyncMode;
+use crate::config::TestConfig;
+
+use super::ports::free_port;
+
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    pub id: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// stdout and stderr of every incarnation, appended.
+    pub log_path: PathBuf,
+    /// (peer id, peer address) pairs this node replicates to.
+    pub peers: Vec<(String, String)>,
+    pub strategy: String,
+    pub fsync: FsyncMode,
+    pub node_bin: PathBuf,
+}
+
+impl NodeSpec {
+    /// Specs for every node of the test, each on its own free port, all-to-all.
+    pub fn for_test(config: &TestConfig, run_dir: &Path, node_bin: &Path) -> Result<Vec<NodeSpec>> {
+        let ids = config.node_ids();
+        let ports = ids.iter().map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
+        let strategy = serde_json::to_value(config.strategy)?
+            .as_str()
+            .unwrap_or("lww")
+            .to_string();
+        Ok(ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| NodeSpec {
+                id: id.clone(),
+                port: ports[i],
+                data_dir: run_dir.join("nodes").join(id),
+                log_path: run_dir.join("nodes").join(format!("{id}.log")),
+                peers: ids
+                    .iter()
+                    .zip(&ports)
+                    .filter(|(peer, _)| *peer != id)
+                    .map(|(peer, port)| (peer.clone(), format!("127.0.0.1:{port}")))
+                    .collect(),
+                strategy: strategy.clone(),
+                fsync: config.fsync,
+                node_bin: node_bin.to_path_buf(),
+            })
+            .collect())
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// Arguments of `diverge node` for this spec.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "node".to_string(),
+            "--id".into(),
+            self.id.clone(),
+            "--listen".into(),
+            self.addr(),
+            "--data-dir".into(),
+            self.data_dir.display().to_string(),
+            "--strategy".into(),
+            self.strategy.clone(),
+            "--fsync".into(),
+            match self.fsync {
+                FsyncMode::Always => "always".into(),
+                FsyncMode::Never => "never".into(),
+            },
+        ];
+        for (peer, addr) in &self.peers {
+            args.push("--peer".into());
+            args.push(format!("{peer}={addr}"));
+        }
+        args
+    }
+}

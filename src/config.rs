@@ -1,0 +1,236 @@
+//! The validated test configuration: every `run` option resolved and checked
+//! once, up front. It is written to `test.json` in the run directory, so a run
+//! can be understood (and replayed) from its results alone.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{FsyncMode, Routing, RunArgs, StrategyName, WorkloadName};
+
+/// Limits that keep a local cluster meaningful on one machine.
+const MAX_NODES: usize = 32;
+const MAX_CONCURRENCY: usize = 4096;
+const MAX_KEYS: usize = 1_000_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestConfig {
+    pub test_name: String,
+    pub seed: u64,
+    pub nodes: usize,
+    pub workload: WorkloadName,
+    pub strategy: StrategyName,
+    pub topology: String,
+    pub time_limit_s: f64,
+    pub concurrency: usize,
+    pub keys: usize,
+    /// Ops per second over all clients; `None` = unlimited.
+    pub rate: Option<f64>,
+    pub routing: Routing,
+    pub fsync: FsyncMode,
+    pub quiesce_timeout_s: f64,
+    pub ready_timeout_s: f64,
+    pub op_timeout_s: f64,
+    pub results_dir: PathBuf,
+    /// The command line that replays this run.
+    pub replay: String,
+}
+
+/// A flag value that cannot make a meaningful test.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid --{flag}: {problem}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub problem: String,
+}
+
+fn invalid(flag: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        flag,
+        problem: problem.into(),
+    }
+}
+
+fn positive_seconds(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > 0.0 && value <= 7.0 * 86_400.0 {
+        Ok(value)
+    } else {
+        Err(invalid(flag, format!("{value} is not a number of seconds between 0 and a week")))
+    }
+}
+
+fn count(flag: &'static str, value: usize, max: usize) -> Result<usize, ConfigError> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(flag, format!("{value} is not between 1 and {max}")))
+    }
+}
+
+impl TestConfig {
+    /// Validate the raw flags; `seed` is the drawn seed when `--seed` was absent.
+    pub fn from_args(args: &RunArgs, drawn_seed: u64) -> Result<Self, ConfigError> {
+        let seed = args.seed.unwrap_or(drawn_seed);
+        let rate = if args.rate == 0.0 {
+            None
+        } else if args.rate.is_finite() && args.rate > 0.0 {
+            Some(args.rate)
+        } else {
+            return Err(invalid("rate", format!("{} is not a positive number of ops/s (0 = unlimited)", args.rate)));
+        };
+        let workload_name = match args.workload {
+            WorkloadName::Set => "set",
+            WorkloadName::Register => "register",
+        };
+        let strategy_name = match args.strategy {
+            StrategyName::Lww => "lww",
+        };
+        let test_name = match &args.test_name {
+            Some(name) => validate_test_name(name)?,
+            None => format!("{workload_name}-{strategy_name}"),
+        };
+        let config = TestConfig {
+            test_name,
+            seed,
+            nodes: count("nodes", args.nodes, MAX_NODES)?,
+            workload: args.workload,
+            strategy: args.strategy,
+            topology: "all-to-all".to_string(),
+            time_limit_s: positive_seconds("time-limit", args.time_limit)?,
+            concurrency: count("concurrency", args.concurrency, MAX_CONCURRENCY)?,
+            keys: count("keys", args.keys, MAX_KEYS)?,
+            rate,
+            routing: args.routing,
+            fsync: args.fsync,
+            quiesce_timeout_s: positive_seconds("quiesce-timeout", args.quiesce_timeout)?,
+            ready_timeout_s: positive_seconds("ready-timeout", args.ready_timeout)?,
+            op_timeout_s: positive_seconds("op-timeout", args.op_timeout)?,
+            results_dir: args.results.clone(),
+            replay: String::new(),
+        };
+        Ok(TestConfig {
+            replay: config.replay_command(),
+            ..config
+        })
+    }
+
+    /// The command that reruns this test with the same seed.
+    fn replay_command(&self) -> String {
+        let enum_name = |v: &dyn erased::Named| v.name();
+        let rate = self.rate.map_or("0".to_string(), |r| r.to_string());
+        format!(
+            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --seed {}",
+            self.nodes,
+            enum_name(&self.workload),
+            enum_name(&self.strategy),
+            self.time_limit_s,
+            self.concurrency,
+            self.keys,
+            rate,
+            enum_name(&self.routing),
+            enum_name(&self.fsync),
+            self.seed
+        )
+    }
+
+    pub fn time_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.time_limit_s)
+    }
+
+    pub fn quiesce_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.quiesce_timeout_s)
+    }
+
+    pub fn ready_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.ready_timeout_s)
+    }
+
+    pub fn op_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.op_timeout_s)
+    }
+
+    /// Node ids `n1..nN`.
+    pub fn node_ids(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("n{i}")).collect()
+    }
+
+    /// The key pool `k0..k(keys-1)`.
+    pub fn key_names(&self) -> Vec<String> {
+        (0..self.keys).map(|i| format!("k{i}")).collect()
+    }
+}
+
+fn validate_test_name(name: &str) -> Result<String, ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(invalid("test-name", format!("{name:?} must be 1-100 characters of [A-Za-z0-9._-], not starting with '.'")))
+    }
+}
+
+/// Names of clap value enums as they are typed on the command line.
+mod erased {
+    use clap::ValueEnum;
+
+    pub trait Named {
+        fn name(&self) -> String;
+    }
+
+    impl<T: ValueEnum> Named for T {
+        fn name(&self) -> String {
+            self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["diverge", "run"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("flags parse").command {
+            Command::Run(args) => args,
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_resolve_with_the_drawn_seed() {
+        let config = TestConfig::from_args(&parse(&[]), 42).unwrap();
+        assert_eq!(config.seed, 42);
+        assert_eq!(config.nodes, 3);
+        assert_eq!(config.test_name, "set-lww");
+        assert_eq!(config.node_ids(), vec!["n1", "n2", "n3"]);
+        assert_eq!(config.key_names().len(), 8);
+    }
+
+    #[test]
+    fn explicit_seed_wins_and_appears_in_the_replay_line() {
+        let config = TestConfig::from_args(&parse(&["--seed", "7", "--rate", "0"]), 42).unwrap();
+        assert_eq!(config.seed, 7);
+        assert_eq!(config.rate, None);
+        assert!(config.replay.ends_with("--seed 7"), "{}", config.replay);
+        assert!(config.replay.contains("--rate 0 "), "{}", config.replay);
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_flag() {
+        let err = TestConfig::from_args(&parse(&["--nodes", "0"]), 1).unwrap_err();
+        assert_eq!(err.flag, "nodes");
+        let err = TestConfig::from_args(&parse(&["--time-limit", "-1"]), 1).unwrap_err();
+        assert_eq!(err.flag, "time-limit");
+        let err = TestConfig::from_args(&parse(&["--rate", "-5"]), 1).unwrap_err();
+        assert_eq!(err.flag, "rate");
+        let err = TestConfig::from_args(&parse(&["--test-name", "../x"]), 1).unwrap_err();
+        assert_eq!(err.flag, "test-name");
+    }
+}

@@ -1,0 +1,20 @@
+//! The run's lifecycle: set up, run the workload, quiesce, final reads,
+//! stop the nodes, check, report; and `diverge check` for stored histories.
+//!
+//! - [`run`]: `diverge run`.
+//! - [`check`]: `diverge check`.
+//! - [`quiesce`]: waiting for replication backlogs to drain.
+//! - [`rundir`]: the results layout.
+
+mod check;
+mod quiesce;
+mod run;
+mod rundir;
+
+pub use check::check;
+pub use run::run;
+
+/// Exit code for usage and harness errors.
+pub const EXIT_HARNESS_ERROR: i32 = 3;
+/// Exit code when the run was interrupted (Ctrl-C).
+pub const EXIT_INTERRUPTED: i32 = 130;

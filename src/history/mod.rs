@@ -1,0 +1,11 @@
+//! Recording the history: every op's invocation and completion, streamed to
+//! `history.jsonl` as it happens so that a killed controller still leaves a
+//! readable prefix.
+//!
+//! [`Recorder`] is the writer (a dedicated thread that owns the file and
+//! assigns indices); [`HistoryHandle`] is the cheap, cloneable sender that
+//! clients, the nemesis and the final reads use.
+
+mod recorder;
+
+pub use recorder::{HistoryHandle, Recorder};

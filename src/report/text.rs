@@ -1,0 +1,128 @@
+//! The text report: a header, the op counts, the anomaly counts, the
+//! anomalies themselves with their witnesses, and the verdict.
+
+use std::fmt::Write;
+
+use diverge_checkers::{AnomalyKind, Validity};
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use crate::results::Results;
+
+/// Anomalies listed per kind before the list is summarised.
+const LISTED_PER_KIND: usize = 10;
+
+#[derive(Tabled)]
+struct OpRow {
+    ops: u64,
+    ok: u64,
+    fail: u64,
+    info: u64,
+    #[tabled(rename = "ops/s")]
+    ops_per_s: String,
+    #[tabled(rename = "final reads")]
+    final_reads: u64,
+}
+
+#[derive(Tabled)]
+struct KindRow {
+    anomaly: String,
+    count: usize,
+}
+
+/// Render `results`; `detail` lists the anomalies themselves.
+pub fn render(results: &Results, detail: bool) -> String {
+    let mut out = String::new();
+    let check = &results.check;
+    if let Some(run) = &results.run {
+        let _ = writeln!(
+            out,
+            "diverge run {}: {} nodes, {}, strategy {}, workload {}, seed {}",
+            run.test_name, run.nodes, run.topology, run.strategy, run.workload, run.seed
+        );
+        let _ = writeln!(
+            out,
+            "workload {:.1}s; quiescence {} after {:.2}s; final reads {}/{}",
+            run.workload_s,
+            if run.quiesced { "reached" } else { "NOT reached" },
+            run.quiesce_s,
+            run.final_reads_ok,
+            run.final_reads_expected
+        );
+    }
+    let stats = &check.stats;
+    let ops = OpRow {
+        ops: stats.ops,
+        ok: stats.ok,
+        fail: stats.fail,
+        info: stats.info,
+        ops_per_s: format!("{:.0}", stats.ops_per_s),
+        final_reads: stats.final_reads,
+    };
+    let _ = writeln!(out, "\n{}", Table::new([ops]).with(Style::rounded()));
+    let kinds: Vec<KindRow> = AnomalyKind::all()
+        .iter()
+        .map(|kind| KindRow {
+            anomaly: kind.name().to_string(),
+            count: check.anomaly_counts.get(kind.name()).copied().unwrap_or(0),
+        })
+        .collect();
+    let _ = writeln!(out, "{}", Table::new(kinds).with(Style::rounded()));
+    if detail {
+        render_anomalies(&mut out, results);
+    }
+    for reason in &check.inconclusive {
+        let _ = writeln!(out, "inconclusive: {reason}");
+    }
+    let _ = writeln!(out, "{}", verdict_line(results));
+    if check.valid != Validity::Valid {
+        if let Some(run) = &results.run {
+            let _ = writeln!(out, "replay: {}", run.replay);
+        }
+    }
+    out
+}
+
+fn render_anomalies(out: &mut String, results: &Results) {
+    for kind in AnomalyKind::all() {
+        let of_kind: Vec<_> = results.check.anomalies.iter().filter(|a| a.kind == *kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{} ({}):", kind.name(), of_kind.len());
+        for anomaly in of_kind.iter().take(LISTED_PER_KIND) {
+            let witnesses: Vec<String> = anomaly.witnesses.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  - key {}: {} [ops {}]",
+                anomaly.key.as_deref().unwrap_or("-"),
+                anomaly.explanation,
+                witnesses.join(", ")
+            );
+        }
+        if of_kind.len() > LISTED_PER_KIND {
+            let _ = writeln!(out, "  ... and {} more (all in results.json)", of_kind.len() - LISTED_PER_KIND);
+        }
+    }
+    if !results.check.anomalies.is_empty() {
+        out.push('\n');
+    }
+}
+
+fn verdict_line(results: &Results) -> String {
+    let check = &results.check;
+    match check.valid {
+        Validity::Valid => "verdict: VALID (no anomaly found)".to_string(),
+        Validity::Unknown => "verdict: UNKNOWN (inconclusive, see above)".to_string(),
+        Validity::Invalid => {
+            let found: Vec<String> = AnomalyKind::all()
+                .iter()
+                .filter_map(|k| {
+                    let n = check.anomaly_counts.get(k.name()).copied().unwrap_or(0);
+                    (n > 0).then(|| format!("{n} {}", k.name()))
+                })
+                .collect();
+            format!("verdict: INVALID ({})", found.join(", "))
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The client processes: each draws ops from its own seeded generator, routes
+//! them to a node, executes them, and records invocation and completion.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diverge_checkers::{OpType, Process};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use super::client::NodeClient;
+use super::{Completion, Invocation, register, set};
+use crate::cli::{Routing, WorkloadName};
+use crate::history::HistoryHandle;
+use crate::seeds::sub_seed;
+
+/// What the clients run.
+#[derive(Clone)]
+pub struct ClientPlan {
+    pub workload: WorkloadName,
+    pub seed: u64,
+    pub concurrency: usize,
+    pub keys: Vec<String>,
+    pub routing: Routing,
+    /// Ops per second over all clients; `None` = unlimited.
+    pub rate: Option<f64>,
+    pub time_limit: Duration,
+}
+
+/// Totals of what the clients did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTotals {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+/// Run every client process until the time limit; each finishes the op it
+/// has in flight (bounded by the op timeout) before returning.
+pub async fn run_clients(plan: ClientPlan, nodes: Vec<NodeClient>, history: HistoryHandle) -> ClientTotals {
+    let plan = Arc::new(plan);
+    let nodes = Arc::new(nodes);
+    let deadline = Instant::now() + plan.time_limit;
+    let mut tasks = Vec::with_capacity(plan.concurrency);
+    for index in 0..plan.concurrency {
+        let (plan, nodes, history) = (plan.clone(), nodes.clone(), history.clone());
+        tasks.push(tokio::spawn(async move { client_process(index, &plan, &nodes, &history, deadline).await }));
+    }
+    let mut totals = ClientTotals::default();
+    for task in tasks {
+        if let Ok(t) = task.await {
+            totals.ok += t.ok;
+            totals.fail += t.fail;
+            totals.info += t.info;
+        }
+    }
+    totals
+}
+
+async fn client_process(
+    index: usize,
+    plan: &ClientPlan,
+    nodes: &[NodeClient],
+    history: &HistoryHandle,
+    deadline: Instant,
+) -> ClientTotals {
+    let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(plan.seed, "client", index as u64));
+    let mut totals = ClientTotals::default();
+    // A process that saw an indeterminate outcome is retired and replaced by
+    // a new process id (Jepsen's convention): its op may still be pending.
+    let mut process = index as u64;
+    let mut serial = 0u64;
+    let period = plan.rate.map(|rate| Duration::from_secs_f64(plan.concurrency as f64 / rate));
+    // Spread the clients' first ops over one period so they do not move in lockstep.
+    let mut next_start = Instant::now() + period.map_or(Duration::ZERO, |p| p.mul_f64(rng.random::<f64>()));
+    loop {
+        if let Some(period) = period {
+            let now = Instant::now();
+            if next_start > now {
+                tokio::time::sleep(next_start - now).await;
+            }
+            next_start = next_start.max(now) + period;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        // Unique across the test: every process has its own residue class.
+        let unique = serial * plan.concurrency as u64 + index as u64 + 1;
+        serial += 1;
+        let key_index = rng.random_range(0..plan.keys.len());
+        let key = plan.keys[key_index].clone();
+        let op = match plan.workload {
+            WorkloadName::Set => set::next(&mut rng, key, unique),
+            WorkloadName::Register => register::next(&mut rng, key, unique),
+        };
+        let node = match plan.routing {
+            Routing::Random => &nodes[rng.random_range(0..nodes.len())],
+            Routing::Home => &nodes[key_index % nodes.len()],
+        };
+        let completion = invoke(plan.workload, node, &op, Process::Client(process), history).await;
+        match completion {
+            OpType::Ok => totals.ok += 1,
+            OpType::Fail => totals.fail += 1,
+            _ => {
+                totals.info += 1;
+                process += plan.concurrency as u64;
+            }
+        }
+    }
+    totals
+}
+
+/// Record the invocation, execute the op, record the completion.
+async fn invoke(
+    workload: WorkloadName,
+    node: &NodeClient,
+    op: &Invocation,
+    process: Process,
+    history: &HistoryHandle,
+) -> OpType {
+    let invoke_value = if op.value.is_null() { Value::Null } else { op.value.clone() };
+    history.record(process, OpType::Invoke, op.f, Some(&op.key), invoke_value, Some(&node.id), None);
+    let done: Completion = match workload {
+        WorkloadName::Set => set::execute(node, op).await,
+        WorkloadName::Register => register::execute(node, op).await,
+    };
+    history.record(process, done.kind, op.f, Some(&op.key), done.value, Some(&node.id), done.error);
+    done.kind
+}

@@ -1,0 +1,69 @@
+//! Workloads: each is a bundle of an op generator, a client that executes
+//! ops against a node, and the shape of its final reads. `run_clients`
+//! drives `--concurrency` client processes against the cluster until the
+//! time limit, recording every op in the history.
+//!
+//! - [`client`]: HTTP calls to a node and which failures are definite.
+//! - [`set`], [`register`]: the workloads.
+//! - [`driver`]: the client processes, routing and rate limiting.
+//! - [`final_reads`]: reading every key on every node at the end.
+
+pub mod client;
+mod driver;
+mod final_reads;
+pub mod register;
+pub mod set;
+
+pub use driver::{ClientPlan, run_clients};
+pub use final_reads::final_reads;
+
+use diverge_checkers::OpType;
+use serde_json::Value;
+
+/// An op about to be invoked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub f: &'static str,
+    pub key: String,
+    pub value: Value,
+}
+
+impl Invocation {
+    pub fn new(f: &'static str, key: String, value: Value) -> Self {
+        Invocation { f, key, value }
+    }
+}
+
+/// How an op ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub kind: OpType,
+    pub value: Value,
+    pub error: Option<String>,
+}
+
+impl Completion {
+    pub fn ok(value: Value) -> Self {
+        Completion {
+            kind: OpType::Ok,
+            value,
+            error: None,
+        }
+    }
+
+    pub fn fail(error: String) -> Self {
+        Completion {
+            kind: OpType::Fail,
+            value: Value::Null,
+            error: Some(error),
+        }
+    }
+
+    pub fn info(error: String) -> Self {
+        Completion {
+            kind: OpType::Info,
+            value: Value::Null,
+            error: Some(error),
+        }
+    }
+}
