@@ -50,3 +50,72 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
     }
     anomalies
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::testing::{found, h};
+    use crate::{Workload, check};
+
+    #[test]
+    fn nodes_disagreeing_after_quiesce_diverge() {
+        let history = h("
+            0 1 invoke add cart 1 @n1
+            1 1 ok     add cart 1 @n1
+            2 2 invoke add cart 2 @n2
+            3 2 ok     add cart 2 @n2
+            4 9 invoke final-read cart @n1
+            5 9 ok     final-read cart [1,2] @n1
+            6 9 invoke final-read cart @n2
+            7 9 ok     final-read cart [2,1] @n2
+            8 9 invoke final-read cart @n3
+            9 9 ok     final-read cart [1] @n3
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), [("divergence", "cart", vec![5, 7, 9])]);
+        let anomaly = &result.anomalies[0];
+        assert_eq!(
+            anomaly.explanation,
+            "final reads of key \"cart\" disagree across 3 nodes: n3 lacks 2"
+        );
+        assert_eq!(anomaly.nodes["n1"], json!([1, 2]));
+        assert_eq!(anomaly.nodes["n2"], json!([2, 1]));
+        assert_eq!(anomaly.nodes["n3"], json!([1]));
+    }
+
+    #[test]
+    fn sibling_order_does_not_matter() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 2 invoke write r 2 @n2
+            2 1 ok     write r 1 @n1
+            3 2 ok     write r 2 @n2
+            4 9 invoke final-read r @n1
+            5 9 ok     final-read r [1,2] @n1
+            6 9 invoke final-read r @n2
+            7 9 ok     final-read r [2,1] @n2
+        ");
+        assert_eq!(found(&check(&history, Workload::Register)), []);
+    }
+
+    #[test]
+    fn registers_holding_different_concurrent_winners_diverge() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 2 invoke write r 2 @n2
+            2 1 ok     write r 1 @n1
+            3 2 ok     write r 2 @n2
+            4 9 invoke final-read r @n1
+            5 9 ok     final-read r [1] @n1
+            6 9 invoke final-read r @n2
+            7 9 ok     final-read r [2] @n2
+        ");
+        let result = check(&history, Workload::Register);
+        assert_eq!(found(&result), [("divergence", "r", vec![5, 7])]);
+        assert_eq!(
+            result.anomalies[0].explanation,
+            "final reads of key \"r\" disagree across 2 nodes: n1 lacks 2; n2 lacks 1"
+        );
+    }
+}

@@ -91,3 +91,58 @@ pub fn pair(history: &[Op]) -> Pairing<'_> {
         }));
     pairing
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::h;
+
+    fn pairs(history: &[Op]) -> Vec<(u64, Option<u64>)> {
+        pair(history)
+            .pairs
+            .iter()
+            .map(|p| (p.invoke.index, p.completion.map(|c| c.index)))
+            .collect()
+    }
+
+    #[test]
+    fn completion_pairs_with_its_process_latest_open_invoke() {
+        let history = h("
+            0 1 invoke add k 1
+            1 2 invoke add k 2
+            2 nemesis info kill
+            3 2 ok     add k 2
+            4 1 info   add k 1
+            5 1 invoke add k 3
+            6 1 ok     add k 3
+        ");
+        assert_eq!(pairs(&history), [(1, Some(3)), (0, Some(4)), (5, Some(6))]);
+    }
+
+    #[test]
+    fn abandoned_and_unfinished_invokes_are_indeterminate() {
+        let history = h("
+            0 1 invoke add k 1
+            1 1 invoke add k 2
+            2 1 ok     add k 2
+            3 2 invoke add k 3
+        ");
+        let pairing = pair(&history);
+        assert_eq!(pairs(&history), [(1, Some(2)), (0, None), (3, None)]);
+        assert_eq!(pairing.pairs[1].outcome(), OpType::Info);
+        assert!(pairing.orphans.is_empty());
+    }
+
+    #[test]
+    fn completions_without_a_matching_invoke_are_orphans() {
+        let history = h("
+            0 1 ok     add k 1
+            1 2 invoke add k 2
+            2 2 ok     read k [2]
+        ");
+        let pairing = pair(&history);
+        let orphans: Vec<u64> = pairing.orphans.iter().map(|o| o.index).collect();
+        assert_eq!(orphans, [0, 2]);
+        assert_eq!(pairs(&history), [(1, None)]);
+    }
+}

@@ -90,3 +90,94 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
 fn on(node: &Option<&str>) -> String {
     node.map(|n| format!(" on {n}")).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{found, h};
+    use crate::{Validity, Workload, check};
+
+    #[test]
+    fn value_nobody_wrote_is_an_impossible_read_reported_once() {
+        let history = h("
+            0 1 invoke add cart 1 @n1
+            1 1 ok     add cart 1 @n1
+            2 2 invoke read cart @n2
+            3 2 ok     read cart [1,5] @n2
+            4 9 invoke final-read cart @n1
+            5 9 ok     final-read cart [1,5] @n1
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), [("impossible-read", "cart", vec![3])]);
+        assert_eq!(
+            result.anomalies[0].explanation,
+            "read of key \"cart\" on n2 (op 3) returned 5, which no op ever tried to write; 2 \
+             read(s) returned it"
+        );
+    }
+
+    #[test]
+    fn value_written_only_to_another_key_is_impossible_here() {
+        let history = h("
+            0 1 invoke write a 1 @n1
+            1 1 ok     write a 1 @n1
+            2 2 invoke read b @n1
+            3 2 ok     read b [1] @n1
+        ");
+        let result = check(&history, Workload::Register);
+        assert_eq!(found(&result), [("impossible-read", "b", vec![3])]);
+        assert!(
+            result.anomalies[0]
+                .explanation
+                .contains("only written to key \"a\"")
+        );
+    }
+
+    #[test]
+    fn indeterminate_writes_may_appear_without_anomaly() {
+        let history = h("
+            0 1 invoke add cart 1 @n1
+            1 1 info   add cart 1 @n1
+            2 2 invoke add cart 2 @n2
+            3 3 invoke read cart @n3
+            4 3 ok     read cart [1,2] @n3
+            5 9 invoke final-read cart @n1
+            6 9 ok     final-read cart [1,2] @n1
+        ");
+        // 2's invoke never completed: as indeterminate as 1's info.
+        assert_eq!(found(&check(&history, Workload::Set)), []);
+    }
+
+    #[test]
+    fn value_of_a_failed_write_is_an_aborted_read() {
+        let history = h("
+            0 1 invoke add cart 3 @n1
+            1 1 fail   add cart 3 @n1
+            2 2 invoke read cart @n2
+            3 2 ok     read cart [3] @n2
+            4 9 invoke final-read cart @n1
+            5 9 ok     final-read cart [3] @n1
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), [("aborted-read", "cart", vec![1, 3])]);
+        assert_eq!(
+            result.anomalies[0].explanation,
+            "read of key \"cart\" on n2 (op 3) returned 3, whose write failed (op 1); 2 read(s) \
+             returned it"
+        );
+    }
+
+    #[test]
+    fn unsuccessful_reads_and_nemesis_ops_are_not_checked() {
+        let history = h("
+            0 nemesis info partition
+            1 2 invoke read cart @n2
+            2 2 fail   read cart [99] @n2
+            3 3 invoke read cart @n3
+            4 3 info   read cart [98] @n3
+            5 nemesis info heal
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), []);
+        assert_eq!(result.valid, Validity::Unknown); // no final reads
+    }
+}
