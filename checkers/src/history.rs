@@ -5,8 +5,23 @@
 //! ends, both with the same `process`. Nemesis faults appear the same way with
 //! `process = "nemesis"`. See `docs/history.md` for the format with examples.
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+
+/// The `f` names the checkers understand. Anything else (fault names,
+/// controller bookkeeping) is ignored by the analyses.
+pub mod f {
+    /// Set workload: add the invoke's `value` (one element) to `key`'s set.
+    pub const ADD: &str = "add";
+    /// Register workload: write the invoke's `value` to `key`.
+    pub const WRITE: &str = "write";
+    /// Read `key` on `node`; the `ok` completion's `value` is an array.
+    pub const READ: &str = "read";
+    /// The controller's read of every key on every node after heal + quiesce.
+    pub const FINAL_READ: &str = "final-read";
+}
 
 /// One line of a history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +87,79 @@ impl<'de> Deserialize<'de> for Process {
             Raw::Name(s) => Err(serde::de::Error::custom(format!(
                 "process must be a number or \"nemesis\", got {s:?}"
             ))),
+        }
+    }
+}
+
+impl Op {
+    /// True for client ops; nemesis ops are bookkeeping the checkers skip.
+    pub fn is_client(&self) -> bool {
+        matches!(self.process, Process::Client(_))
+    }
+
+    /// True for `add` and `write`: ops whose invoke `value` is a value a read
+    /// may later legitimately return.
+    pub fn is_write(&self) -> bool {
+        self.f == f::ADD || self.f == f::WRITE
+    }
+
+    /// True for `read` and `final-read`.
+    pub fn is_read(&self) -> bool {
+        self.f == f::READ || self.f == f::FINAL_READ
+    }
+
+    /// The elements of a read result. Reads return arrays; a bare scalar is
+    /// taken as a one-element result and `null` as empty, so a slightly
+    /// different writer still gets checked instead of silently skipped.
+    pub fn elements(&self) -> impl Iterator<Item = Elem> + '_ {
+        let (many, one) = match &self.value {
+            Value::Array(items) => (items.as_slice(), None),
+            Value::Null => (&[][..], None),
+            scalar => (&[][..], Some(scalar)),
+        };
+        many.iter().chain(one).map(Elem::from_value)
+    }
+}
+
+/// A written value or set element in hashable form, so checkers can index
+/// values in hash maps (serde_json's `Value` is not `Hash`). Integers, the
+/// normal case, are stored without allocating.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Elem {
+    Int(i64),
+    /// Integers above `i64::MAX`.
+    Uint(u64),
+    /// Anything else (floats, strings, objects), as its compact JSON text.
+    Json(String),
+}
+
+impl Elem {
+    pub fn from_value(value: &Value) -> Elem {
+        if let Some(n) = value.as_i64() {
+            Elem::Int(n)
+        } else if let Some(n) = value.as_u64() {
+            Elem::Uint(n)
+        } else {
+            Elem::Json(value.to_string())
+        }
+    }
+
+    /// Back to JSON, for anomaly reports.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Elem::Int(n) => Value::from(*n),
+            Elem::Uint(n) => Value::from(*n),
+            Elem::Json(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+        }
+    }
+}
+
+impl fmt::Display for Elem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Elem::Int(n) => write!(f, "{n}"),
+            Elem::Uint(n) => write!(f, "{n}"),
+            Elem::Json(text) => f.write_str(text),
         }
     }
 }

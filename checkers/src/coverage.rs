@@ -1,0 +1,63 @@
+//! Whether the history lets the checkers reach a verdict at all.
+//!
+//! Lost updates and divergence are judged on final reads. Without them, or
+//! with some node's final read of a written key missing, "no anomaly found"
+//! does not mean "valid": these reasons turn the verdict into `unknown`.
+
+use crate::anomaly::list;
+use crate::index::HistoryIndex;
+
+/// Per-key reasons beyond this many are summarized in one line.
+const MAX_KEY_REASONS: usize = 10;
+
+/// Human-readable reasons the verdict is inconclusive; empty if it is not.
+pub fn reasons(index: &HistoryIndex) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if let Some(first) = index.orphans.first() {
+        reasons.push(format!(
+            "{} completion(s) matched no open invoke with the same process and f (first: op {}); \
+             they were ignored",
+            index.orphans.len(),
+            first.index,
+        ));
+    }
+    let final_reads: usize = index.keys.values().map(|k| k.final_reads.len()).sum();
+    if final_reads == 0 {
+        reasons.push(if index.final_read_attempts == 0 {
+            "no final reads in the history: lost updates and divergence cannot be judged".to_owned()
+        } else {
+            format!(
+                "none of the {} final reads completed ok: lost updates and divergence cannot be \
+                 judged",
+                index.final_read_attempts
+            )
+        });
+        return reasons;
+    }
+    let mut missing = index
+        .sorted_keys()
+        .into_iter()
+        .filter(|(_, k)| !k.writes.is_empty())
+        .filter_map(|(key, k)| {
+            let absent: Vec<&str> = index
+                .nodes
+                .iter()
+                .copied()
+                .filter(|n| !k.final_reads.contains_key(n))
+                .collect();
+            (!absent.is_empty()).then(|| {
+                format!(
+                    "key {key:?} was written but has no final read from {}",
+                    list(&absent, 5)
+                )
+            })
+        });
+    reasons.extend(missing.by_ref().take(MAX_KEY_REASONS));
+    let more = missing.count();
+    if more > 0 {
+        reasons.push(format!(
+            "{more} more written key(s) lack final reads from some node"
+        ));
+    }
+    reasons
+}

@@ -1,0 +1,183 @@
+//! Reads that return values they never could: `impossible-read` and
+//! `aborted-read`. Both look at every `ok` read and final read.
+//!
+//! - **impossible-read**: a value no op ever tried to write to that key (no
+//!   `add`/`write` invoke carries it). Values are unique across a test, so a
+//!   value written only to another key is impossible here too.
+//! - **aborted-read**: a value whose write definitely failed (`fail`). An
+//!   `info` write may have happened, so its value may appear anywhere.
+//!
+//! One anomaly per offending value (and key), witnessed by the first read
+//! that returned it; the explanation says how many reads did. Reporting every
+//! read would bury the one fact in repetition.
+
+use std::collections::HashMap;
+
+use crate::anomaly::{Anomaly, AnomalyKind};
+use crate::history::{Elem, OpType};
+use crate::index::HistoryIndex;
+
+/// The first read that returned a value, and how many did.
+struct Seen<'a> {
+    first: u64,
+    node: Option<&'a str>,
+    reads: usize,
+}
+
+pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
+    let mut impossible: HashMap<(&str, Elem), Seen> = HashMap::new();
+    let mut aborted: HashMap<usize, Seen> = HashMap::new();
+    for read in &index.reads {
+        let first_seen = || Seen {
+            first: read.completion.index,
+            node: read.node,
+            reads: 0,
+        };
+        for value in read.completion.elements() {
+            let seen = match index.write_by_value.get(&value) {
+                Some(&id) if index.writes[id].key == read.key => {
+                    if index.writes[id].outcome() != OpType::Fail {
+                        continue;
+                    }
+                    aborted.entry(id).or_insert_with(first_seen)
+                }
+                _ => impossible
+                    .entry((read.key, value))
+                    .or_insert_with(first_seen),
+            };
+            seen.reads += 1;
+        }
+    }
+
+    let mut anomalies = Vec::with_capacity(impossible.len() + aborted.len());
+    for ((key, value), seen) in impossible {
+        let elsewhere = match index.write_of(&value) {
+            Some(w) => format!(" (it was only written to key {:?})", w.key),
+            None => String::new(),
+        };
+        anomalies.push(Anomaly::new(
+            AnomalyKind::ImpossibleRead,
+            key,
+            vec![seen.first],
+            format!(
+                "read of key {key:?}{} (op {}) returned {value}, which no op ever tried to write{elsewhere}; {} read(s) returned it",
+                on(&seen.node),
+                seen.first,
+                seen.reads,
+            ),
+        ));
+    }
+    for (id, seen) in aborted {
+        let write = &index.writes[id];
+        anomalies.push(Anomaly::new(
+            AnomalyKind::AbortedRead,
+            write.key,
+            vec![write.witness(), seen.first],
+            format!(
+                "read of key {:?}{} (op {}) returned {}, whose write failed (op {}); {} read(s) returned it",
+                write.key,
+                on(&seen.node),
+                seen.first,
+                write.value,
+                write.witness(),
+                seen.reads,
+            ),
+        ));
+    }
+    anomalies
+}
+
+fn on(node: &Option<&str>) -> String {
+    node.map(|n| format!(" on {n}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{found, h};
+    use crate::{Validity, Workload, check};
+
+    #[test]
+    fn value_nobody_wrote_is_an_impossible_read_reported_once() {
+        let history = h("
+            0 1 invoke add cart 1 @n1
+            1 1 ok     add cart 1 @n1
+            2 2 invoke read cart @n2
+            3 2 ok     read cart [1,5] @n2
+            4 9 invoke final-read cart @n1
+            5 9 ok     final-read cart [1,5] @n1
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), [("impossible-read", "cart", vec![3])]);
+        assert_eq!(
+            result.anomalies[0].explanation,
+            "read of key \"cart\" on n2 (op 3) returned 5, which no op ever tried to write; 2 \
+             read(s) returned it"
+        );
+    }
+
+    #[test]
+    fn value_written_only_to_another_key_is_impossible_here() {
+        let history = h("
+            0 1 invoke write a 1 @n1
+            1 1 ok     write a 1 @n1
+            2 2 invoke read b @n1
+            3 2 ok     read b [1] @n1
+        ");
+        let result = check(&history, Workload::Register);
+        assert_eq!(found(&result), [("impossible-read", "b", vec![3])]);
+        assert!(
+            result.anomalies[0]
+                .explanation
+                .contains("only written to key \"a\"")
+        );
+    }
+
+    #[test]
+    fn indeterminate_writes_may_appear_without_anomaly() {
+        let history = h("
+            0 1 invoke add cart 1 @n1
+            1 1 info   add cart 1 @n1
+            2 2 invoke add cart 2 @n2
+            3 3 invoke read cart @n3
+            4 3 ok     read cart [1,2] @n3
+            5 9 invoke final-read cart @n1
+            6 9 ok     final-read cart [1,2] @n1
+        ");
+        // 2's invoke never completed: as indeterminate as 1's info.
+        assert_eq!(found(&check(&history, Workload::Set)), []);
+    }
+
+    #[test]
+    fn value_of_a_failed_write_is_an_aborted_read() {
+        let history = h("
+            0 1 invoke add cart 3 @n1
+            1 1 fail   add cart 3 @n1
+            2 2 invoke read cart @n2
+            3 2 ok     read cart [3] @n2
+            4 9 invoke final-read cart @n1
+            5 9 ok     final-read cart [3] @n1
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), [("aborted-read", "cart", vec![1, 3])]);
+        assert_eq!(
+            result.anomalies[0].explanation,
+            "read of key \"cart\" on n2 (op 3) returned 3, whose write failed (op 1); 2 read(s) \
+             returned it"
+        );
+    }
+
+    #[test]
+    fn unsuccessful_reads_and_nemesis_ops_are_not_checked() {
+        let history = h("
+            0 nemesis info partition
+            1 2 invoke read cart @n2
+            2 2 fail   read cart [99] @n2
+            3 3 invoke read cart @n3
+            4 3 info   read cart [98] @n3
+            5 nemesis info heal
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), []);
+        assert_eq!(result.valid, Validity::Unknown); // no final reads
+    }
+}

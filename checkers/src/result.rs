@@ -1,0 +1,141 @@
+//! The checkers' verdict as data: [`CheckResult`] is what the controller
+//! writes as `results.json` and what every report format renders.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::anomaly::{Anomaly, AnomalyKind};
+use crate::history::{Op, OpType, f};
+
+/// The whole outcome of checking one history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub valid: Validity,
+    /// Every [`AnomalyKind`] by name, present even at 0, so consumers never
+    /// have to tell "none found" from "not checked".
+    pub anomaly_counts: BTreeMap<String, usize>,
+    /// Sorted by kind, key, then witnesses.
+    pub anomalies: Vec<Anomaly>,
+    pub stats: Stats,
+    /// Why the verdict cannot be `Valid` even without anomalies.
+    pub inconclusive: Vec<String>,
+}
+
+impl CheckResult {
+    /// Sorts the anomalies, counts them and derives the verdict: any anomaly
+    /// makes the history invalid; otherwise any inconclusive reason makes it
+    /// unknown.
+    pub fn new(mut anomalies: Vec<Anomaly>, stats: Stats, inconclusive: Vec<String>) -> Self {
+        anomalies
+            .sort_by(|a, b| (a.kind, &a.key, &a.witnesses).cmp(&(b.kind, &b.key, &b.witnesses)));
+        let mut anomaly_counts: BTreeMap<String, usize> = AnomalyKind::all()
+            .iter()
+            .map(|kind| (kind.name().to_owned(), 0))
+            .collect();
+        for anomaly in &anomalies {
+            *anomaly_counts
+                .entry(anomaly.kind.name().to_owned())
+                .or_default() += 1;
+        }
+        let valid = if !anomalies.is_empty() {
+            Validity::Invalid
+        } else if !inconclusive.is_empty() {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        };
+        CheckResult {
+            valid,
+            anomaly_counts,
+            anomalies,
+            stats,
+            inconclusive,
+        }
+    }
+}
+
+/// Valid / invalid / could not tell. Serialized the way Jepsen does:
+/// `true`, `false`, or `"unknown"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    Valid,
+    Invalid,
+    Unknown,
+}
+
+impl Serialize for Validity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::Valid => s.serialize_bool(true),
+            Validity::Invalid => s.serialize_bool(false),
+            Validity::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Validity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Name(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(Validity::Valid),
+            Raw::Bool(false) => Ok(Validity::Invalid),
+            Raw::Name(s) if s == "unknown" => Ok(Validity::Unknown),
+            Raw::Name(s) => Err(serde::de::Error::custom(format!(
+                "valid must be true, false or \"unknown\", got {s:?}"
+            ))),
+        }
+    }
+}
+
+/// Counts describing the run the history came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Completed client ops (ok + fail + info lines), excluding final reads
+    /// and nemesis ops.
+    pub ops: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// `ops` divided by the span from the first to the last of those client
+    /// ops (invokes included); final reads are excluded so the quiesce wait
+    /// does not dilute the rate. 0 when the span is empty.
+    pub ops_per_s: f64,
+    /// Final reads that completed `ok` (the ones the checkers could use).
+    pub final_reads: u64,
+}
+
+impl Stats {
+    /// One pass over the history.
+    pub fn of(history: &[Op]) -> Stats {
+        let mut stats = Stats::default();
+        let mut span: Option<(u64, u64)> = None;
+        for op in history.iter().filter(|op| op.is_client()) {
+            if op.f == f::FINAL_READ {
+                stats.final_reads += u64::from(op.kind == OpType::Ok);
+                continue;
+            }
+            span = Some(span.map_or((op.time, op.time), |(lo, hi)| {
+                (lo.min(op.time), hi.max(op.time))
+            }));
+            match op.kind {
+                OpType::Invoke => continue,
+                OpType::Ok => stats.ok += 1,
+                OpType::Fail => stats.fail += 1,
+                OpType::Info => stats.info += 1,
+            }
+            stats.ops += 1;
+        }
+        if let Some((first, last)) = span
+            && last > first
+        {
+            stats.ops_per_s = stats.ops as f64 / ((last - first) as f64 / 1e9);
+        }
+        stats
+    }
+}
