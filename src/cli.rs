@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::nemesis::NemesisSet;
 use crate::node::NodeArgs;
 
 /// diverge: consistency testing for multi-leader replication.
@@ -107,9 +108,29 @@ pub struct RunArgs {
     /// Whether nodes fsync their log before acknowledging.
     #[arg(long, value_enum, default_value_t = FsyncMode::Always)]
     pub fsync: FsyncMode,
+    /// Faults to inject: a comma-separated list of partition, crash, pause,
+    /// clock, reorder, duplicate, offline; or all; or none.
+    #[arg(long, default_value = "none", value_parser = parse_nemesis)]
+    pub nemesis: NemesisSet,
+    /// Seconds between nemesis changes (a fault starts, then is undone, in turn).
+    #[arg(long, default_value_t = 3.0)]
+    pub nemesis_interval: f64,
+    /// Largest clock shift the clock fault applies, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub max_clock_skew: u64,
+    /// Group the nodes into K datacenters: links between groups get --dc-latency.
+    #[arg(long, default_value_t = 1)]
+    pub datacenters: usize,
+    /// Latency between datacenters in milliseconds (with +-20% jitter).
+    #[arg(long, default_value_t = 50)]
+    pub dc_latency: u64,
     /// Do not print the report's anomaly list (the summary tables remain).
     #[arg(long)]
     pub quiet: bool,
+}
+
+fn parse_nemesis(s: &str) -> Result<NemesisSet, String> {
+    s.parse()
 }
 
 #[derive(Debug, Clone, Args)]

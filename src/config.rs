@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::nemesis::NemesisSet;
 use crate::cli::{FsyncMode, Routing, RunArgs, StrategyName, WorkloadName};
 
 /// Limits that keep a local cluster meaningful on one machine.
@@ -32,6 +33,11 @@ pub struct TestConfig {
     pub quiesce_timeout_s: f64,
     pub ready_timeout_s: f64,
     pub op_timeout_s: f64,
+    pub nemesis: NemesisSet,
+    pub nemesis_interval_s: f64,
+    pub max_clock_skew_ms: u64,
+    pub datacenters: usize,
+    pub dc_latency_ms: u64,
     pub results_dir: PathBuf,
     /// The command line that replays this run.
     pub replay: String,
@@ -106,6 +112,11 @@ impl TestConfig {
             quiesce_timeout_s: positive_seconds("quiesce-timeout", args.quiesce_timeout)?,
             ready_timeout_s: positive_seconds("ready-timeout", args.ready_timeout)?,
             op_timeout_s: positive_seconds("op-timeout", args.op_timeout)?,
+            nemesis: args.nemesis.clone(),
+            nemesis_interval_s: positive_seconds("nemesis-interval", args.nemesis_interval)?,
+            max_clock_skew_ms: args.max_clock_skew,
+            datacenters: count("datacenters", args.datacenters, args.nodes.max(1))?,
+            dc_latency_ms: args.dc_latency,
             results_dir: args.results.clone(),
             replay: String::new(),
         };
@@ -120,7 +131,7 @@ impl TestConfig {
         let enum_name = |v: &dyn erased::Named| v.name();
         let rate = self.rate.map_or("0".to_string(), |r| r.to_string());
         format!(
-            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --seed {}",
+            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
             self.nodes,
             enum_name(&self.workload),
             enum_name(&self.strategy),
@@ -130,6 +141,11 @@ impl TestConfig {
             rate,
             enum_name(&self.routing),
             enum_name(&self.fsync),
+            self.nemesis.spelling(),
+            self.nemesis_interval_s,
+            self.max_clock_skew_ms,
+            self.datacenters,
+            self.dc_latency_ms,
             self.seed
         )
     }
@@ -153,6 +169,16 @@ impl TestConfig {
     /// Node ids `n1..nN`.
     pub fn node_ids(&self) -> Vec<String> {
         (1..=self.nodes).map(|i| format!("n{i}")).collect()
+    }
+
+    pub fn nemesis_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.nemesis_interval_s)
+    }
+
+    /// The datacenter (0-based) of node index `i`: nodes are dealt out in
+    /// contiguous groups.
+    pub fn datacenter_of(&self, i: usize) -> usize {
+        i * self.datacenters / self.nodes
     }
 
     /// The key pool `k0..k(keys-1)`.

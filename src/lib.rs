@@ -12,6 +12,8 @@ pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod history;
+pub mod nemesis;
+pub mod net;
 pub mod node;
 pub mod report;
 pub mod results;

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+pub use ports::free_port;
 pub use process::NodeProcess;
 pub use spec::NodeSpec;
 
@@ -31,10 +32,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Spawn every node of `config` under `run_dir` and wait until all are ready.
-    pub async fn start(config: &TestConfig, run_dir: &Path, http: reqwest::Client) -> Result<Self> {
-        let node_bin = std::env::current_exe().context("locating the diverge binary to spawn nodes")?;
-        let specs = NodeSpec::for_test(config, run_dir, &node_bin)?;
+    /// Spawn every node of `config` (the `diverge` binary `node_bin`) under `run_dir` on `ports` (by node
+    /// index), reaching its peers at `peer_addr(from, to)`, and wait until all
+    /// are ready.
+    pub async fn start(
+        config: &TestConfig,
+        run_dir: &Path,
+        node_bin: &Path,
+        http: reqwest::Client,
+        ports: &[u16],
+        peer_addr: impl Fn(&str, &str) -> String,
+    ) -> Result<Self> {
+        let specs = NodeSpec::for_test(config, run_dir, node_bin, ports, peer_addr)?;
         let mut cluster = Cluster {
             nodes: Vec::with_capacity(specs.len()),
             http,
@@ -69,9 +78,40 @@ impl Cluster {
         self.nodes.iter().map(|n| (n.spec.id.clone(), n.spec.log_path.clone())).collect()
     }
 
+    /// SIGKILL node `i` and wait for it to die (a crash: nothing is flushed).
+    pub async fn crash(&mut self, i: usize) {
+        self.nodes[i].kill_and_wait().await;
+    }
+
+    /// Whether node `i` has no running process (crashed and not restarted).
+    pub fn is_down(&mut self, i: usize) -> bool {
+        !self.nodes[i].is_running()
+    }
+
+    /// Start node `i` again from its spec (same port, same data dir) and wait
+    /// until it is ready.
+    pub async fn restart(&mut self, i: usize) -> Result<()> {
+        let node = &mut self.nodes[i];
+        node.kill_and_wait().await;
+        node.respawn()?;
+        readiness::wait_ready(&self.http, node, self.ready_timeout).await
+    }
+
+    /// SIGSTOP node `i`: it answers nothing until resumed.
+    pub fn pause(&self, i: usize) {
+        self.nodes[i].pause();
+    }
+
+    /// SIGCONT node `i`.
+    pub fn resume(&self, i: usize) {
+        self.nodes[i].resume();
+    }
+
     /// Stop every node gracefully (SIGTERM), killing those that do not exit in time.
     pub async fn stop(&mut self) {
         for node in &mut self.nodes {
+            // A paused process would not act on SIGTERM until continued.
+            node.resume();
             node.terminate();
         }
         for node in &mut self.nodes {

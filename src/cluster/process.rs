@@ -34,6 +34,34 @@ impl NodeProcess {
         self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// Start a new incarnation from the spec (the previous one must be dead).
+    pub fn respawn(&mut self) -> Result<()> {
+        self.child = Some(spawn_child(&self.spec)?);
+        Ok(())
+    }
+
+    /// Whether an incarnation is running (possibly paused).
+    pub fn is_running(&mut self) -> bool {
+        self.child.is_some() && self.exited().is_none()
+    }
+
+    /// SIGKILL and reap.
+    pub async fn kill_and_wait(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            self.signal_pid(child.id(), libc::SIGCONT);
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
     /// Ask the node to shut down gracefully.
     pub fn terminate(&mut self) {
         self.signal(libc::SIGTERM);
@@ -59,7 +87,11 @@ impl NodeProcess {
     }
 
     fn signal(&self, signal: libc::c_int) {
-        if let Some(pid) = self.pid() {
+        self.signal_pid(self.pid(), signal);
+    }
+
+    fn signal_pid(&self, pid: Option<u32>, signal: libc::c_int) {
+        if let Some(pid) = pid {
             // SAFETY: sending a signal to our own child's pid; no memory is touched.
             unsafe {
                 libc::kill(pid as libc::pid_t, signal);

@@ -8,8 +8,6 @@ use anyhow::Result;
 use crate::cli::FsyncMode;
 use crate::config::TestConfig;
 
-use super::ports::free_port;
-
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
     pub id: String,
@@ -25,10 +23,16 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
-    /// Specs for every node of the test, each on its own free port, all-to-all.
-    pub fn for_test(config: &TestConfig, run_dir: &Path, node_bin: &Path) -> Result<Vec<NodeSpec>> {
+    /// Specs for every node of the test on `ports` (by node index); node
+    /// `from` reaches peer `to` at `peer_addr(from, to)` (a link's address).
+    pub fn for_test(
+        config: &TestConfig,
+        run_dir: &Path,
+        node_bin: &Path,
+        ports: &[u16],
+        peer_addr: impl Fn(&str, &str) -> String,
+    ) -> Result<Vec<NodeSpec>> {
         let ids = config.node_ids();
-        let ports = ids.iter().map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
         let strategy = serde_json::to_value(config.strategy)?
             .as_str()
             .unwrap_or("lww")
@@ -43,9 +47,8 @@ impl NodeSpec {
                 log_path: run_dir.join("nodes").join(format!("{id}.log")),
                 peers: ids
                     .iter()
-                    .zip(&ports)
-                    .filter(|(peer, _)| *peer != id)
-                    .map(|(peer, port)| (peer.clone(), format!("127.0.0.1:{port}")))
+                    .filter(|peer| *peer != id)
+                    .map(|peer| (peer.clone(), peer_addr(id, peer)))
                     .collect(),
                 strategy: strategy.clone(),
                 fsync: config.fsync,

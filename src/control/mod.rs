@@ -5,11 +5,13 @@
 //! - [`check`]: `diverge check`.
 //! - [`quiesce`]: waiting for replication backlogs to drain.
 //! - [`rundir`]: the results layout.
+//! - [`testbed`]: links and nodes wired together.
 
 mod check;
 mod quiesce;
 mod run;
 mod rundir;
+pub mod testbed;
 
 pub use check::check;
 pub use run::run;

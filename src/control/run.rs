@@ -5,9 +5,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::testbed::Testbed;
 use super::{EXIT_INTERRUPTED, quiesce, rundir};
 use crate::cli::{RunArgs, WorkloadName};
-use crate::cluster::Cluster;
+use crate::nemesis::faults::Targets;
+use crate::nemesis::{NemesisPlan, run_nemesis};
+use crate::results::fault_windows;
 use crate::config::TestConfig;
 use crate::history::Recorder;
 use crate::report;
@@ -49,20 +52,20 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         .context("building the HTTP client")?;
     let started_at = chrono::Local::now().to_rfc3339();
     let ready_start = Instant::now();
-    let mut cluster = Cluster::start(config, run_dir, http.clone()).await?;
+    let testbed = Testbed::start(config, run_dir, http.clone()).await?;
     println!(
         "cluster: {} nodes ready in {:.0} ms",
         config.nodes,
         ready_start.elapsed().as_secs_f64() * 1000.0
     );
+    let Testbed { cluster, links, ids, urls } = testbed;
 
     let test_start = Instant::now();
     let recorder = Recorder::create(&run_dir.join("history.jsonl"), test_start)?;
-    let clients: Vec<NodeClient> = cluster
-        .ids()
-        .into_iter()
-        .zip(cluster.urls())
-        .map(|(id, url)| NodeClient::new(id, url, http.clone(), config.op_timeout()))
+    let clients: Vec<NodeClient> = ids
+        .iter()
+        .zip(&urls)
+        .map(|(id, url)| NodeClient::new(id.clone(), url.clone(), http.clone(), config.op_timeout()))
         .collect();
     let plan = ClientPlan {
         workload: config.workload,
@@ -73,17 +76,40 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         rate: config.rate,
         time_limit: config.time_limit(),
     };
+    let nemesis = (!config.nemesis.is_empty()).then(|| {
+        let plan = NemesisPlan {
+            faults: config.nemesis.clone(),
+            interval: config.nemesis_interval(),
+            time_limit: config.time_limit(),
+            seed: config.seed,
+        };
+        let targets = Targets {
+            cluster: cluster.clone(),
+            links: links.clone(),
+            ids: ids.clone(),
+            http: http.clone(),
+            max_clock_skew_ms: config.max_clock_skew_ms as i64,
+        };
+        tokio::spawn(run_nemesis(plan, targets, recorder.handle()))
+    });
     let totals = workload::run_clients(plan, clients.clone(), recorder.handle()).await;
     let workload_s = test_start.elapsed().as_secs_f64();
+    if let Some(nemesis) = nemesis {
+        nemesis.await.context("the nemesis task failed")?;
+    }
     println!(
         "workload: {:.1}s, {} ok, {} fail, {} info",
         workload_s, totals.ok, totals.fail, totals.info
     );
 
-    let quiescence = quiesce::wait_quiescent(&http, &cluster.urls(), config.quiesce_timeout()).await;
+    let quiescence = quiesce::wait_quiescent(&http, &urls, config.quiesce_timeout()).await;
     let keys = config.key_names();
     let final_reads_ok = workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
-    cluster.stop().await;
+    cluster.lock().await.stop().await;
+    let link_counters = links.counters();
+    if let Ok(links) = Arc::try_unwrap(links) {
+        links.shutdown().await;
+    }
     let written = recorder.finish()?;
     tracing::debug!(written, "history closed");
 
@@ -103,6 +129,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         final_reads_ok,
         final_reads_expected: keys.len() * config.nodes,
         replay: config.replay.clone(),
+        faults: fault_windows(&history),
+        links: link_counters,
     };
     Ok(Results::from_run(check, run))
 }

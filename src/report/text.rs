@@ -7,7 +7,7 @@ use diverge_checkers::{AnomalyKind, Validity};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use crate::results::Results;
+use crate::results::{Results, RunInfo};
 
 /// Anomalies listed per kind before the list is summarised.
 const LISTED_PER_KIND: usize = 10;
@@ -68,6 +68,9 @@ pub fn render(results: &Results, detail: bool) -> String {
         })
         .collect();
     let _ = writeln!(out, "{}", Table::new(kinds).with(Style::rounded()));
+    if let Some(run) = &results.run {
+        render_faults(&mut out, run);
+    }
     if detail {
         render_anomalies(&mut out, results);
     }
@@ -83,9 +86,65 @@ pub fn render(results: &Results, detail: bool) -> String {
     out
 }
 
+#[derive(Tabled)]
+struct FaultRow {
+    fault: String,
+    #[tabled(rename = "from s")]
+    start: String,
+    #[tabled(rename = "to s")]
+    end: String,
+    targets: String,
+}
+
+#[derive(Tabled)]
+struct LinkRow {
+    link: String,
+    passed: u64,
+    dropped: u64,
+    lost: u64,
+    held: u64,
+    duplicated: u64,
+    #[tabled(rename = "delay p50/p99/max ms")]
+    delay: String,
+}
+
+/// The fault windows and, when any fault touched the links, the link counters.
+fn render_faults(out: &mut String, run: &RunInfo) {
+    if !run.faults.is_empty() {
+        let rows: Vec<FaultRow> = run
+            .faults
+            .iter()
+            .map(|w| FaultRow {
+                fault: w.fault.clone(),
+                start: format!("{:.2}", w.start_s),
+                end: w.end_s.map_or("-".into(), |e| format!("{e:.2}")),
+                targets: w.value.to_string(),
+            })
+            .collect();
+        let _ = writeln!(out, "faults ({}):\n{}", rows.len(), Table::new(rows).with(Style::rounded()));
+    }
+    let busy = run.links.iter().any(|l| l.passed + l.dropped + l.lost + l.held + l.duplicated > 0);
+    if busy {
+        let rows: Vec<LinkRow> = run
+            .links
+            .iter()
+            .map(|l| LinkRow {
+                link: format!("{}->{}", l.from, l.to),
+                passed: l.passed,
+                dropped: l.dropped,
+                lost: l.lost,
+                held: l.held,
+                duplicated: l.duplicated,
+                delay: format!("{:.1}/{:.1}/{:.1}", l.delay_ms_p50, l.delay_ms_p99, l.delay_ms_max),
+            })
+            .collect();
+        let _ = writeln!(out, "links:\n{}", Table::new(rows).with(Style::rounded()));
+    }
+}
+
 fn render_anomalies(out: &mut String, results: &Results) {
     for kind in AnomalyKind::all() {
-        let of_kind: Vec<_> = results.check.anomalies.iter().filter(|a| a.kind == *kind).collect();
+        let of_kind: Vec<_> = results.check.anomalies.iter().filter(|a| a.kind == kind).collect();
         if of_kind.is_empty() {
             continue;
         }

@@ -2,8 +2,14 @@
 //! what the run itself observed (seed, quiescence, timings). Every report
 //! format renders from this one value.
 
+mod faults;
+
 use diverge_checkers::{AnomalyKind, CheckResult, Validity};
 use serde::{Deserialize, Serialize};
+
+pub use faults::{FaultWindow, fault_windows};
+
+use crate::net::LinkCounters;
 
 /// What `results.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +37,12 @@ pub struct RunInfo {
     pub final_reads_ok: usize,
     pub final_reads_expected: usize,
     pub replay: String,
+    /// Every fault's window, from the nemesis ops of the history.
+    #[serde(default)]
+    pub faults: Vec<FaultWindow>,
+    /// Per-link message counters.
+    #[serde(default)]
+    pub links: Vec<LinkCounters>,
 }
 
 impl Results {

@@ -1,0 +1,102 @@
+//! The testbed: the link layer and the node processes of one run, wired
+//! together (each node reaches each peer through its own link). Runs and the
+//! fault tests start clusters through this one helper.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::sync::Mutex;
+
+use crate::cluster::{Cluster, free_port};
+use crate::config::TestConfig;
+use crate::nemesis::faults::Targets;
+use crate::net::{Latency, LinkBehaviour, LinkLayer, Route};
+use crate::seeds::sub_seed;
+
+pub struct Testbed {
+    pub cluster: Arc<Mutex<Cluster>>,
+    pub links: Arc<LinkLayer>,
+    pub ids: Vec<String>,
+    /// Client URL of each node, by index; stable across restarts.
+    pub urls: Vec<String>,
+}
+
+impl Testbed {
+    /// Start the links, then the nodes (peered through the links), and wait
+    /// until every node is ready.
+    pub async fn start(config: &TestConfig, run_dir: &Path, http: reqwest::Client) -> Result<Testbed> {
+        let node_bin = std::env::current_exe().context("locating the diverge binary to spawn nodes")?;
+        Testbed::start_with_binary(config, run_dir, &node_bin, http).await
+    }
+
+    /// As [`Testbed::start`], spawning nodes from `node_bin` (tests pass the
+    /// built `diverge` binary: their own executable is the test harness).
+    pub async fn start_with_binary(
+        config: &TestConfig,
+        run_dir: &Path,
+        node_bin: &Path,
+        http: reqwest::Client,
+    ) -> Result<Testbed> {
+        std::fs::create_dir_all(run_dir.join("nodes"))?;
+        let ids = config.node_ids();
+        let ports = ids.iter().map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
+        let links = Arc::new(start_links(config, &ids, &ports).await?);
+        let cluster = Cluster::start(config, run_dir, node_bin, http, &ports, |from, to| {
+            links.addr(from, to).map(|a| a.to_string()).unwrap_or_default()
+        })
+        .await?;
+        let urls = cluster.urls();
+        Ok(Testbed {
+            cluster: Arc::new(Mutex::new(cluster)),
+            links,
+            ids,
+            urls,
+        })
+    }
+
+    /// What the nemesis acts on.
+    pub fn targets(&self, http: reqwest::Client, max_clock_skew_ms: i64) -> Targets {
+        Targets {
+            cluster: self.cluster.clone(),
+            links: self.links.clone(),
+            ids: self.ids.clone(),
+            http,
+            max_clock_skew_ms,
+        }
+    }
+}
+
+/// One link per directed pair of nodes; links between datacenters carry
+/// `--dc-latency` with +-20% jitter as their base behaviour.
+async fn start_links(config: &TestConfig, ids: &[String], ports: &[u16]) -> Result<LinkLayer> {
+    let mut routes = Vec::new();
+    for from in ids {
+        for (j, to) in ids.iter().enumerate() {
+            if from != to {
+                routes.push(Route {
+                    from: from.clone(),
+                    to: to.clone(),
+                    target: format!("http://127.0.0.1:{}", ports[j]),
+                });
+            }
+        }
+    }
+    let links = LinkLayer::start(routes, sub_seed(config.seed, "links", 0)).await?;
+    for (i, from) in ids.iter().enumerate() {
+        for (j, to) in ids.iter().enumerate() {
+            if i != j && config.datacenter_of(i) != config.datacenter_of(j) {
+                let ms = config.dc_latency_ms;
+                let base = LinkBehaviour {
+                    latency: Latency::Uniform {
+                        min_ms: ms * 4 / 5,
+                        max_ms: ms * 6 / 5,
+                    },
+                    ..LinkBehaviour::default()
+                };
+                links.set_base(from, to, base);
+            }
+        }
+    }
+    Ok(links)
+}

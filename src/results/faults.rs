@@ -1,0 +1,78 @@
+//! Fault windows: when each fault was in effect, read back from the
+//! nemesis ops of a history (`start-<fault>` ... `stop-<fault>`).
+
+use diverge_checkers::{Op, OpType, Process};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One fault, from the moment it took effect until it was undone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    pub fault: String,
+    /// Seconds since the test started.
+    pub start_s: f64,
+    /// `None` if the history ends while the fault is in effect.
+    pub end_s: Option<f64>,
+    /// The targets, as the nemesis recorded them.
+    pub value: Value,
+}
+
+/// Pair each completed `start-X` with the next completed `stop-X`.
+pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
+    let mut windows: Vec<FaultWindow> = Vec::new();
+    for op in history {
+        if op.process != Process::Nemesis || op.kind != OpType::Ok {
+            continue;
+        }
+        let seconds = op.time as f64 / 1e9;
+        if let Some(fault) = op.f.strip_prefix("start-") {
+            windows.push(FaultWindow {
+                fault: fault.to_string(),
+                start_s: seconds,
+                end_s: None,
+                value: op.value.clone(),
+            });
+        } else if let Some(fault) = op.f.strip_prefix("stop-") {
+            if let Some(open) = windows.iter_mut().rev().find(|w| w.fault == fault && w.end_s.is_none()) {
+                open.end_s = Some(seconds);
+            }
+        }
+    }
+    windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nemesis(index: u64, time_s: f64, kind: OpType, f: &str, value: Value) -> Op {
+        Op {
+            index,
+            time: (time_s * 1e9) as u64,
+            process: Process::Nemesis,
+            kind,
+            f: f.into(),
+            key: None,
+            value,
+            node: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn windows_pair_starts_with_stops_of_the_same_fault() {
+        let history = vec![
+            nemesis(0, 1.0, OpType::Invoke, "start-partition", Value::Null),
+            nemesis(1, 1.1, OpType::Ok, "start-partition", serde_json::json!(["n1"])),
+            nemesis(2, 2.0, OpType::Ok, "start-offline", Value::Null),
+            nemesis(3, 3.0, OpType::Ok, "stop-partition", Value::Null),
+        ];
+        let windows = fault_windows(&history);
+        assert_eq!(windows.len(), 2);
+        assert_eq!(windows[0].fault, "partition");
+        assert_eq!(windows[0].start_s, 1.1);
+        assert_eq!(windows[0].end_s, Some(3.0));
+        assert_eq!(windows[0].value, serde_json::json!(["n1"]));
+        assert_eq!(windows[1].end_s, None, "offline never stopped");
+    }
+}
