@@ -165,8 +165,8 @@ fn generate(steps: &[Step], keep_indeterminate: u64, lose: Option<usize>) -> Gen
         }
     }
     // Invokes still open stay unfinished: indeterminate, like info.
-    let mut final_reads = vec![Vec::new(); KEYS.len()];
-    for key in 0..KEYS.len() {
+    let mut final_reads: Vec<Vec<u64>> = vec![Vec::new(); KEYS.len()];
+    for (key, reads) in final_reads.iter_mut().enumerate() {
         let state: BTreeSet<u64> = adds
             .iter()
             .enumerate()
@@ -193,7 +193,7 @@ fn generate(steps: &[Step], keep_indeterminate: u64, lose: Option<usize>) -> Gen
                 Value::Null,
                 node,
             );
-            final_reads[key].push(op(
+            reads.push(op(
                 &mut ops,
                 9,
                 OpType::Ok,
