@@ -2,8 +2,8 @@
 //! receiver's real address, applying the link's current [`LinkBehaviour`].
 //!
 //! Each request's fate is decided when it arrives, under the link's lock, from
-//! the link's own seeded RNG (drop, loss, reply loss, duplicate, delay, hold,
-//! in that order of draws). The draws are reproducible for a given arrival
+//! the link's own seeded RNG: drop and hold take no draw; loss, reply loss,
+//! duplicate (and the copy's delay) and the delay are drawn in that order. The draws are reproducible for a given arrival
 //! order, but requests are handled concurrently, so arrival order and timing
 //! are not: the same seed gives the same stream of choices, not necessarily the
 //! same assignment of choices to messages.

@@ -606,3 +606,18 @@ async fn duplicate_routes_are_refused() {
     ];
     assert!(LinkLayer::start(routes, 1).await.is_err());
 }
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let b = Target::start("b").await;
+    let links = layer(&b, None, 1).await;
+    let too_big = "x".repeat(MAX_BODY_BYTES + 1);
+    assert_eq!(
+        send(&client(), links.addr("a", "b").unwrap(), &too_big)
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!((b.count(), counters(&links, "a", "b").received), (0, 0));
+    links.shutdown().await;
+}
