@@ -11,7 +11,8 @@ pub struct LinkCounters {
     pub to: String,
     /// Requests that arrived at the link from the sender.
     pub received: u64,
-    /// Messages forwarded to the receiver (duplicate copies not included).
+    /// Messages sent on to the receiver, whether or not it answered (duplicate
+    /// copies not included; a failed forward also counts in `forward_errors`).
     pub passed: u64,
     /// Messages refused or blackholed by a partition.
     pub dropped: u64,
@@ -21,7 +22,7 @@ pub struct LinkCounters {
     pub lost_replies: u64,
     /// Messages ever held (`hold`), released or not.
     pub held: u64,
-    /// Extra copies forwarded (`duplicate`).
+    /// Extra copies sent on (`duplicate`), counted when sent.
     pub duplicated: u64,
     /// Forwards that failed at the receiver's side (connection refused,
     /// timeout): the receiver is down, not the link.

@@ -183,7 +183,8 @@ impl LinkState {
                 return self.error(StatusCode::SERVICE_UNAVAILABLE, "partitioned");
             }
             Fate::Drop(DropMode::Blackhole) => {
-                // Errors only if the sender is gone: then nobody listens anyway.
+                // Answered (not forwarded) once `drop` is lifted; until then the
+                // sender waits for its own timeout, or shutdown ends the wait.
                 let _ = self.behaviour.subscribe().wait_for(|b| !b.drop).await;
                 return self.error(StatusCode::SERVICE_UNAVAILABLE, "partitioned");
             }
