@@ -1,6 +1,7 @@
 //! `diverge run`: the whole lifecycle of one test.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};

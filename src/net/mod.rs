@@ -163,6 +163,12 @@ impl LinkLayer {
         self.with_link(from, to, |l| l.set(behaviour));
     }
 
+    /// Edit one directed link's behaviour in place (faults compose: cutting
+    /// a link keeps its latency).
+    pub fn update(&self, from: &str, to: &str, f: impl FnOnce(&mut LinkBehaviour)) {
+        self.with_link(from, to, |l| l.update(f));
+    }
+
     /// Edit every link's behaviour in place: `f(from, to, behaviour)`. Faults
     /// compose this way (e.g. set `drop` on the links crossing a cut).
     pub fn update_all(&self, f: impl Fn(&str, &str, &mut LinkBehaviour)) {
