@@ -52,6 +52,7 @@ impl AppliedDots {
         true
     }
 
+    #[cfg(test)]
     /// The contiguous applied prefix of `origin`'s writes.
     pub fn contiguous(&self, origin: &str) -> u64 {
         self.origins.get(origin).map_or(0, |o| o.contiguous)

@@ -31,3 +31,6 @@ pub use replica::{Config, PeerStatus, Replica, Snapshot, Status};
 pub use strategy::{KeyState, LastWriteWins, Strategy, StrategyKind, Version};
 pub use types::*;
 pub use version::{Context, VersionVector};
+
+#[cfg(test)]
+mod tests;

@@ -26,7 +26,9 @@ enum Probe {
 pub enum NextSend {
     Probe,
     /// A batch starting after this position.
-    Range { after: LogSeq },
+    Range {
+        after: LogSeq,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
