@@ -235,9 +235,12 @@ impl Replica {
             log_end: self.log.end(),
             durable: self.durable,
             keys: self.keys.len(),
+            // In configuration order, which is how operators list them.
             peers: self
-                .outbound
+                .config
+                .peers
                 .iter()
+                .filter_map(|peer| self.outbound.get(peer).map(|out| (peer, out)))
                 .map(|(peer, out)| PeerStatus {
                     peer: peer.clone(),
                     acked: out.acked,
@@ -335,11 +338,9 @@ impl Replica {
             vv,
             path: vec![self.config.id.clone()],
         };
+        let key = change.key.clone();
         let record = self.accept(change);
-        let context = match &record {
-            Record::Entry { change, .. } => Context(self.keys[&change.key].vv.clone()),
-            Record::Cursor { .. } => unreachable!("accept returns an entry"),
-        };
+        let context = Context(self.keys[&key].vv.clone());
         Output {
             reply: Some(Reply::Written { context, dot }),
             send: Vec::new(),

@@ -580,3 +580,18 @@ fn recovery_reproduces_state_and_continues_dots_and_timestamps() {
     let out = probe(&mut back, 10, 1);
     assert_eq!(ranges(&out), vec![("n2".into(), 1, 4, 1)]);
 }
+
+#[test]
+fn status_lists_peers_in_configuration_order_and_clones_are_independent() {
+    let mut r = Replica::new(cfg("n1", &["n3", "n2"]));
+    write(&mut r, 1, "k", json!(1));
+    r.step(1, Input::Persisted { upto: 1 });
+    let st = r.status();
+    let peers: Vec<&str> = st.peers.iter().map(|p| p.peer.as_str()).collect();
+    assert_eq!(peers, vec!["n3", "n2"]);
+    assert!(st.peers.iter().all(|p| p.backlog == 1 && p.inflight == 1));
+    let mut c = r.clone();
+    write(&mut c, 2, "k", json!(2));
+    assert_eq!(read(&mut r, "k").0, vec![json!(1)]);
+    assert_eq!(read(&mut c, "k").0, vec![json!(2)]);
+}
