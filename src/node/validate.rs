@@ -86,8 +86,11 @@ pub fn check_batch(batch: &Batch, own_id: &str) -> Result<(), InvalidInput> {
         if change.dot.seq == 0 {
             return bad(format!("change to {:?} has dot seq 0", change.key));
         }
-        if change.path.is_empty() {
-            return bad(format!("change to {:?} has an empty path", change.key));
+        if change.path.first() != Some(&change.dot.node) {
+            return bad(format!(
+                "change to {:?}: its path must start with its origin {:?}",
+                change.key, change.dot.node
+            ));
         }
         for node in change.path.iter().chain(change.vv.0.keys()) {
             check_node_id(node)?;
@@ -207,5 +210,13 @@ mod tests {
         let mut no_path = change("k", "n2", 1);
         no_path.path.clear();
         assert!(check_batch(&batch("n2", 0, 1, vec![no_path]), "n1").is_err());
+        // Claims to originate here without passing through here.
+        let mut spoofed = change("k", "n1", 9);
+        spoofed.path = vec!["n2".into()];
+        assert!(check_batch(&batch("n2", 0, 1, vec![spoofed]), "n1").is_err());
+        // Forwarded through a relay: fine.
+        let mut relayed = change("k", "n3", 1);
+        relayed.path.push("n2".into());
+        assert_eq!(check_batch(&batch("n2", 0, 1, vec![relayed]), "n1"), Ok(()));
     }
 }
