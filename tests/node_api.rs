@@ -5,7 +5,7 @@
 //! starts the process and polls for the file. Every child is killed when its
 //! [`NodeProc`] drops.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,6 @@ struct NodeProc {
     id: String,
     child: Child,
     port: u16,
-    data_dir: PathBuf,
     stderr_path: PathBuf,
 }
 
@@ -65,7 +64,6 @@ impl NodeProc {
             id: id.to_string(),
             child,
             port,
-            data_dir: data_dir.to_owned(),
             stderr_path,
         }
     }
@@ -129,7 +127,10 @@ async fn send(request: reqwest::RequestBuilder) -> Resp {
         .map(|v| v.to_str().unwrap().to_string());
     let bytes = response.bytes().await.unwrap();
     let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!("status {status}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+        panic!(
+            "status {status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
     });
     Resp {
         status,
@@ -169,7 +170,11 @@ async fn await_value(node: &NodeProc, key: &str, value: &Value) {
 fn assert_json_error(r: &Resp, status: u16, node: &str) {
     assert_eq!(r.status, status, "{:?}", r.body);
     assert_eq!(r.body["node"], node, "{:?}", r.body);
-    assert!(r.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{:?}", r.body);
+    assert!(
+        r.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{:?}",
+        r.body
+    );
     assert_eq!(r.node_header.as_deref(), Some(node));
 }
 
@@ -183,7 +188,10 @@ async fn write_then_read_and_stale_context() {
     assert_eq!(health.body, json!({"node": "n1", "status": "ok"}));
 
     let empty = get(&n1, "k1").await;
-    assert_eq!(empty.body, json!({"node": "n1", "key": "k1", "values": [], "context": ""}));
+    assert_eq!(
+        empty.body,
+        json!({"node": "n1", "key": "k1", "values": [], "context": ""})
+    );
 
     let w1 = put(&n1, "k1", json!({"value": {"any": ["json", 1]}})).await;
     assert_eq!(w1.status, 200, "{:?}", w1.body);
@@ -206,10 +214,19 @@ async fn write_then_read_and_stale_context() {
 
     let stale = put(&n1, "k1", json!({"value": 3, "context": ctx1})).await;
     assert_json_error(&stale, 409, "n1");
-    assert!(stale.body["error"].as_str().unwrap().starts_with("stale context: "));
+    assert!(
+        stale.body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("stale context: ")
+    );
     assert_eq!(stale.body["context"], ctx2.as_str());
     let r = get(&n1, "k1").await;
-    assert_eq!(r.body["values"], json!([2]), "a refused write changes nothing");
+    assert_eq!(
+        r.body["values"],
+        json!([2]),
+        "a refused write changes nothing"
+    );
 
     // No context at all is a blind write.
     let blind = put(&n1, "k1", json!({"value": 4})).await;
@@ -240,13 +257,22 @@ async fn bad_requests_get_json_errors_and_the_node_stays_up() {
     assert_json_error(&r, 400, "n1");
     let r = send(c.put(&kv).json(&json!({"val": 1}))).await;
     assert_json_error(&r, 400, "n1");
-    let r = send(c.put(&kv).json(&json!({"value": 1, "context": "not a context"}))).await;
+    let r = send(
+        c.put(&kv)
+            .json(&json!({"value": 1, "context": "not a context"})),
+    )
+    .await;
     assert_json_error(&r, 400, "n1");
     assert!(r.body["error"].as_str().unwrap().contains("context"));
 
     let r = send(c.put(&kv).body("{\"value\": 1}")).await;
     assert_json_error(&r, 415, "n1");
-    let r = send(c.put(&kv).header("content-type", "text/plain").body("{\"value\": 1}")).await;
+    let r = send(
+        c.put(&kv)
+            .header("content-type", "text/plain")
+            .body("{\"value\": 1}"),
+    )
+    .await;
     assert_json_error(&r, 415, "n1");
 
     let big = json!({"value": "x".repeat(2048)});
@@ -263,14 +289,23 @@ async fn bad_requests_get_json_errors_and_the_node_stays_up() {
     for bad_key in ["a%20b", "k%2F1", "%C3%A9", &"x".repeat(257)] {
         let r = send(c.get(n1.url(&format!("/kv/{bad_key}")))).await;
         assert_json_error(&r, 400, "n1");
-        let r = send(c.put(n1.url(&format!("/kv/{bad_key}"))).json(&json!({"value": 1}))).await;
+        let r = send(
+            c.put(n1.url(&format!("/kv/{bad_key}")))
+                .json(&json!({"value": 1})),
+        )
+        .await;
         assert_json_error(&r, 400, "n1");
     }
     let r = send(c.get(n1.url("/kv/"))).await;
     assert_json_error(&r, 400, "n1");
 
     let replicate = n1.url("/replicate");
-    let r = send(c.post(&replicate).header(json_ct.0, json_ct.1).body("garbage")).await;
+    let r = send(
+        c.post(&replicate)
+            .header(json_ct.0, json_ct.1)
+            .body("garbage"),
+    )
+    .await;
     assert_json_error(&r, 400, "n1");
     let spoofed = json!({"from": "n1", "after": 0, "upto": 0, "changes": []});
     let r = send(c.post(&replicate).json(&spoofed)).await;
@@ -339,20 +374,32 @@ async fn acknowledged_write_survives_kill_9_and_replication_resumes() {
     drop(log);
 
     // While n1 is down, n2 accepts a write that n1 must get once back.
-    assert_eq!(put(&n2, "while-down", json!({"value": "missed"})).await.status, 200);
+    assert_eq!(
+        put(&n2, "while-down", json!({"value": "missed"}))
+            .await
+            .status,
+        200
+    );
 
     let n1 = NodeProc::spawn("n1", &format!("127.0.0.1:{p1}"), &n1_dir, &n1_args);
     let r = get(&n1, "durable").await;
     assert_eq!(r.body["values"], json!([42]), "{}", n1.stderr());
-    assert!(n1.stderr().contains("torn or corrupt tail"), "{}", n1.stderr());
+    assert!(
+        n1.stderr().contains("torn or corrupt tail"),
+        "{}",
+        n1.stderr()
+    );
 
     await_value(&n2, "durable", &json!(42)).await;
     await_value(&n1, "while-down", &json!("missed")).await;
     let w = put(&n1, "after-restart", json!({"value": 7})).await;
     assert_eq!(w.status, 200, "{:?}", w.body);
-    assert_eq!(w.body["dot"], json!({"node": "n1", "seq": 2}), "dots are not reused");
+    assert_eq!(
+        w.body["dot"],
+        json!({"node": "n1", "seq": 2}),
+        "dots are not reused"
+    );
     await_value(&n2, "after-restart", &json!(7)).await;
-    drop(File::open(n1.data_dir.join("replication.log")).unwrap());
 }
 
 #[tokio::test]
@@ -379,7 +426,14 @@ async fn sigterm_stops_the_node_cleanly() {
 fn exits_when_the_parent_named_in_the_environment_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["node", "--id", "n1", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "node",
+            "--id",
+            "n1",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("DIVERGE_PARENT_PID", "999999999")
         .stdin(Stdio::null())
@@ -405,11 +459,22 @@ fn exits_when_the_parent_named_in_the_environment_is_gone() {
 #[test]
 fn bad_peer_flag_is_a_clap_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["node", "--id", "n1", "--listen", "127.0.0.1:0", "--data-dir", "/tmp/x"])
+        .args([
+            "node",
+            "--id",
+            "n1",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/tmp/x",
+        ])
         .args(["--peer", "n2:7002"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--peer") && stderr.contains("ID=HOST:PORT"), "{stderr}");
+    assert!(
+        stderr.contains("--peer") && stderr.contains("ID=HOST:PORT"),
+        "{stderr}"
+    );
 }

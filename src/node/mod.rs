@@ -25,6 +25,7 @@ pub mod replicator;
 pub mod shell;
 pub mod validate;
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -117,6 +118,7 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
