@@ -107,6 +107,7 @@ fn peer_args(peers: &[(&str, u16)]) -> Vec<String> {
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .no_proxy()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
@@ -477,4 +478,96 @@ fn bad_peer_flag_is_a_clap_error() {
         stderr.contains("--peer") && stderr.contains("ID=HOST:PORT"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_ring_with_forward_remote_relays_to_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let ids = ["n1", "n2", "n3"];
+    // n1 -> n2 -> n3 -> n1
+    let nodes: Vec<NodeProc> = (0..3)
+        .map(|i| {
+            let next = (i + 1) % 3;
+            let mut extra = peer_args(&[(ids[next], ports[next])]);
+            extra.push("--forward-remote".into());
+            NodeProc::spawn(
+                ids[i],
+                &format!("127.0.0.1:{}", ports[i]),
+                &dir.path().join(ids[i]),
+                &extra,
+            )
+        })
+        .collect();
+
+    assert_eq!(
+        put(&nodes[0], "r", json!({"value": "around"})).await.status,
+        200
+    );
+    await_value(&nodes[2], "r", &json!("around")).await;
+    await_value(&nodes[1], "r", &json!("around")).await;
+    // Back at the origin nothing changes: the change is not applied twice.
+    let r = get(&nodes[0], "r").await;
+    assert_eq!(r.body["context"], "n1:1");
+}
+
+#[tokio::test]
+async fn concurrent_writes_converge_and_the_cluster_quiesces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let n1 = NodeProc::spawn(
+        "n1",
+        &format!("127.0.0.1:{p1}"),
+        &dir.path().join("n1"),
+        &peer_args(&[("n2", p2)]),
+    );
+    let n2 = NodeProc::spawn(
+        "n2",
+        &format!("127.0.0.1:{p2}"),
+        &dir.path().join("n2"),
+        &peer_args(&[("n1", p1)]),
+    );
+
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let (url1, url2) = (
+            n1.url(&format!("/kv/k{}", i % 10)),
+            n2.url(&format!("/kv/k{}", i % 10)),
+        );
+        writes.spawn(async move {
+            let url = if i % 2 == 0 { url1 } else { url2 };
+            send(client().put(url).json(&json!({"value": i})))
+                .await
+                .status
+        });
+    }
+    while let Some(status) = writes.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+
+    // Quiescent: every backlog and inflight drained on both nodes.
+    let deadline = Instant::now() + REPLICATION_TIMEOUT;
+    loop {
+        let mut idle = true;
+        for node in [&n1, &n2] {
+            let status = send(client().get(node.url("/admin/status"))).await.body;
+            for peer in status["peers"].as_array().unwrap() {
+                idle &= peer["backlog"] == 0 && peer["inflight"] == 0;
+            }
+        }
+        if idle {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cluster did not quiesce");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for k in 0..10 {
+        let (a, b) = (
+            get(&n1, &format!("k{k}")).await,
+            get(&n2, &format!("k{k}")).await,
+        );
+        assert_eq!(a.body["values"], b.body["values"], "k{k} diverged");
+        assert_eq!(a.body["context"], b.body["context"], "k{k} contexts differ");
+        assert_eq!(a.body["values"].as_array().unwrap().len(), 1);
+    }
 }

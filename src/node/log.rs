@@ -23,8 +23,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -240,6 +241,7 @@ pub struct LogWriter {
     mode: FsyncMode,
     persisted: watch::Receiver<LogSeq>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    commits: Arc<AtomicU64>,
 }
 
 impl LogWriter {
@@ -248,7 +250,9 @@ impl LogWriter {
     pub fn start(file: File, path: PathBuf, mode: FsyncMode, persisted: LogSeq) -> LogWriter {
         let (tx, rx) = mpsc::channel();
         let (persisted_tx, persisted_rx) = watch::channel(persisted);
+        let commits = Arc::new(AtomicU64::new(0));
         let thread = WriterThread {
+            commits: commits.clone(),
             file,
             path,
             mode,
@@ -264,11 +268,19 @@ impl LogWriter {
             mode,
             persisted: persisted_rx,
             thread: Mutex::new(Some(handle)),
+            commits,
         }
     }
 
     pub fn mode(&self) -> FsyncMode {
         self.mode
+    }
+
+    /// How many non-empty groups the writer has written so far (in `always`
+    /// mode, how many fsyncs): with many concurrent appends, far fewer than
+    /// appends.
+    pub fn group_commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Queue `records` for appending. The returned [`Durable`] resolves when
@@ -333,6 +345,7 @@ struct WriterThread {
     persisted: watch::Sender<LogSeq>,
     /// Set after the first I/O error: every later append fails with it.
     failed: Option<String>,
+    commits: Arc<AtomicU64>,
 }
 
 impl WriterThread {
@@ -410,6 +423,7 @@ impl WriterThread {
             .write_all(buf)
             .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         buf.clear();
+        self.commits.fetch_add(1, Ordering::Relaxed);
         match written {
             Ok(()) => {
                 self.persisted.send_if_modified(|seq| {

@@ -38,7 +38,9 @@ struct Ack {
 
 impl Replicator {
     pub fn new(peer_urls: BTreeMap<NodeId, String>) -> anyhow::Result<Self> {
+        // Peers are addressed directly: never through a proxy from the environment.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .timeout(SEND_TIMEOUT)
             .connect_timeout(SEND_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))

@@ -120,6 +120,28 @@ fn concurrent_appends_all_complete_in_order_per_caller() {
 }
 
 #[test]
+fn queued_appends_share_group_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _) = open(&log_path(&dir), FsyncMode::Always).unwrap();
+    let waiters: Vec<Durable> = (1..=200)
+        .map(|seq| writer.append(vec![entry(seq, "k", json!(seq))]))
+        .collect();
+    for durable in waiters {
+        durable.wait_blocking().unwrap();
+    }
+    assert_eq!(*writer.persisted().borrow(), 200);
+    assert!(
+        writer.group_commits() < 200,
+        "{} commits",
+        writer.group_commits()
+    );
+    // A barrier with nothing queued needs no write.
+    let before = writer.group_commits();
+    writer.append(Vec::new()).wait_blocking().unwrap();
+    assert_eq!(writer.group_commits(), before);
+}
+
+#[test]
 fn never_mode_acknowledges_at_once_and_flushes_soon() {
     let dir = tempfile::tempdir().unwrap();
     let path = log_path(&dir);
