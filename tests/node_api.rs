@@ -571,3 +571,26 @@ async fn concurrent_writes_converge_and_the_cluster_quiesces() {
         assert_eq!(a.body["values"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn fsync_never_still_replicates_once_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let mut extra = peer_args(&[("n2", p2)]);
+    extra.extend(["--fsync".to_string(), "never".to_string()]);
+    let n1 = NodeProc::spawn(
+        "n1",
+        &format!("127.0.0.1:{p1}"),
+        &dir.path().join("n1"),
+        &extra,
+    );
+    let n2 = NodeProc::spawn(
+        "n2",
+        &format!("127.0.0.1:{p2}"),
+        &dir.path().join("n2"),
+        &peer_args(&[("n1", p1)]),
+    );
+    assert_eq!(put(&n1, "lazy", json!({"value": true})).await.status, 200);
+    assert_eq!(get(&n1, "lazy").await.body["values"], json!([true]));
+    await_value(&n2, "lazy", &json!(true)).await;
+}
