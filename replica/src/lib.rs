@@ -13,14 +13,24 @@
 //! - [`version`]: version vectors and the opaque causal context.
 //! - [`strategy`]: the conflict-strategy trait and last-write-wins.
 //! - [`replica`]: the state machine itself: client requests, applying
-//!   changes, replication cursors, retries with backoff, recovery.
+//!   changes, replication cursors, retries with backoff, recovery. Its
+//!   private parts: `dots` (applied-dot set for deduplication), `log` (the
+//!   in-memory replication log), `inbound` (receive cursors) and `outbound`
+//!   (per-peer sender state).
 
+mod dots;
+mod inbound;
+mod log;
+mod outbound;
 pub mod replica;
 pub mod strategy;
 pub mod types;
 pub mod version;
 
-pub use replica::{Config, Replica, Status};
-pub use strategy::{LastWriteWins, Strategy, StrategyKind};
+pub use replica::{Config, PeerStatus, Replica, Snapshot, Status};
+pub use strategy::{KeyState, LastWriteWins, Strategy, StrategyKind, Version};
 pub use types::*;
 pub use version::{Context, VersionVector};
+
+#[cfg(test)]
+mod tests;

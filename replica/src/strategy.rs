@@ -73,8 +73,25 @@ impl Strategy for LastWriteWins {
         StrategyKind::Lww
     }
 
-    fn apply(&self, _state: &mut KeyState, _change: &Change) {
-        todo!("LWW apply")
+    /// Keep one version: the change replaces it iff its (ts, origin) is
+    /// higher. This is a max over a total order, hence commutative and
+    /// idempotent. The origin's dot seq breaks the remaining tie, which only
+    /// exists when an origin reused a timestamp after losing state.
+    fn apply(&self, state: &mut KeyState, change: &Change) {
+        let wins = match state.versions.first() {
+            None => true,
+            Some(cur) => {
+                (lww_order(change.ts, &change.dot.node), change.dot.seq)
+                    > (lww_order(cur.ts, &cur.dot.node), cur.dot.seq)
+            }
+        };
+        if wins {
+            state.versions = vec![Version {
+                value: change.value.clone(),
+                dot: change.dot.clone(),
+                ts: change.ts,
+            }];
+        }
     }
 }
 

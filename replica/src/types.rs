@@ -135,7 +135,10 @@ pub struct Outgoing {
 pub enum Reply {
     /// The values this node holds for the key (empty if absent; several when
     /// the strategy keeps siblings) and the causal context to write back with.
-    Read { values: Vec<Value>, context: Context },
+    Read {
+        values: Vec<Value>,
+        context: Context,
+    },
     /// The write was accepted; `context` covers it.
     Written { context: Context, dot: Dot },
     /// The write's context is stale here: this node has accepted a write to
