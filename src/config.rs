@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::nemesis::NemesisSet;
 use crate::cli::{FsyncMode, Routing, RunArgs, StrategyName, WorkloadName};
+use crate::nemesis::NemesisSet;
 
 /// Limits that keep a local cluster meaningful on one machine.
 const MAX_NODES: usize = 32;
@@ -62,7 +62,10 @@ fn positive_seconds(flag: &'static str, value: f64) -> Result<f64, ConfigError> 
     if value.is_finite() && value > 0.0 && value <= 7.0 * 86_400.0 {
         Ok(value)
     } else {
-        Err(invalid(flag, format!("{value} is not a number of seconds between 0 and a week")))
+        Err(invalid(
+            flag,
+            format!("{value} is not a number of seconds between 0 and a week"),
+        ))
     }
 }
 
@@ -83,7 +86,13 @@ impl TestConfig {
         } else if args.rate.is_finite() && args.rate > 0.0 {
             Some(args.rate)
         } else {
-            return Err(invalid("rate", format!("{} is not a positive number of ops/s (0 = unlimited)", args.rate)));
+            return Err(invalid(
+                "rate",
+                format!(
+                    "{} is not a positive number of ops/s (0 = unlimited)",
+                    args.rate
+                ),
+            ));
         };
         let workload_name = match args.workload {
             WorkloadName::Set => "set",
@@ -190,12 +199,17 @@ impl TestConfig {
 fn validate_test_name(name: &str) -> Result<String, ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 100
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !name.starts_with('.');
     if ok {
         Ok(name.to_string())
     } else {
-        Err(invalid("test-name", format!("{name:?} must be 1-100 characters of [A-Za-z0-9._-], not starting with '.'")))
+        Err(invalid(
+            "test-name",
+            format!("{name:?} must be 1-100 characters of [A-Za-z0-9._-], not starting with '.'"),
+        ))
     }
 }
 
@@ -209,7 +223,9 @@ mod erased {
 
     impl<T: ValueEnum> Named for T {
         fn name(&self) -> String {
-            self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+            self.to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
         }
     }
 }

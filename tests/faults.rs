@@ -20,13 +20,21 @@ struct Bed {
 async fn start(flags: &[&str]) -> Bed {
     let mut argv = vec!["diverge", "run"];
     argv.extend_from_slice(flags);
-    let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
+    let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
     let config = TestConfig::from_args(&args, 1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let bin = Path::new(env!("CARGO_BIN_EXE_diverge"));
-    let testbed = Testbed::start_with_binary(&config, dir.path(), bin, http.clone()).await.unwrap();
-    Bed { testbed, http, _dir: dir }
+    let testbed = Testbed::start_with_binary(&config, dir.path(), bin, http.clone())
+        .await
+        .unwrap();
+    Bed {
+        testbed,
+        http,
+        _dir: dir,
+    }
 }
 
 impl Bed {
@@ -87,7 +95,10 @@ where
 {
     let deadline = Instant::now() + bound;
     while !condition().await {
-        assert!(Instant::now() < deadline, "timed out after {bound:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {bound:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -104,13 +115,25 @@ async fn a_partition_hides_writes_until_it_heals() {
     }
     assert_eq!(bed.write(0, "k", json!(1)).await.unwrap().status(), 200);
     // n1 has tried and failed to reach n2: the write was sent and cut.
-    wait_for(BOUND, "n1's failed sends to n2", || async { bed.failures(0, "n2").await > 0 }).await;
-    assert_eq!(bed.values(1, "k").await.unwrap(), Vec::<Value>::new(), "n2 saw a write across the partition");
+    wait_for(BOUND, "n1's failed sends to n2", || async {
+        bed.failures(0, "n2").await > 0
+    })
+    .await;
+    assert_eq!(
+        bed.values(1, "k").await.unwrap(),
+        Vec::<Value>::new(),
+        "n2 saw a write across the partition"
+    );
     assert_eq!(bed.values(2, "k").await.unwrap(), Vec::<Value>::new());
     links.heal_all();
-    wait_for(BOUND, "the write to reach n2 and n3 after the heal", || async {
-        bed.values(1, "k").await == Some(vec![json!(1)]) && bed.values(2, "k").await == Some(vec![json!(1)])
-    })
+    wait_for(
+        BOUND,
+        "the write to reach n2 and n3 after the heal",
+        || async {
+            bed.values(1, "k").await == Some(vec![json!(1)])
+                && bed.values(2, "k").await == Some(vec![json!(1)])
+        },
+    )
     .await;
 }
 
@@ -120,15 +143,28 @@ async fn a_crashed_node_comes_back_with_every_acknowledged_write() {
     // Cut n1 off so only its own log can hold the writes.
     bed.testbed.links.update("n1", "n2", |b| b.drop = true);
     for i in 0..20 {
-        assert_eq!(bed.write(0, &format!("k{i}"), json!(i)).await.unwrap().status(), 200);
+        assert_eq!(
+            bed.write(0, &format!("k{i}"), json!(i))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     let mut cluster = bed.testbed.cluster.lock().await;
     cluster.crash(0).await;
-    assert!(bed.values(0, "k0").await.is_none(), "a crashed node answered");
+    assert!(
+        bed.values(0, "k0").await.is_none(),
+        "a crashed node answered"
+    );
     cluster.restart(0).await.unwrap();
     drop(cluster);
     for i in 0..20 {
-        assert_eq!(bed.values(0, &format!("k{i}")).await.unwrap(), vec![json!(i)], "k{i} lost in the crash");
+        assert_eq!(
+            bed.values(0, &format!("k{i}")).await.unwrap(),
+            vec![json!(i)],
+            "k{i} lost in the crash"
+        );
     }
     bed.testbed.links.heal_all();
     wait_for(BOUND, "replication to resume after the restart", || async {
@@ -159,7 +195,10 @@ async fn without_fsync_a_crash_loses_acknowledged_writes() {
             break;
         }
     }
-    assert!(lost, "no acknowledged write was lost in five crashes without fsync");
+    assert!(
+        lost,
+        "no acknowledged write was lost in five crashes without fsync"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,7 +207,10 @@ async fn a_paused_node_answers_nothing_until_resumed() {
     bed.testbed.cluster.lock().await.pause(0);
     assert!(bed.values(0, "k").await.is_none(), "a paused node answered");
     bed.testbed.cluster.lock().await.resume(0);
-    wait_for(BOUND, "the resumed node to answer", || async { bed.values(0, "k").await.is_some() }).await;
+    wait_for(BOUND, "the resumed node to answer", || async {
+        bed.values(0, "k").await.is_some()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -176,10 +218,25 @@ async fn a_duplicated_change_is_applied_once() {
     let bed = start(&["--nodes", "2"]).await;
     bed.testbed.links.update("n1", "n2", |b| b.duplicate = 1.0);
     for i in 0..10 {
-        assert_eq!(bed.write(0, &format!("k{i}"), json!(i)).await.unwrap().status(), 200);
+        assert_eq!(
+            bed.write(0, &format!("k{i}"), json!(i))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    wait_for(BOUND, "all ten changes on n2", || async { bed.values(1, "k9").await == Some(vec![json!(9)]) }).await;
-    let duplicated: u64 = bed.testbed.links.counters().iter().map(|c| c.duplicated).sum();
+    wait_for(BOUND, "all ten changes on n2", || async {
+        bed.values(1, "k9").await == Some(vec![json!(9)])
+    })
+    .await;
+    let duplicated: u64 = bed
+        .testbed
+        .links
+        .counters()
+        .iter()
+        .map(|c| c.duplicated)
+        .sum();
     assert!(duplicated > 0, "the link duplicated nothing");
     // n2's log holds each of the ten changes exactly once.
     assert_eq!(bed.status(1).await["log_end"], 10);
@@ -194,9 +251,14 @@ async fn with_reordering_a_later_change_arrives_first() {
     });
     // Many small writes, so n1 keeps several batches in flight at once.
     for i in 0..200 {
-        bed.write(0, &format!("k{}", i % 20), json!(i)).await.unwrap();
+        bed.write(0, &format!("k{}", i % 20), json!(i))
+            .await
+            .unwrap();
     }
-    wait_for(BOUND, "n2 to catch up", || async { bed.values(1, "k19").await == Some(vec![json!(199)]) }).await;
+    wait_for(BOUND, "n2 to catch up", || async {
+        bed.values(1, "k19").await == Some(vec![json!(199)])
+    })
+    .await;
     let status = bed.status(1).await;
     let out_of_order = status["peers"][0]["out_of_order"].as_u64().unwrap_or(0);
     assert!(out_of_order > 0, "no batch overtook another: {status}");

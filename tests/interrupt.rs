@@ -22,17 +22,27 @@ fn nodes_of(results: &Path) -> Vec<String> {
 /// Ports the nodes said they listen on, from their logs.
 fn node_ports(results: &Path) -> Vec<u16> {
     let mut ports = Vec::new();
-    let Ok(tests) = std::fs::read_dir(results) else { return ports };
+    let Ok(tests) = std::fs::read_dir(results) else {
+        return ports;
+    };
     for log in tests
         .flatten()
         .flat_map(|t| std::fs::read_dir(t.path()).into_iter().flatten().flatten())
-        .flat_map(|run| std::fs::read_dir(run.path().join("nodes")).into_iter().flatten().flatten())
+        .flat_map(|run| {
+            std::fs::read_dir(run.path().join("nodes"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .filter(|f| f.path().extension().is_some_and(|x| x == "log"))
     {
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
         for line in text.lines() {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                if let Some(port) = rest.split(|c: char| !c.is_ascii_digit() && c != ':' && c != '.').next() {
+                if let Some(port) = rest
+                    .split(|c: char| !c.is_ascii_digit() && c != ':' && c != '.')
+                    .next()
+                {
                     if let Some(p) = port.rsplit(':').next().and_then(|p| p.parse().ok()) {
                         ports.push(p);
                     }
@@ -57,7 +67,10 @@ fn interrupt_at(marker: Option<&str>) {
     let mut lines = BufReader::new(stdout).lines();
     if let Some(marker) = marker {
         loop {
-            let line = lines.next().expect("the run ended before the marker").unwrap();
+            let line = lines
+                .next()
+                .expect("the run ended before the marker")
+                .unwrap();
             if line.contains(marker) {
                 break;
             }
@@ -70,14 +83,21 @@ fn interrupt_at(marker: Option<&str>) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the controller did not exit after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "the controller did not exit after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130), "exit code after Ctrl-C");
     // Orphans get SIGKILL from the kernel (PDEATHSIG); allow it a moment.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !nodes_of(results.path()).is_empty() {
-        assert!(Instant::now() < deadline, "nodes outlived the controller: {:?}", nodes_of(results.path()));
+        assert!(
+            Instant::now() < deadline,
+            "nodes outlived the controller: {:?}",
+            nodes_of(results.path())
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     for port in node_ports(results.path()) {

@@ -17,7 +17,8 @@ fn run_in(results: &Path, extra: &[&str]) -> (Output, PathBuf) {
     let mut args = vec!["run", "--results", results.to_str().unwrap(), "--quiet"];
     args.extend_from_slice(extra);
     let output = diverge(&args);
-    let latest = std::fs::canonicalize(results.join("latest")).expect("results/latest points at the run");
+    let latest =
+        std::fs::canonicalize(results.join("latest")).expect("results/latest points at the run");
     (output, latest)
 }
 
@@ -33,7 +34,9 @@ fn stdout(output: &Output) -> String {
 fn assert_no_node_left(results: &Path) {
     let needle = results.to_str().unwrap();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         assert!(
             !(cmdline.contains(" node ") && cmdline.contains(needle)),
@@ -48,19 +51,47 @@ fn lww_loses_acknowledged_adds_under_concurrent_writes() {
     // One hot key, unlimited rate: leaders certainly accept concurrent adds.
     let (output, run_dir) = run_in(
         results.path(),
-        &["--time-limit", "3", "--seed", "1", "--keys", "1", "--rate", "0"],
+        &[
+            "--time-limit",
+            "3",
+            "--seed",
+            "1",
+            "--keys",
+            "1",
+            "--rate",
+            "0",
+        ],
     );
-    assert_eq!(output.status.code(), Some(1), "stdout:\n{}", stdout(&output));
-    assert!(stdout(&output).starts_with("seed: 1 "), "the seed is printed first");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout:\n{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).starts_with("seed: 1 "),
+        "the seed is printed first"
+    );
     let results_json = results_json(&run_dir);
     assert_eq!(results_json["valid"], Value::Bool(false));
-    let lost = results_json["anomaly_counts"]["lost-update"].as_u64().unwrap();
+    let lost = results_json["anomaly_counts"]["lost-update"]
+        .as_u64()
+        .unwrap();
     assert!(lost > 0, "LWW lost nothing: {results_json}");
     for anomaly in results_json["anomalies"].as_array().unwrap() {
-        assert!(!anomaly["witnesses"].as_array().unwrap().is_empty(), "{anomaly}");
-        assert!(!anomaly["explanation"].as_str().unwrap().is_empty(), "{anomaly}");
+        assert!(
+            !anomaly["witnesses"].as_array().unwrap().is_empty(),
+            "{anomaly}"
+        );
+        assert!(
+            !anomaly["explanation"].as_str().unwrap().is_empty(),
+            "{anomaly}"
+        );
     }
-    assert_eq!(results_json["anomaly_counts"]["divergence"], 0, "LWW converges");
+    assert_eq!(
+        results_json["anomaly_counts"]["divergence"], 0,
+        "LWW converges"
+    );
     for file in ["test.json", "history.jsonl", "report.txt", "nodes/n1.log"] {
         assert!(run_dir.join(file).is_file(), "{file} missing");
     }
@@ -70,7 +101,11 @@ fn lww_loses_acknowledged_adds_under_concurrent_writes() {
     // Checking the stored run gives the run's verdict.
     let check = diverge(&["check", run_dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(check.status.code(), Some(1));
-    assert!(stdout(&check).contains(&format!("{lost} ")), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains(&format!("{lost} ")),
+        "{}",
+        stdout(&check)
+    );
 }
 
 #[test]
@@ -78,12 +113,26 @@ fn home_routing_avoids_conflicts() {
     let results = tempfile::tempdir().unwrap();
     let (output, run_dir) = run_in(
         results.path(),
-        &["--time-limit", "3", "--seed", "1", "--keys", "2", "--rate", "0", "--routing", "home"],
+        &[
+            "--time-limit",
+            "3",
+            "--seed",
+            "1",
+            "--keys",
+            "2",
+            "--rate",
+            "0",
+            "--routing",
+            "home",
+        ],
     );
     let results_json = results_json(&run_dir);
     assert_eq!(output.status.code(), Some(0), "{results_json}");
     assert_eq!(results_json["valid"], Value::Bool(true));
-    assert!(results_json["stats"]["ok"].as_u64().unwrap() > 100, "the workload ran: {results_json}");
+    assert!(
+        results_json["stats"]["ok"].as_u64().unwrap() > 100,
+        "the workload ran: {results_json}"
+    );
     assert_no_node_left(results.path());
 }
 
@@ -92,7 +141,18 @@ fn register_workload_without_clock_skew_is_valid_under_lww() {
     let results = tempfile::tempdir().unwrap();
     let (output, run_dir) = run_in(
         results.path(),
-        &["--workload", "register", "--time-limit", "2", "--seed", "3", "--rate", "0", "--nodes", "5"],
+        &[
+            "--workload",
+            "register",
+            "--time-limit",
+            "2",
+            "--seed",
+            "3",
+            "--rate",
+            "0",
+            "--nodes",
+            "5",
+        ],
     );
     let results_json = results_json(&run_dir);
     assert_eq!(output.status.code(), Some(0), "{results_json}");
@@ -116,9 +176,15 @@ fn bad_flags_are_one_line_errors_with_exit_3() {
 
 #[test]
 fn check_reports_exactly_the_lost_add_of_a_hand_written_history() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkers/tests/fixtures/lost-add.jsonl");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("checkers/tests/fixtures/lost-add.jsonl");
     let out = tempfile::tempdir().unwrap();
-    let output = diverge(&["check", fixture.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    let output = diverge(&[
+        "check",
+        fixture.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let results_json = results_json(out.path());
     assert_eq!(results_json["anomaly_counts"]["lost-update"], 1);

@@ -24,6 +24,9 @@ pub struct RxCursor {
     pub upto: LogSeq,
     /// Received ranges beyond `upto`: after -> upto.
     pending: BTreeMap<LogSeq, LogSeq>,
+    /// Batches that arrived before one they follow (a later change
+    /// overtook an earlier one on the way).
+    pub out_of_order: u64,
 }
 
 impl RxCursor {
@@ -42,6 +45,7 @@ impl RxCursor {
                 self.upto = self.upto.max(u);
             }
         } else if upto > after {
+            self.out_of_order += 1;
             let e = self.pending.entry(after).or_insert(upto);
             *e = (*e).max(upto);
             if self.pending.len() > MAX_PENDING {
@@ -75,6 +79,11 @@ impl Inbound {
             .entry(sender.clone())
             .or_default()
             .accept(after, upto)
+    }
+
+    /// How many batches from `sender` arrived out of order.
+    pub fn out_of_order(&self, sender: &str) -> u64 {
+        self.senders.get(sender).map_or(0, |c| c.out_of_order)
     }
 
     /// Restore a persisted cursor (recovery).

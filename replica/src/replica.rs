@@ -57,6 +57,8 @@ pub struct Status {
     /// Last log position durable (shippable).
     pub durable: LogSeq,
     pub keys: usize,
+    /// The shift applied to the clock the strategy uses (clock faults).
+    pub clock_offset_ms: i64,
     pub peers: Vec<PeerStatus>,
 }
 
@@ -71,6 +73,8 @@ pub struct PeerStatus {
     pub failures: u64,
     /// Our contiguous cursor into the peer's log.
     pub received: LogSeq,
+    /// Batches from the peer that arrived before one they follow.
+    pub out_of_order: u64,
 }
 
 /// The replica's durable state, for comparing a replica with its recovery
@@ -106,6 +110,9 @@ pub struct Replica {
     durable: LogSeq,
     inbound: Inbound,
     outbound: BTreeMap<NodeId, Outbound>,
+    /// Shift of the clock the strategy uses (timestamps), set by clock
+    /// faults. Timers (retry backoff) keep using the unshifted `now`.
+    clock_offset_ns: i64,
 }
 
 impl Clone for Replica {
@@ -121,6 +128,7 @@ impl Clone for Replica {
             durable: self.durable,
             inbound: self.inbound.clone(),
             outbound: self.outbound.clone(),
+            clock_offset_ns: self.clock_offset_ns,
         }
     }
 }
@@ -145,6 +153,7 @@ impl Replica {
             durable: 0,
             inbound: Inbound::default(),
             outbound,
+            clock_offset_ns: 0,
         }
     }
 
@@ -182,6 +191,14 @@ impl Replica {
 
     pub fn id(&self) -> &NodeId {
         &self.config.id
+    }
+
+    /// Shift the clock the strategy uses by `offset_ns` (0 resets it).
+    /// Timestamps still strictly increase: a clock moved back makes this
+    /// node's new writes carry old-looking timestamps only as far as that
+    /// allows, as a real node with a stepped-back clock would.
+    pub fn set_clock_offset_ns(&mut self, offset_ns: i64) {
+        self.clock_offset_ns = offset_ns;
     }
 
     pub fn config(&self) -> &Config {
@@ -235,6 +252,7 @@ impl Replica {
             log_end: self.log.end(),
             durable: self.durable,
             keys: self.keys.len(),
+            clock_offset_ms: self.clock_offset_ns / 1_000_000,
             // In configuration order, which is how operators list them.
             peers: self
                 .config
@@ -248,6 +266,7 @@ impl Replica {
                     inflight: out.inflight(),
                     failures: out.failures,
                     received: self.inbound.cursor(peer),
+                    out_of_order: self.inbound.out_of_order(peer),
                 })
                 .collect(),
         }
@@ -323,7 +342,9 @@ impl Replica {
             };
         }
         self.write_counter += 1;
-        self.last_ts = now.max(self.last_ts + 1);
+        let strategy_now = (i128::from(now) + i128::from(self.clock_offset_ns))
+            .clamp(0, i128::from(u64::MAX)) as Nanos;
+        self.last_ts = strategy_now.max(self.last_ts + 1);
         let dot = Dot {
             node: self.config.id.clone(),
             seq: self.write_counter,

@@ -75,7 +75,10 @@ impl Cluster {
 
     /// Node log files, by id.
     pub fn log_paths(&self) -> Vec<(String, PathBuf)> {
-        self.nodes.iter().map(|n| (n.spec.id.clone(), n.spec.log_path.clone())).collect()
+        self.nodes
+            .iter()
+            .map(|n| (n.spec.id.clone(), n.spec.log_path.clone()))
+            .collect()
     }
 
     /// SIGKILL node `i` and wait for it to die (a crash: nothing is flushed).

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 /// it and the node binding it is tiny; a node that loses the race fails its
 /// readiness check with "address in use" in its log.
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding an ephemeral loopback port")?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", 0)).context("binding an ephemeral loopback port")?;
     Ok(listener.local_addr()?.port())
 }

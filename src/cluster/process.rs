@@ -31,7 +31,9 @@ impl NodeProcess {
 
     /// The exit status if the process has exited (without blocking).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Start a new incarnation from the spec (the previous one must be dead).
@@ -69,7 +71,9 @@ impl NodeProcess {
 
     /// Wait up to `grace` for the node to exit, then kill it.
     pub async fn wait_or_kill(&mut self, grace: Duration) {
-        let Some(child) = self.child.as_mut() else { return };
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
         if tokio::time::timeout(grace, child.wait()).await.is_err() {
             let _ = child.start_kill();
             let _ = child.wait().await;

@@ -8,7 +8,11 @@ use super::process::NodeProcess;
 
 /// Poll `GET /health` until it answers 200, the node exits, or `timeout`
 /// passes; errors name the node and quote the tail of its log.
-pub async fn wait_ready(http: &reqwest::Client, node: &mut NodeProcess, timeout: Duration) -> Result<()> {
+pub async fn wait_ready(
+    http: &reqwest::Client,
+    node: &mut NodeProcess,
+    timeout: Duration,
+) -> Result<()> {
     let url = format!("{}/health", node.spec.url());
     let deadline = Instant::now() + timeout;
     loop {
@@ -20,7 +24,11 @@ pub async fn wait_ready(http: &reqwest::Client, node: &mut NodeProcess, timeout:
                 node.log_tail(20)
             );
         }
-        let probe = http.get(&url).timeout(Duration::from_millis(500)).send().await;
+        let probe = http
+            .get(&url)
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await;
         if matches!(probe, Ok(ref r) if r.status().is_success()) {
             return Ok(());
         }

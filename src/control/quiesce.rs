@@ -28,7 +28,11 @@ pub struct Quiescence {
 /// Poll `/admin/status` on every node until two consecutive rounds show
 /// every log durable, every peer caught up and nothing in flight, with no log
 /// growing in between.
-pub async fn wait_quiescent(http: &reqwest::Client, urls: &[String], timeout: Duration) -> Quiescence {
+pub async fn wait_quiescent(
+    http: &reqwest::Client,
+    urls: &[String],
+    timeout: Duration,
+) -> Quiescence {
     let start = Instant::now();
     let mut previous: Option<Vec<u64>> = None;
     loop {
@@ -65,7 +69,11 @@ async fn poll_round(http: &reqwest::Client, urls: &[String]) -> Option<Vec<u64>>
             .json()
             .await
             .ok()?;
-        let idle = status.durable == status.log_end && status.peers.iter().all(|p| p.backlog == 0 && p.inflight == 0);
+        let idle = status.durable == status.log_end
+            && status
+                .peers
+                .iter()
+                .all(|p| p.backlog == 0 && p.inflight == 0);
         if !idle {
             return None;
         }

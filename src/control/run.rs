@@ -9,12 +9,12 @@ use anyhow::{Context, Result};
 use super::testbed::Testbed;
 use super::{EXIT_INTERRUPTED, quiesce, rundir};
 use crate::cli::{RunArgs, WorkloadName};
-use crate::nemesis::faults::Targets;
-use crate::nemesis::{NemesisPlan, run_nemesis};
-use crate::results::fault_windows;
 use crate::config::TestConfig;
 use crate::history::Recorder;
+use crate::nemesis::faults::Targets;
+use crate::nemesis::{NemesisPlan, run_nemesis};
 use crate::report;
+use crate::results::fault_windows;
 use crate::results::{Results, RunInfo};
 use crate::workload::{self, ClientPlan, client::NodeClient};
 
@@ -24,7 +24,10 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     // The seed comes first, so even a run that dies can be replayed.
     println!("seed: {} (replay: {})", config.seed, config.replay);
     let run_dir = rundir::create(&config.results_dir, &config.test_name)?;
-    std::fs::write(run_dir.join("test.json"), serde_json::to_string_pretty(&config)? + "\n")?;
+    std::fs::write(
+        run_dir.join("test.json"),
+        serde_json::to_string_pretty(&config)? + "\n",
+    )?;
     println!("run directory: {}", run_dir.display());
 
     let outcome = tokio::select! {
@@ -59,14 +62,21 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         config.nodes,
         ready_start.elapsed().as_secs_f64() * 1000.0
     );
-    let Testbed { cluster, links, ids, urls } = testbed;
+    let Testbed {
+        cluster,
+        links,
+        ids,
+        urls,
+    } = testbed;
 
     let test_start = Instant::now();
     let recorder = Recorder::create(&run_dir.join("history.jsonl"), test_start)?;
     let clients: Vec<NodeClient> = ids
         .iter()
         .zip(&urls)
-        .map(|(id, url)| NodeClient::new(id.clone(), url.clone(), http.clone(), config.op_timeout()))
+        .map(|(id, url)| {
+            NodeClient::new(id.clone(), url.clone(), http.clone(), config.op_timeout())
+        })
         .collect();
     let plan = ClientPlan {
         workload: config.workload,
@@ -105,7 +115,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
 
     let quiescence = quiesce::wait_quiescent(&http, &urls, config.quiesce_timeout()).await;
     let keys = config.key_names();
-    let final_reads_ok = workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
+    let final_reads_ok =
+        workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
     cluster.lock().await.stop().await;
     let link_counters = links.counters();
     if let Ok(links) = Arc::try_unwrap(links) {

@@ -15,7 +15,8 @@ pub fn create(results: &Path, test_name: &str) -> Result<PathBuf> {
         dir = parent.join(format!("{stamp}-{n}"));
         n += 1;
     }
-    std::fs::create_dir_all(dir.join("nodes")).with_context(|| format!("creating run directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("nodes"))
+        .with_context(|| format!("creating run directory {}", dir.display()))?;
     Ok(dir)
 }
 
@@ -31,7 +32,8 @@ pub fn link_latest(results: &Path, test_name: &str, run_dir: &Path) -> Result<()
 fn replace_link(link: &Path, target: &Path) -> Result<()> {
     let tmp = link.with_extension("tmp-link");
     let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).with_context(|| format!("linking {}", link.display()))?;
+    std::os::unix::fs::symlink(target, &tmp)
+        .with_context(|| format!("linking {}", link.display()))?;
     // rename over the old link is atomic: readers never see it missing.
     std::fs::rename(&tmp, link).with_context(|| format!("replacing {}", link.display()))?;
     Ok(())

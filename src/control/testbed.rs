@@ -25,8 +25,13 @@ pub struct Testbed {
 impl Testbed {
     /// Start the links, then the nodes (peered through the links), and wait
     /// until every node is ready.
-    pub async fn start(config: &TestConfig, run_dir: &Path, http: reqwest::Client) -> Result<Testbed> {
-        let node_bin = std::env::current_exe().context("locating the diverge binary to spawn nodes")?;
+    pub async fn start(
+        config: &TestConfig,
+        run_dir: &Path,
+        http: reqwest::Client,
+    ) -> Result<Testbed> {
+        let node_bin =
+            std::env::current_exe().context("locating the diverge binary to spawn nodes")?;
         Testbed::start_with_binary(config, run_dir, &node_bin, http).await
     }
 
@@ -40,10 +45,16 @@ impl Testbed {
     ) -> Result<Testbed> {
         std::fs::create_dir_all(run_dir.join("nodes"))?;
         let ids = config.node_ids();
-        let ports = ids.iter().map(|_| free_port()).collect::<Result<Vec<u16>>>()?;
+        let ports = ids
+            .iter()
+            .map(|_| free_port())
+            .collect::<Result<Vec<u16>>>()?;
         let links = Arc::new(start_links(config, &ids, &ports).await?);
         let cluster = Cluster::start(config, run_dir, node_bin, http, &ports, |from, to| {
-            links.addr(from, to).map(|a| a.to_string()).unwrap_or_default()
+            links
+                .addr(from, to)
+                .map(|a| a.to_string())
+                .unwrap_or_default()
         })
         .await?;
         let urls = cluster.urls();

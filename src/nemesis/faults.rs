@@ -26,13 +26,24 @@ pub struct Targets {
 
 /// A fault in effect, with what is needed to undo it.
 pub enum ActiveFault {
-    Partition { cut: Vec<(String, String)> },
-    Crash { nodes: Vec<usize> },
-    Pause { nodes: Vec<usize> },
-    Clock { nodes: Vec<usize>, strobe: Option<JoinHandle<()>> },
+    Partition {
+        cut: Vec<(String, String)>,
+    },
+    Crash {
+        nodes: Vec<usize>,
+    },
+    Pause {
+        nodes: Vec<usize>,
+    },
+    Clock {
+        nodes: Vec<usize>,
+        strobe: Option<JoinHandle<()>>,
+    },
     Reorder,
     Duplicate,
-    Offline { node: usize },
+    Offline {
+        node: usize,
+    },
 }
 
 /// How many nodes a process fault hits.
@@ -53,7 +64,12 @@ fn draw_victims(n: usize, rng: &mut impl Rng) -> Vec<usize> {
 
 impl Targets {
     fn names(&self, nodes: &[usize]) -> Value {
-        json!(nodes.iter().map(|&i| self.ids[i].clone()).collect::<Vec<_>>())
+        json!(
+            nodes
+                .iter()
+                .map(|&i| self.ids[i].clone())
+                .collect::<Vec<_>>()
+        )
     }
 
     /// Start a fault of `kind`; returns it and the value recorded in the history.
@@ -63,8 +79,10 @@ impl Targets {
             FaultKind::Partition => {
                 let shape = Shape::ALL[rng.random_range(0..Shape::ALL.len())];
                 let grudge = partition::grudge(shape, n, rng);
-                let cut: Vec<(String, String)> =
-                    grudge.iter().map(|&(a, b)| (self.ids[a].clone(), self.ids[b].clone())).collect();
+                let cut: Vec<(String, String)> = grudge
+                    .iter()
+                    .map(|&(a, b)| (self.ids[a].clone(), self.ids[b].clone()))
+                    .collect();
                 for (from, to) in &cut {
                     self.links.update(from, to, |b| b.drop = true);
                 }
@@ -82,7 +100,12 @@ impl Targets {
                 for &i in &nodes {
                     cluster.crash(i).await;
                 }
-                (ActiveFault::Crash { nodes: nodes.clone() }, self.names(&nodes))
+                (
+                    ActiveFault::Crash {
+                        nodes: nodes.clone(),
+                    },
+                    self.names(&nodes),
+                )
             }
             FaultKind::Pause => {
                 let nodes = draw_victims(n, rng);
@@ -90,7 +113,12 @@ impl Targets {
                 for &i in &nodes {
                     cluster.pause(i);
                 }
-                (ActiveFault::Pause { nodes: nodes.clone() }, self.names(&nodes))
+                (
+                    ActiveFault::Pause {
+                        nodes: nodes.clone(),
+                    },
+                    self.names(&nodes),
+                )
             }
             FaultKind::Clock => {
                 let nodes = draw_victims(n, rng);
@@ -100,14 +128,26 @@ impl Targets {
                 if strobe {
                     let handle = self.spawn_strobe(nodes.clone(), skew);
                     let value = json!({ "strobe_ms": skew, "nodes": self.names(&nodes) });
-                    return (ActiveFault::Clock { nodes, strobe: Some(handle) }, value);
+                    return (
+                        ActiveFault::Clock {
+                            nodes,
+                            strobe: Some(handle),
+                        },
+                        value,
+                    );
                 }
                 for &i in &nodes {
                     let offset = rng.random_range(-skew..=skew);
                     self.set_clock(i, offset).await;
                     offsets.insert(self.ids[i].clone(), json!(offset));
                 }
-                (ActiveFault::Clock { nodes, strobe: None }, json!({ "offsets_ms": offsets }))
+                (
+                    ActiveFault::Clock {
+                        nodes,
+                        strobe: None,
+                    },
+                    json!({ "offsets_ms": offsets }),
+                )
             }
             FaultKind::Reorder => {
                 self.links.update_all(|_, _, b| {
@@ -121,7 +161,10 @@ impl Targets {
                     b.duplicate = 0.3;
                     b.loss = 0.05;
                 });
-                (ActiveFault::Duplicate, json!({ "duplicate": 0.3, "loss": 0.05 }))
+                (
+                    ActiveFault::Duplicate,
+                    json!({ "duplicate": 0.3, "loss": 0.05 }),
+                )
             }
         }
     }
@@ -133,7 +176,11 @@ impl Targets {
                 for (from, to) in &cut {
                     self.links.update(from, to, |b| b.drop = false);
                 }
-                json!(cut.iter().map(|(a, b)| format!("{a}->{b}")).collect::<Vec<_>>())
+                json!(
+                    cut.iter()
+                        .map(|(a, b)| format!("{a}->{b}"))
+                        .collect::<Vec<_>>()
+                )
             }
             ActiveFault::Offline { node } => {
                 self.isolate(node, false);
@@ -219,7 +266,9 @@ impl Targets {
             let mut ahead = true;
             loop {
                 for &i in &nodes {
-                    targets.set_clock(i, if ahead { skew_ms } else { -skew_ms }).await;
+                    targets
+                        .set_clock(i, if ahead { skew_ms } else { -skew_ms })
+                        .await;
                 }
                 ahead = !ahead;
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -92,7 +92,11 @@ impl NemesisSet {
         if self.0.is_empty() {
             "none".into()
         } else {
-            self.0.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+            self.0
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(",")
         }
     }
 }

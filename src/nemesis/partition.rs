@@ -65,7 +65,10 @@ pub fn grudge(shape: Shape, n: usize, rng: &mut impl Rng) -> Grudge {
         }
         Shape::MajorityMinority => {
             let minority = (n - 1) / 2;
-            split(&order[..minority.max(1).min(n)], &order[minority.max(1).min(n)..])
+            split(
+                &order[..minority.max(1).min(n)],
+                &order[minority.max(1).min(n)..],
+            )
         }
         Shape::MajoritiesRing => majorities_ring(&order),
         Shape::Bridge => {
@@ -79,7 +82,10 @@ pub fn grudge(shape: Shape, n: usize, rng: &mut impl Rng) -> Grudge {
             g.retain(|(a, b)| *a != bridge && *b != bridge);
             g
         }
-        Shape::OneWay => (0..n).filter(|&to| to != order[0]).map(|to| (order[0], to)).collect(),
+        Shape::OneWay => (0..n)
+            .filter(|&to| to != order[0])
+            .map(|to| (order[0], to))
+            .collect(),
     }
 }
 
@@ -120,7 +126,9 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn reachable(g: &Grudge, n: usize, from: usize) -> usize {
-        (0..n).filter(|&to| to == from || !g.contains(&(from, to))).count()
+        (0..n)
+            .filter(|&to| to == from || !g.contains(&(from, to)))
+            .count()
     }
 
     #[test]
@@ -133,7 +141,11 @@ mod tests {
 
     #[test]
     fn majority_minority_leaves_a_majority_connected() {
-        let g = grudge(Shape::MajorityMinority, 5, &mut ChaCha8Rng::seed_from_u64(2));
+        let g = grudge(
+            Shape::MajorityMinority,
+            5,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
         let sizes: Vec<usize> = (0..5).map(|i| reachable(&g, 5, i)).collect();
         assert_eq!(sizes.iter().filter(|&&s| s == 3).count(), 3, "{sizes:?}");
         assert_eq!(sizes.iter().filter(|&&s| s == 2).count(), 2, "{sizes:?}");

@@ -30,12 +30,21 @@ pub async fn run_nemesis(plan: NemesisPlan, targets: Targets, history: HistoryHa
     let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(plan.seed, "nemesis", 0));
     let start = Instant::now();
     let deadline = start + plan.time_limit;
-    let rotating: Vec<FaultKind> = plan.faults.0.iter().copied().filter(|k| *k != FaultKind::Offline).collect();
-    let mut offline = plan.faults.contains(FaultKind::Offline).then(|| OfflineWindow {
-        from: start + plan.time_limit.mul_f64(0.1),
-        until: start + plan.time_limit.mul_f64(0.8),
-        fault: None,
-    });
+    let rotating: Vec<FaultKind> = plan
+        .faults
+        .0
+        .iter()
+        .copied()
+        .filter(|k| *k != FaultKind::Offline)
+        .collect();
+    let mut offline = plan
+        .faults
+        .contains(FaultKind::Offline)
+        .then(|| OfflineWindow {
+            from: start + plan.time_limit.mul_f64(0.1),
+            until: start + plan.time_limit.mul_f64(0.8),
+            fault: None,
+        });
     let mut active: Option<(FaultKind, ActiveFault)> = None;
     let mut next_change = start + plan.interval;
     loop {
@@ -66,17 +75,49 @@ pub async fn run_nemesis(plan: NemesisPlan, targets: Targets, history: HistoryHa
     if let Some((kind, fault)) = active.take() {
         stop(kind, fault, &targets, &history).await;
     }
-    if let Some(OfflineWindow { fault: Some(fault), .. }) = offline.take() {
+    if let Some(OfflineWindow {
+        fault: Some(fault), ..
+    }) = offline.take()
+    {
         stop(FaultKind::Offline, fault, &targets, &history).await;
     }
-    history.record(Process::Nemesis, OpType::Invoke, "heal", None, Value::Null, None, None);
+    history.record(
+        Process::Nemesis,
+        OpType::Invoke,
+        "heal",
+        None,
+        Value::Null,
+        None,
+        None,
+    );
     targets.heal_everything().await;
-    history.record(Process::Nemesis, OpType::Ok, "heal", None, Value::Null, None, None);
+    history.record(
+        Process::Nemesis,
+        OpType::Ok,
+        "heal",
+        None,
+        Value::Null,
+        None,
+        None,
+    );
 }
 
-async fn begin(kind: FaultKind, targets: &Targets, history: &HistoryHandle, rng: &mut ChaCha8Rng) -> ActiveFault {
+async fn begin(
+    kind: FaultKind,
+    targets: &Targets,
+    history: &HistoryHandle,
+    rng: &mut ChaCha8Rng,
+) -> ActiveFault {
     let f = format!("start-{}", kind.name());
-    history.record(Process::Nemesis, OpType::Invoke, &f, None, Value::Null, None, None);
+    history.record(
+        Process::Nemesis,
+        OpType::Invoke,
+        &f,
+        None,
+        Value::Null,
+        None,
+        None,
+    );
     let (fault, value) = targets.start(kind, rng).await;
     history.record(Process::Nemesis, OpType::Ok, &f, None, value, None, None);
     fault
@@ -84,7 +125,15 @@ async fn begin(kind: FaultKind, targets: &Targets, history: &HistoryHandle, rng:
 
 async fn stop(kind: FaultKind, fault: ActiveFault, targets: &Targets, history: &HistoryHandle) {
     let f = format!("stop-{}", kind.name());
-    history.record(Process::Nemesis, OpType::Invoke, &f, None, Value::Null, None, None);
+    history.record(
+        Process::Nemesis,
+        OpType::Invoke,
+        &f,
+        None,
+        Value::Null,
+        None,
+        None,
+    );
     let value = targets.stop(fault).await;
     history.record(Process::Nemesis, OpType::Ok, &f, None, value, None, None);
 }
@@ -97,7 +146,13 @@ struct OfflineWindow {
 }
 
 impl OfflineWindow {
-    async fn step(&mut self, now: Instant, targets: &Targets, history: &HistoryHandle, rng: &mut ChaCha8Rng) {
+    async fn step(
+        &mut self,
+        now: Instant,
+        targets: &Targets,
+        history: &HistoryHandle,
+        rng: &mut ChaCha8Rng,
+    ) {
         if self.fault.is_none() && now >= self.from && now < self.until {
             self.fault = Some(begin(FaultKind::Offline, targets, history, rng).await);
         } else if now >= self.until {

@@ -1,6 +1,179 @@
-//! Placeholder until the node shell lands (branch `node`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct NodeArgs {}
-pub async fn run(_args: NodeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("node not built yet")
+//! `diverge node`: the reference leader node, an HTTP shell around the
+//! sans-IO core of `diverge-replica`.
+//!
+//! # Layout
+//! - [`args`]: the command line and its validation into a [`NodeConfig`].
+//! - [`log`]: the durable replication log (framing, recovery, group commit).
+//! - [`shell`]: the shared [`Node`]: one lock orders core steps and log appends.
+//! - [`http`]: the HTTP API, its extractors and JSON error mapping.
+//! - [`replicator`]: posting batches to peers, the tick and persisted loops.
+//! - [`validate`]: keys, node ids, contexts and batches checked at the edge.
+//! - [`clock`]: the wall clock.
+//!
+//! # Lifecycle
+//! [`run`] opens the log, rebuilds the core from its records, binds the
+//! listener, writes the bound port to `<data-dir>/port` (the readiness
+//! signal), logs `listening on ADDR`, and serves until SIGTERM or SIGINT;
+//! then it stops accepting, finishes in-flight requests, flushes the log and
+//! returns. With `DIVERGE_PARENT_PID` set it also exits when its parent dies.
+
+pub mod args;
+pub mod clock;
+pub mod http;
+pub mod log;
+pub mod replicator;
+pub mod shell;
+pub mod validate;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diverge_replica::Replica;
+
+pub use args::{NodeArgs, NodeConfig};
+pub use shell::Node;
+
+/// Name of the file, in the data dir, holding the bound port once the node
+/// accepts connections.
+pub const PORT_FILE_NAME: &str = "port";
+/// The environment variable naming the pid whose death stops the node.
+pub const PARENT_PID_ENV: &str = "DIVERGE_PARENT_PID";
+
+/// Longest wait for in-flight requests after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Run a node until SIGTERM/SIGINT.
+pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let config = args.validate()?;
+    install_fail_stop_panic_hook();
+    watch_parent();
+
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let port_file = config.data_dir.join(PORT_FILE_NAME);
+    match std::fs::remove_file(&port_file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context(format!("removing stale {}", port_file.display())),
+    }
+
+    let log_path = config.data_dir.join(log::LOG_FILE_NAME);
+    let (log, records) = log::open(&log_path, config.fsync)
+        .with_context(|| format!("opening the log {}", log_path.display()))?;
+    let recovered = records.len();
+    let core = Replica::recover(config.replica.clone(), records);
+    let replicator = replicator::Replicator::new(config.peer_urls.clone())?;
+    let node = Node::new(core, log, replicator);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    write_port_file(&port_file, addr.port())?;
+    tracing::info!(
+        node = %node.id(),
+        %addr,
+        peers = ?config.peer_urls,
+        fsync = ?config.fsync,
+        recovered_records = recovered,
+        "listening on {addr}"
+    );
+
+    let ticker = replicator::spawn_ticker(node.clone());
+    let persisted_feed = replicator::spawn_persisted_feed(node.clone());
+    let app = http::router(node.clone(), config.max_body_bytes);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+
+    let signal = shutdown_signal().await?;
+    tracing::info!(node = %node.id(), %signal, "shutting down");
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(joined) => joined??,
+        Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+    }
+    ticker.abort();
+    persisted_feed.abort();
+    let closing = node.clone();
+    tokio::task::spawn_blocking(move || closing.log().close())
+        .await?
+        .context("flushing the log")?;
+    tracing::info!(node = %node.id(), "stopped");
+    Ok(())
+}
+
+/// Log to stderr, `RUST_LOG`-style filter, `info` by default. A no-op if
+/// the process already installed a subscriber.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A panic means the core's state can no longer be trusted: log it and stop
+/// the process instead of serving on with a half-applied step.
+fn install_fail_stop_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        tracing::error!(%info, "panic; stopping the node");
+        std::process::exit(shell::EXIT_PANIC);
+    }));
+}
+
+/// If `DIVERGE_PARENT_PID` is set, exit as soon as the parent is gone.
+fn watch_parent() {
+    let Ok(value) = std::env::var(PARENT_PID_ENV) else {
+        return;
+    };
+    let Ok(parent) = value.trim().parse::<libc::pid_t>() else {
+        tracing::warn!(%value, "ignoring {PARENT_PID_ENV}: not a pid");
+        return;
+    };
+    std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(move || {
+            loop {
+                // SAFETY: getppid has no preconditions and cannot fail.
+                let current = unsafe { libc::getppid() };
+                if current != parent {
+                    tracing::warn!(parent, current, "parent process is gone; exiting");
+                    std::process::exit(0);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+        .expect("spawn the parent-watch thread");
+}
+
+/// Write the port atomically (temp file + rename) so a reader never sees a
+/// partial number.
+fn write_port_file(path: &Path, port: u16) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{port}\n"))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
 }

@@ -44,7 +44,11 @@ pub fn render(results: &Results, detail: bool) -> String {
             out,
             "workload {:.1}s; quiescence {} after {:.2}s; final reads {}/{}",
             run.workload_s,
-            if run.quiesced { "reached" } else { "NOT reached" },
+            if run.quiesced {
+                "reached"
+            } else {
+                "NOT reached"
+            },
             run.quiesce_s,
             run.final_reads_ok,
             run.final_reads_expected
@@ -121,9 +125,17 @@ fn render_faults(out: &mut String, run: &RunInfo) {
                 targets: w.value.to_string(),
             })
             .collect();
-        let _ = writeln!(out, "faults ({}):\n{}", rows.len(), Table::new(rows).with(Style::rounded()));
+        let _ = writeln!(
+            out,
+            "faults ({}):\n{}",
+            rows.len(),
+            Table::new(rows).with(Style::rounded())
+        );
     }
-    let busy = run.links.iter().any(|l| l.passed + l.dropped + l.lost + l.held + l.duplicated > 0);
+    let busy = run
+        .links
+        .iter()
+        .any(|l| l.passed + l.dropped + l.lost + l.held + l.duplicated > 0);
     if busy {
         let rows: Vec<LinkRow> = run
             .links
@@ -135,7 +147,10 @@ fn render_faults(out: &mut String, run: &RunInfo) {
                 lost: l.lost,
                 held: l.held,
                 duplicated: l.duplicated,
-                delay: format!("{:.1}/{:.1}/{:.1}", l.delay_ms_p50, l.delay_ms_p99, l.delay_ms_max),
+                delay: format!(
+                    "{:.1}/{:.1}/{:.1}",
+                    l.delay_ms_p50, l.delay_ms_p99, l.delay_ms_max
+                ),
             })
             .collect();
         let _ = writeln!(out, "links:\n{}", Table::new(rows).with(Style::rounded()));
@@ -144,7 +159,12 @@ fn render_faults(out: &mut String, run: &RunInfo) {
 
 fn render_anomalies(out: &mut String, results: &Results) {
     for kind in AnomalyKind::all() {
-        let of_kind: Vec<_> = results.check.anomalies.iter().filter(|a| a.kind == kind).collect();
+        let of_kind: Vec<_> = results
+            .check
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == kind)
+            .collect();
         if of_kind.is_empty() {
             continue;
         }
@@ -160,7 +180,11 @@ fn render_anomalies(out: &mut String, results: &Results) {
             );
         }
         if of_kind.len() > LISTED_PER_KIND {
-            let _ = writeln!(out, "  ... and {} more (all in results.json)", of_kind.len() - LISTED_PER_KIND);
+            let _ = writeln!(
+                out,
+                "  ... and {} more (all in results.json)",
+                of_kind.len() - LISTED_PER_KIND
+            );
         }
     }
     if !results.check.anomalies.is_empty() {

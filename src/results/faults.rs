@@ -33,7 +33,11 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
                 value: op.value.clone(),
             });
         } else if let Some(fault) = op.f.strip_prefix("stop-") {
-            if let Some(open) = windows.iter_mut().rev().find(|w| w.fault == fault && w.end_s.is_none()) {
+            if let Some(open) = windows
+                .iter_mut()
+                .rev()
+                .find(|w| w.fault == fault && w.end_s.is_none())
+            {
                 open.end_s = Some(seconds);
             }
         }
@@ -63,7 +67,13 @@ mod tests {
     fn windows_pair_starts_with_stops_of_the_same_fault() {
         let history = vec![
             nemesis(0, 1.0, OpType::Invoke, "start-partition", Value::Null),
-            nemesis(1, 1.1, OpType::Ok, "start-partition", serde_json::json!(["n1"])),
+            nemesis(
+                1,
+                1.1,
+                OpType::Ok,
+                "start-partition",
+                serde_json::json!(["n1"]),
+            ),
             nemesis(2, 2.0, OpType::Ok, "start-offline", Value::Null),
             nemesis(3, 3.0, OpType::Ok, "stop-partition", Value::Null),
         ];

@@ -68,12 +68,17 @@ impl Results {
                 .anomalies
                 .iter()
                 .all(|a| matches!(a.kind, AnomalyKind::LostUpdate | AnomalyKind::Divergence));
-            if check.valid == Validity::Valid || (check.valid == Validity::Invalid && only_final_state) {
+            if check.valid == Validity::Valid
+                || (check.valid == Validity::Invalid && only_final_state)
+            {
                 check.valid = Validity::Unknown;
             }
             check.inconclusive.extend(doubts);
         }
-        Results { check, run: Some(run) }
+        Results {
+            check,
+            run: Some(run),
+        }
     }
 
     pub fn bare(check: CheckResult) -> Self {

@@ -63,15 +63,19 @@ impl NodeClient {
             .await
             .map_err(classify)?;
         let response = check_status(response).await?;
-        response
-            .json::<ReadReply>()
-            .await
-            .map_err(|e| CallError::Definite(format!("node {} sent a malformed read reply: {e}", self.id)))
+        response.json::<ReadReply>().await.map_err(|e| {
+            CallError::Definite(format!("node {} sent a malformed read reply: {e}", self.id))
+        })
     }
 
     /// Write `value`; with `context`, the node refuses it if it accepted a
     /// write to the key that the context does not cover.
-    pub async fn write(&self, key: &str, value: &Value, context: Option<&str>) -> Result<(), CallError> {
+    pub async fn write(
+        &self,
+        key: &str,
+        value: &Value,
+        context: Option<&str>,
+    ) -> Result<(), CallError> {
         let body = match context {
             Some(context) => json!({ "value": value, "context": context }),
             None => json!({ "value": value }),

@@ -38,14 +38,20 @@ pub struct ClientTotals {
 
 /// Run every client process until the time limit; each finishes the op it
 /// has in flight (bounded by the op timeout) before returning.
-pub async fn run_clients(plan: ClientPlan, nodes: Vec<NodeClient>, history: HistoryHandle) -> ClientTotals {
+pub async fn run_clients(
+    plan: ClientPlan,
+    nodes: Vec<NodeClient>,
+    history: HistoryHandle,
+) -> ClientTotals {
     let plan = Arc::new(plan);
     let nodes = Arc::new(nodes);
     let deadline = Instant::now() + plan.time_limit;
     let mut tasks = Vec::with_capacity(plan.concurrency);
     for index in 0..plan.concurrency {
         let (plan, nodes, history) = (plan.clone(), nodes.clone(), history.clone());
-        tasks.push(tokio::spawn(async move { client_process(index, &plan, &nodes, &history, deadline).await }));
+        tasks.push(tokio::spawn(async move {
+            client_process(index, &plan, &nodes, &history, deadline).await
+        }));
     }
     let mut totals = ClientTotals::default();
     for task in tasks {
@@ -71,9 +77,12 @@ async fn client_process(
     // a new process id (Jepsen's convention): its op may still be pending.
     let mut process = index as u64;
     let mut serial = 0u64;
-    let period = plan.rate.map(|rate| Duration::from_secs_f64(plan.concurrency as f64 / rate));
+    let period = plan
+        .rate
+        .map(|rate| Duration::from_secs_f64(plan.concurrency as f64 / rate));
     // Spread the clients' first ops over one period so they do not move in lockstep.
-    let mut next_start = Instant::now() + period.map_or(Duration::ZERO, |p| p.mul_f64(rng.random::<f64>()));
+    let mut next_start =
+        Instant::now() + period.map_or(Duration::ZERO, |p| p.mul_f64(rng.random::<f64>()));
     loop {
         if let Some(period) = period {
             let now = Instant::now();
@@ -119,12 +128,32 @@ async fn invoke(
     process: Process,
     history: &HistoryHandle,
 ) -> OpType {
-    let invoke_value = if op.value.is_null() { Value::Null } else { op.value.clone() };
-    history.record(process, OpType::Invoke, op.f, Some(&op.key), invoke_value, Some(&node.id), None);
+    let invoke_value = if op.value.is_null() {
+        Value::Null
+    } else {
+        op.value.clone()
+    };
+    history.record(
+        process,
+        OpType::Invoke,
+        op.f,
+        Some(&op.key),
+        invoke_value,
+        Some(&node.id),
+        None,
+    );
     let done: Completion = match workload {
         WorkloadName::Set => set::execute(node, op).await,
         WorkloadName::Register => register::execute(node, op).await,
     };
-    history.record(process, done.kind, op.f, Some(&op.key), done.value, Some(&node.id), done.error);
+    history.record(
+        process,
+        done.kind,
+        op.f,
+        Some(&op.key),
+        done.value,
+        Some(&node.id),
+        done.error,
+    );
     done.kind
 }

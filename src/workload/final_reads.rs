@@ -15,23 +15,52 @@ use crate::history::HistoryHandle;
 pub const FINAL_READ_PROCESS_BASE: u64 = 1_000_000_000;
 
 /// Read every key on every node; returns how many reads succeeded.
-pub async fn final_reads(workload: WorkloadName, nodes: &[NodeClient], keys: &[String], history: &HistoryHandle) -> usize {
+pub async fn final_reads(
+    workload: WorkloadName,
+    nodes: &[NodeClient],
+    keys: &[String],
+    history: &HistoryHandle,
+) -> usize {
     let reads = nodes.iter().enumerate().map(|(i, node)| async move {
         let process = Process::Client(FINAL_READ_PROCESS_BASE + i as u64);
         let mut ok = 0;
         for key in keys {
-            history.record(process, OpType::Invoke, "final-read", Some(key), Value::Null, Some(&node.id), None);
+            history.record(
+                process,
+                OpType::Invoke,
+                "final-read",
+                Some(key),
+                Value::Null,
+                Some(&node.id),
+                None,
+            );
             match node.read(key).await {
                 Ok(reply) => {
                     let value = match workload {
                         WorkloadName::Set => set::elements_value(&reply.values),
                         WorkloadName::Register => Value::Array(reply.values),
                     };
-                    history.record(process, OpType::Ok, "final-read", Some(key), value, Some(&node.id), None);
+                    history.record(
+                        process,
+                        OpType::Ok,
+                        "final-read",
+                        Some(key),
+                        value,
+                        Some(&node.id),
+                        None,
+                    );
                     ok += 1;
                 }
                 Err(e) => {
-                    history.record(process, OpType::Fail, "final-read", Some(key), Value::Null, Some(&node.id), Some(e.message()));
+                    history.record(
+                        process,
+                        OpType::Fail,
+                        "final-read",
+                        Some(key),
+                        Value::Null,
+                        Some(&node.id),
+                        Some(e.message()),
+                    );
                 }
             }
         }
@@ -39,4 +68,3 @@ pub async fn final_reads(workload: WorkloadName, nodes: &[NodeClient], keys: &[S
     });
     futures::future::join_all(reads).await.into_iter().sum()
 }
-

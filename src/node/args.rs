@@ -1,0 +1,250 @@
+//! The node's command line (`diverge node ...`) and its validation into a
+//! [`NodeConfig`]. Single values are checked by clap's value parsers (a bad
+//! `--peer` is a clap error); checks across flags happen in
+//! [`NodeArgs::validate`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use diverge_replica::{Config, NodeId, StrategyKind};
+
+use super::log::FsyncMode;
+use super::validate::check_node_id;
+
+/// Default limit on a client request body (`--max-body-bytes`): 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Run one reference leader node (the controller spawns one per node).
+#[derive(Clone, Debug, clap::Args)]
+pub struct NodeArgs {
+    /// This node's id, e.g. n1 (letters, digits, `.`, `_`, `:`, `-`).
+    #[arg(long, value_parser = parse_node_id)]
+    pub id: NodeId,
+
+    /// Address to serve HTTP on, e.g. 127.0.0.1:7001 (port 0 picks a free
+    /// port; the bound port is written to `<data-dir>/port`).
+    #[arg(long)]
+    pub listen: SocketAddr,
+
+    /// Directory for the replication log and the port file (created if absent).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+
+    /// A peer to replicate to, as ID=HOST:PORT. Repeatable.
+    #[arg(long = "peer", value_name = "ID=HOST:PORT", value_parser = parse_peer)]
+    pub peers: Vec<PeerArg>,
+
+    /// Conflict strategy.
+    #[arg(long, default_value = "lww", value_parser = parse_strategy)]
+    pub strategy: StrategyKind,
+
+    /// When a write counts as durable: `always` fsyncs each group commit
+    /// before replying; `never` replies at once and writes to the OS every 50 ms.
+    #[arg(long, value_enum, default_value_t = FsyncMode::Always)]
+    pub fsync: FsyncMode,
+
+    /// Forward changes received from peers to the other peers (for ring,
+    /// star and tree topologies).
+    #[arg(long)]
+    pub forward_remote: bool,
+
+    /// Most changes in one replication batch.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_max: u32,
+
+    /// Largest client request body in bytes (PUT /kv); larger gets 413.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
+
+/// One `--peer ID=HOST:PORT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerArg {
+    pub id: NodeId,
+    /// `HOST:PORT`, as given.
+    pub addr: String,
+}
+
+fn parse_node_id(s: &str) -> Result<NodeId, String> {
+    check_node_id(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+fn parse_peer(s: &str) -> Result<PeerArg, String> {
+    let (id, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=HOST:PORT, got {s:?}"))?;
+    let id = parse_node_id(id)?;
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("peer {id}: expected HOST:PORT after '=', got {addr:?}"))?;
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(format!("peer {id}: bad host {host:?}"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("peer {id}: bad port {port:?} (1-65535)")),
+    }
+    Ok(PeerArg {
+        id,
+        addr: addr.to_string(),
+    })
+}
+
+fn parse_strategy(s: &str) -> Result<StrategyKind, String> {
+    const KNOWN: [StrategyKind; 1] = [StrategyKind::Lww];
+    KNOWN.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+        let names: Vec<&str> = KNOWN.iter().map(|k| k.name()).collect();
+        format!("unknown strategy {s:?} (known: {})", names.join(", "))
+    })
+}
+
+/// The validated node configuration: what [`super::run`] works from.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub replica: Config,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Peer id -> base URL (`http://HOST:PORT`).
+    pub peer_urls: BTreeMap<NodeId, String>,
+    pub fsync: FsyncMode,
+    pub max_body_bytes: usize,
+}
+
+impl NodeArgs {
+    /// Check the flags against each other and build the config.
+    pub fn validate(self) -> anyhow::Result<NodeConfig> {
+        let mut peer_urls = BTreeMap::new();
+        for peer in &self.peers {
+            anyhow::ensure!(
+                peer.id != self.id,
+                "--peer {}={}: a node cannot be its own peer",
+                peer.id,
+                peer.addr
+            );
+            let url = format!("http://{}", peer.addr);
+            anyhow::ensure!(
+                peer_urls.insert(peer.id.clone(), url).is_none(),
+                "--peer {}: given more than once",
+                peer.id
+            );
+        }
+        anyhow::ensure!(self.max_body_bytes > 0, "--max-body-bytes must be positive");
+        let mut replica = Config::new(
+            self.id.clone(),
+            peer_urls.keys().cloned().collect(),
+            self.strategy,
+        );
+        replica.forward_remote = self.forward_remote;
+        replica.batch_max = self.batch_max as usize;
+        Ok(NodeConfig {
+            replica,
+            listen: self.listen,
+            data_dir: self.data_dir,
+            peer_urls,
+            fsync: self.fsync,
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<NodeArgs, clap::Error> {
+        let base = [
+            "node",
+            "--id",
+            "n1",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/tmp/x",
+        ];
+        Cli::try_parse_from(base.iter().chain(args)).map(|c| c.node)
+    }
+
+    #[test]
+    fn command_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.strategy, StrategyKind::Lww);
+        assert_eq!(args.fsync, FsyncMode::Always);
+        assert!(!args.forward_remote);
+        assert_eq!(args.max_body_bytes, 1 << 20);
+        assert!(args.peers.is_empty());
+    }
+
+    #[test]
+    fn peers_parse_and_validate() {
+        let args = parse(&[
+            "--peer",
+            "n2=127.0.0.1:7002",
+            "--peer",
+            "n3=localhost:7003",
+            "--fsync",
+            "never",
+            "--forward-remote",
+            "--batch-max",
+            "7",
+        ])
+        .unwrap();
+        let config = args.validate().unwrap();
+        assert_eq!(
+            config.replica.peers,
+            vec!["n2".to_string(), "n3".to_string()]
+        );
+        assert_eq!(config.peer_urls["n3"], "http://localhost:7003");
+        assert_eq!(config.fsync, FsyncMode::Never);
+        assert!(config.replica.forward_remote);
+        assert_eq!(config.replica.batch_max, 7);
+    }
+
+    #[test]
+    fn bad_values_are_clap_errors() {
+        for bad in [
+            ["--peer", "n2"],
+            ["--peer", "n2=127.0.0.1"],
+            ["--peer", "n2=127.0.0.1:http"],
+            ["--peer", "n2=127.0.0.1:0"],
+            ["--peer", "=127.0.0.1:7002"],
+            ["--peer", "n 2=127.0.0.1:7002"],
+            ["--strategy", "crdt"],
+            ["--fsync", "sometimes"],
+            ["--batch-max", "0"],
+        ] {
+            let err = parse(&bad).expect_err(&format!("{bad:?} must be refused"));
+            use clap::error::ErrorKind;
+            assert!(
+                matches!(
+                    err.kind(),
+                    ErrorKind::ValueValidation | ErrorKind::InvalidValue
+                ),
+                "{bad:?}: {err}"
+            );
+        }
+        assert!(Cli::try_parse_from(["node", "--id", "n1"]).is_err());
+    }
+
+    #[test]
+    fn cross_flag_checks() {
+        let own = parse(&["--peer", "n1=127.0.0.1:7001"]).unwrap();
+        assert!(own.validate().is_err());
+        let twice = parse(&["--peer", "n2=127.0.0.1:7002", "--peer", "n2=127.0.0.1:7003"]).unwrap();
+        assert!(twice.validate().is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! The node's HTTP API (documented in `docs/node-api.md`).
+//!
+//! Handlers validate everything before the core sees it. Bad requests are
+//! rejected by the extractors here ([`JsonBody`], [`Key`]) with a JSON body,
+//! and [`name_the_node`] wraps every response: it adds the
+//! `x-diverge-node` header and turns any error response that is not already
+//! JSON (axum's own 404/405/413 texts) into `{"error": ..., "node": ...}`,
+//! adding `node` to JSON error bodies that lack it.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use diverge_replica::{Batch, Input, Reply};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::shell::{Node, StepError};
+use super::validate::{InvalidInput, check_batch, check_key, decode_context};
+
+/// Largest `/replicate` body: 64 MiB.
+pub const REPLICATE_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// The header naming the node on every response.
+pub const NODE_HEADER: &str = "x-diverge-node";
+
+/// The node's router, every route and layer in place.
+pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route(
+            "/kv/{key}",
+            get(read)
+                .put(write)
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
+        .route("/kv/", any(empty_key))
+        .route(
+            "/replicate",
+            post(replicate).layer(DefaultBodyLimit::max(REPLICATE_BODY_BYTES_MAX)),
+        )
+        .route("/admin/status", get(status))
+        .route("/admin/clock", post(set_clock))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(node.clone(), name_the_node))
+        .with_state(node)
+}
+
+/// An error response; [`name_the_node`] adds the `node` field.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+        }
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+    }
+}
+
+impl From<StepError> for ApiError {
+    fn from(e: StepError) -> Self {
+        let status = match e {
+            StepError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            StepError::NoReply => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+fn unexpected(reply: Reply) -> ApiError {
+    tracing::error!(?reply, "the core answered with an unexpected reply");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "unexpected reply from the core",
+    )
+}
+
+/// A JSON request body: requires `Content-Type: application/json` (415),
+/// respects the route's body limit (413), and maps malformed JSON or a wrong
+/// shape to 400.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// The `{key}` path segment, validated (400 if invalid).
+pub struct Key(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Key {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(key) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+        check_key(&key)?;
+        Ok(Key(key))
+    }
+}
+
+async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
+    Json(json!({ "node": node.id(), "status": "ok" }))
+}
+
+async fn read(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value>, ApiError> {
+    let input = Input::Read { key: key.clone() };
+    match node.request(input).await? {
+        Reply::Read { values, context } => Ok(Json(json!({
+            "node": node.id(),
+            "key": key,
+            "values": values,
+            "context": context.encode(),
+        }))),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteBody {
+    value: Value,
+    #[serde(default)]
+    context: Option<String>,
+}
+
+async fn write(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    JsonBody(body): JsonBody<WriteBody>,
+) -> Result<Response, ApiError> {
+    let context = body.context.as_deref().map(decode_context).transpose()?;
+    let input = Input::Write {
+        key: key.clone(),
+        value: body.value,
+        context,
+    };
+    match node.request(input).await? {
+        Reply::Written { context, dot } => Ok(Json(json!({
+            "node": node.id(),
+            "key": key,
+            "context": context.encode(),
+            "dot": dot,
+        }))
+        .into_response()),
+        Reply::Conflict { context } => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!(
+                    "stale context: {} has accepted a write to {key:?} that the given context does not cover",
+                    node.id()
+                ),
+                "node": node.id(),
+                "context": context.encode(),
+            })),
+        )
+            .into_response()),
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn replicate(
+    State(node): State<Arc<Node>>,
+    JsonBody(batch): JsonBody<Batch>,
+) -> Result<Json<Value>, ApiError> {
+    check_batch(&batch, node.id())?;
+    match node.request(Input::Receive(batch)).await? {
+        Reply::Received { acked } => Ok(Json(json!({ "node": node.id(), "acked": acked }))),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Body of `POST /admin/clock`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    offset_ms: i64,
+}
+
+/// Shift the clock the node's strategy uses (clock faults); 0 resets it.
+async fn set_clock(
+    State(node): State<Arc<Node>>,
+    JsonBody(body): JsonBody<ClockBody>,
+) -> Result<Json<Value>, ApiError> {
+    // A year either way is far beyond any fault; larger values are typos.
+    const LIMIT_MS: i64 = 366 * 86_400_000;
+    if body.offset_ms.abs() > LIMIT_MS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("offset_ms {} is beyond a year either way", body.offset_ms),
+        ));
+    }
+    node.set_clock_offset_ms(body.offset_ms);
+    Ok(Json(
+        json!({ "node": node.id(), "offset_ms": body.offset_ms }),
+    ))
+}
+
+async fn status(State(node): State<Arc<Node>>) -> Json<diverge_replica::Status> {
+    Json(node.status())
+}
+
+async fn empty_key() -> ApiError {
+    InvalidInput::Key(String::new(), "must not be empty").into()
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "method {} not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+/// Largest error body rewritten by [`name_the_node`].
+const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// Name the node on every response; make every error response JSON.
+async fn name_the_node(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if let Ok(value) = HeaderValue::from_str(node.id()) {
+        response.headers_mut().insert(NODE_HEADER, value);
+    }
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, ERROR_BODY_BYTES_MAX)
+        .await
+        .unwrap_or_default();
+    let mut body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Value::Object(map),
+        _ => {
+            let text = String::from_utf8_lossy(&bytes).trim().to_string();
+            let message = if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_string()
+            } else {
+                text
+            };
+            json!({ "error": message })
+        }
+    };
+    if let Value::Object(map) = &mut body {
+        map.entry("node").or_insert_with(|| json!(node.id()));
+    }
+    let bytes = serde_json::to_vec(&body).expect("a JSON value serializes");
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,458 @@
+//! The node's durable replication log: `<data-dir>/replication.log`.
+//!
+//! Every [`Record`] the core asks to persist is appended as one frame:
+//!
+//! ```text
+//! [u32 LE payload length][u32 LE crc32 of payload][payload = the record as JSON]
+//! ```
+//!
+//! [`open`] reads every valid frame back. A torn or corrupt tail (short
+//! header, short payload, crc mismatch, undecodable JSON) is cut off: the file
+//! is truncated to the end of the last good frame and a warning is logged.
+//! Recovery never fails on the file's contents, only on I/O errors.
+//!
+//! Writes go through a [`LogWriter`]: one dedicated thread owns the file and
+//! commits in groups. In [`FsyncMode::Always`] it drains everything queued,
+//! writes it in one go, fsyncs once and then completes every waiter of the
+//! group. In [`FsyncMode::Never`] appends are acknowledged at once, buffered
+//! in user space and written to the OS every [`NEVER_FLUSH_INTERVAL`] (so a
+//! SIGKILL loses acknowledged writes: that is the point of the mode). Either
+//! way the highest entry seq that reached the file (fsynced in `always`) is
+//! published on a watch channel, see [`LogWriter::persisted`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use diverge_replica::{LogSeq, Record};
+use tokio::sync::{oneshot, watch};
+
+/// Name of the log file inside the node's data directory.
+pub const LOG_FILE_NAME: &str = "replication.log";
+
+/// How often buffered appends reach the OS in [`FsyncMode::Never`].
+pub const NEVER_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+
+const HEADER_BYTES: usize = 8;
+
+/// When an append counts as durable (`--fsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FsyncMode {
+    /// Fsync each group of appends before acknowledging it.
+    Always,
+    /// Acknowledge at once; write to the OS every 50 ms; never fsync.
+    Never,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("log {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread hit an I/O error earlier; nothing is durable any more.
+    #[error("log writer failed: {0}")]
+    Failed(String),
+    #[error("log writer has stopped")]
+    Stopped,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Append one record's frame to `buf`.
+pub fn encode_frame(record: &Record, buf: &mut Vec<u8>) {
+    let payload = serde_json::to_vec(record).expect("records always serialize");
+    let len = u32::try_from(payload.len()).expect("a record is smaller than 4 GiB");
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    buf.extend_from_slice(&payload);
+}
+
+/// Why decoding stopped before the end of the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailProblem {
+    ShortHeader,
+    ShortPayload { len: usize, available: usize },
+    CrcMismatch,
+    BadJson(String),
+}
+
+/// The valid frames of a log image.
+#[derive(Debug)]
+pub struct Decoded {
+    pub records: Vec<Record>,
+    /// Byte length of the valid prefix.
+    pub good_len: usize,
+    /// Set when bytes past `good_len` were not a valid frame.
+    pub problem: Option<TailProblem>,
+}
+
+/// Decode frames from the start of `bytes` until the end or the first bad frame.
+pub fn decode_frames(bytes: &[u8]) -> Decoded {
+    let mut records = Vec::new();
+    let mut at = 0;
+    let problem = loop {
+        let rest = &bytes[at..];
+        if rest.is_empty() {
+            break None;
+        }
+        if rest.len() < HEADER_BYTES {
+            break Some(TailProblem::ShortHeader);
+        }
+        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        let available = rest.len() - HEADER_BYTES;
+        if available < len {
+            break Some(TailProblem::ShortPayload { len, available });
+        }
+        let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
+        if crc32fast::hash(payload) != crc {
+            break Some(TailProblem::CrcMismatch);
+        }
+        match serde_json::from_slice::<Record>(payload) {
+            Ok(record) => records.push(record),
+            Err(e) => break Some(TailProblem::BadJson(e.to_string())),
+        }
+        at += HEADER_BYTES + len;
+    };
+    Decoded {
+        records,
+        good_len: at,
+        problem,
+    }
+}
+
+/// Highest entry seq among `records` (0 if none).
+pub fn max_entry_seq<'a>(records: impl IntoIterator<Item = &'a Record>) -> LogSeq {
+    records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Entry { seq, .. } => Some(*seq),
+            Record::Cursor { .. } => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Read the log at `path` (creating it if absent), cut off a bad tail, and
+/// return the file ready for appending with the records it holds.
+pub fn recover(path: &Path) -> Result<(File, Vec<Record>), LogError> {
+    let existed = path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    if !existed {
+        sync_parent_dir(path)?;
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_err(path))?;
+    let decoded = decode_frames(&bytes);
+    if let Some(problem) = &decoded.problem {
+        tracing::warn!(
+            path = %path.display(),
+            ?problem,
+            good_bytes = decoded.good_len,
+            dropped_bytes = bytes.len() - decoded.good_len,
+            "log has a torn or corrupt tail; truncating it away"
+        );
+        file.set_len(decoded.good_len as u64)
+            .map_err(io_err(path))?;
+        file.sync_all().map_err(io_err(path))?;
+    }
+    Ok((file, decoded.records))
+}
+
+fn sync_parent_dir(path: &Path) -> Result<(), LogError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(parent))
+}
+
+/// Open `path`: recover its records and start a writer appending after them.
+pub fn open(path: &Path, mode: FsyncMode) -> Result<(LogWriter, Vec<Record>), LogError> {
+    let (file, records) = recover(path)?;
+    let writer = LogWriter::start(file, path.to_owned(), mode, max_entry_seq(&records));
+    Ok((writer, records))
+}
+
+type Done = oneshot::Sender<Result<(), LogError>>;
+
+enum Msg {
+    Append {
+        records: Vec<Record>,
+        done: Option<Done>,
+    },
+    Close {
+        done: mpsc::Sender<Result<(), LogError>>,
+    },
+}
+
+/// Resolves once an append is durable (see the module docs for what that
+/// means in each mode).
+#[must_use = "a reply must wait for its records to be durable"]
+pub struct Durable(DurableInner);
+
+enum DurableInner {
+    Ready(Result<(), LogError>),
+    Waiting(oneshot::Receiver<Result<(), LogError>>),
+}
+
+impl Durable {
+    pub async fn wait(self) -> Result<(), LogError> {
+        match self.0 {
+            DurableInner::Ready(result) => result,
+            DurableInner::Waiting(rx) => rx.await.unwrap_or(Err(LogError::Stopped)),
+        }
+    }
+
+    /// Block the current (non-async) thread until durable.
+    pub fn wait_blocking(self) -> Result<(), LogError> {
+        match self.0 {
+            DurableInner::Ready(result) => result,
+            DurableInner::Waiting(rx) => rx.blocking_recv().unwrap_or(Err(LogError::Stopped)),
+        }
+    }
+}
+
+/// The handle to the log's writer thread. Appends are ordered in the file
+/// as they are made; callers that need a global order (the node) make them
+/// under one lock.
+pub struct LogWriter {
+    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    mode: FsyncMode,
+    persisted: watch::Receiver<LogSeq>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl LogWriter {
+    /// Start the writer thread on `file` (opened for appending).
+    /// `persisted` is the highest entry seq already in the file.
+    pub fn start(file: File, path: PathBuf, mode: FsyncMode, persisted: LogSeq) -> LogWriter {
+        let (tx, rx) = mpsc::channel();
+        let (persisted_tx, persisted_rx) = watch::channel(persisted);
+        let commits = Arc::new(AtomicU64::new(0));
+        let thread = WriterThread {
+            commits: commits.clone(),
+            file,
+            path,
+            mode,
+            persisted: persisted_tx,
+            failed: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || thread.run(rx))
+            .expect("spawn the log writer thread");
+        LogWriter {
+            tx: Mutex::new(Some(tx)),
+            mode,
+            persisted: persisted_rx,
+            thread: Mutex::new(Some(handle)),
+            commits,
+        }
+    }
+
+    pub fn mode(&self) -> FsyncMode {
+        self.mode
+    }
+
+    /// How many non-empty groups the writer has written so far (in `always`
+    /// mode, how many fsyncs): with many concurrent appends, far fewer than
+    /// appends.
+    pub fn group_commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Queue `records` for appending. The returned [`Durable`] resolves when
+    /// they (and everything queued before them) are durable. An empty
+    /// `records` is a barrier: it resolves once everything queued earlier is.
+    pub fn append(&self, records: Vec<Record>) -> Durable {
+        let (done, waiter) = match self.mode {
+            FsyncMode::Always => {
+                let (done, rx) = oneshot::channel();
+                (Some(done), Durable(DurableInner::Waiting(rx)))
+            }
+            FsyncMode::Never => (None, Durable(DurableInner::Ready(Ok(())))),
+        };
+        if records.is_empty() && self.mode == FsyncMode::Never {
+            return waiter;
+        }
+        let sent = match &*self.tx.lock().expect("log sender lock") {
+            Some(tx) => tx.send(Msg::Append { records, done }).is_ok(),
+            None => false,
+        };
+        if sent {
+            waiter
+        } else {
+            Durable(DurableInner::Ready(Err(LogError::Stopped)))
+        }
+    }
+
+    /// The highest entry seq durable so far; changes as groups commit.
+    pub fn persisted(&self) -> watch::Receiver<LogSeq> {
+        self.persisted.clone()
+    }
+
+    /// Write out everything queued (fsyncing it in either mode), stop the
+    /// writer thread and wait for it. Later appends fail with `Stopped`.
+    /// Idempotent.
+    pub fn close(&self) -> Result<(), LogError> {
+        let tx = self.tx.lock().expect("log sender lock").take();
+        let mut result = Ok(());
+        if let Some(tx) = tx {
+            let (done, rx) = mpsc::channel();
+            if tx.send(Msg::Close { done }).is_ok() {
+                result = rx.recv().unwrap_or(Err(LogError::Stopped));
+            }
+        }
+        if let Some(handle) = self.thread.lock().expect("log thread lock").take() {
+            let _ = handle.join();
+        }
+        result
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+struct WriterThread {
+    file: File,
+    path: PathBuf,
+    mode: FsyncMode,
+    persisted: watch::Sender<LogSeq>,
+    /// Set after the first I/O error: every later append fails with it.
+    failed: Option<String>,
+    commits: Arc<AtomicU64>,
+}
+
+impl WriterThread {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        let mut buf = Vec::new();
+        let mut buf_max_seq = 0;
+        let mut waiters: Vec<Done> = Vec::new();
+        let mut next_flush = Instant::now() + NEVER_FLUSH_INTERVAL;
+        loop {
+            // Block for the next message; in `never` mode only until the
+            // next periodic flush is due.
+            let first = match self.mode {
+                FsyncMode::Always => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                FsyncMode::Never => {
+                    rx.recv_timeout(next_flush.saturating_duration_since(Instant::now()))
+                }
+            };
+            let mut close = None;
+            match first {
+                Ok(first) => {
+                    for msg in std::iter::once(first).chain(rx.try_iter()) {
+                        match msg {
+                            Msg::Append { records, done } => {
+                                for record in &records {
+                                    encode_frame(record, &mut buf);
+                                }
+                                buf_max_seq = buf_max_seq.max(max_entry_seq(&records));
+                                waiters.extend(done);
+                            }
+                            Msg::Close { done } => {
+                                close = Some(done);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Every handle is gone without a close: write what we have.
+                    let _ = self.commit(&mut buf, buf_max_seq, true);
+                    return;
+                }
+            }
+            let flush_due = match self.mode {
+                FsyncMode::Always => true,
+                FsyncMode::Never => Instant::now() >= next_flush,
+            };
+            if flush_due || close.is_some() {
+                let sync = self.mode == FsyncMode::Always || close.is_some();
+                let result = self.commit(&mut buf, buf_max_seq, sync);
+                complete(&mut waiters, &result);
+                if self.mode == FsyncMode::Never {
+                    next_flush = Instant::now() + NEVER_FLUSH_INTERVAL;
+                }
+                if let Some(done) = close {
+                    let _ = done.send(result);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Write `buf` to the file (fsyncing if `sync`), empty it, and publish
+    /// `max_seq` as persisted on success.
+    fn commit(&mut self, buf: &mut Vec<u8>, max_seq: LogSeq, sync: bool) -> Result<(), LogError> {
+        if let Some(reason) = &self.failed {
+            buf.clear();
+            return Err(LogError::Failed(reason.clone()));
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .file
+            .write_all(buf)
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
+        buf.clear();
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        match written {
+            Ok(()) => {
+                self.persisted.send_if_modified(|seq| {
+                    let grew = max_seq > *seq;
+                    *seq = (*seq).max(max_seq);
+                    grew
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let reason = format!("{}: {e}", self.path.display());
+                tracing::error!(%reason, "log write failed; no further appends will be durable");
+                self.failed = Some(reason.clone());
+                Err(LogError::Failed(reason))
+            }
+        }
+    }
+}
+
+fn complete(waiters: &mut Vec<Done>, result: &Result<(), LogError>) {
+    for done in waiters.drain(..) {
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(LogError::Failed(reason)) => Err(LogError::Failed(reason.clone())),
+            Err(e) => Err(LogError::Failed(e.to_string())),
+        };
+        let _ = done.send(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! The shell around the core: the one lock that orders every step, the log
+//! the step's records go to, and the dispatch of the batches it asks to send.
+//!
+//! Every input goes through [`Node::step`]: under the core's lock it reads
+//! the clock, steps the core and queues the output's records on the log
+//! writer (so the log's order is the core's order), then hands the outgoing
+//! batches to the [`Replicator`]. [`Node::request`] additionally waits until
+//! the records are durable before releasing the reply.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use diverge_replica::{Input, NodeId, Replica, Reply, Status};
+
+use super::clock::Clock;
+use super::log::{Durable, LogError, LogWriter};
+use super::replicator::Replicator;
+
+/// Exit code when the log cannot be written: the node stops rather than
+/// acknowledge what it cannot make durable.
+pub const EXIT_LOG_FAILED: i32 = 3;
+/// Exit code after an internal panic (fail-stop; the core's state is suspect).
+pub const EXIT_PANIC: i32 = 101;
+
+/// One running node's shared state.
+pub struct Node {
+    id: NodeId,
+    core: Mutex<Replica>,
+    log: LogWriter,
+    clock: Clock,
+    replicator: Replicator,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("the core gave no reply to a request")]
+    NoReply,
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+impl Node {
+    pub fn new(core: Replica, log: LogWriter, replicator: Replicator) -> Arc<Node> {
+        Arc::new(Node {
+            id: core.id().clone(),
+            core: Mutex::new(core),
+            log,
+            clock: Clock::new(),
+            replicator,
+        })
+    }
+
+    pub fn id(&self) -> &NodeId {
+        &self.id
+    }
+
+    pub fn log(&self) -> &LogWriter {
+        &self.log
+    }
+
+    fn lock_core(&self) -> MutexGuard<'_, Replica> {
+        match self.core.lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                tracing::error!("the core's lock is poisoned by an earlier panic; stopping");
+                std::process::exit(EXIT_PANIC);
+            }
+        }
+    }
+
+    /// Step the core with `input` now: queue its records on the log, send
+    /// its batches. Returns the reply (not yet releasable) and when the
+    /// records (and everything queued before them) are durable.
+    pub fn step(self: &Arc<Self>, input: Input) -> (Option<Reply>, Durable) {
+        let (output, durable) = {
+            let mut core = self.lock_core();
+            let mut output = core.step(self.clock.now_ns(), input);
+            let durable = self.log.append(std::mem::take(&mut output.persist));
+            (output, durable)
+        };
+        for outgoing in output.send {
+            self.replicator.send(self, outgoing);
+        }
+        (output.reply, durable)
+    }
+
+    /// Step the core with a request and release its reply once durable.
+    pub async fn request(self: &Arc<Self>, input: Input) -> Result<Reply, StepError> {
+        let (reply, durable) = self.step(input);
+        match durable.wait().await {
+            Ok(()) => {}
+            Err(LogError::Stopped) => return Err(StepError::ShuttingDown),
+            Err(e) => fail_stop(&e),
+        }
+        reply.ok_or(StepError::NoReply)
+    }
+
+    /// Shift the clock the core's strategy uses (clock faults).
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.lock_core()
+            .set_clock_offset_ns(offset_ms.saturating_mul(1_000_000));
+    }
+
+    pub fn status(&self) -> Status {
+        self.lock_core().status()
+    }
+}
+
+/// The log cannot make writes durable any more: stop the process rather
+/// than acknowledge them.
+fn fail_stop(e: &LogError) -> ! {
+    tracing::error!(error = %e, "the log failed; stopping the node");
+    std::process::exit(EXIT_LOG_FAILED);
+}

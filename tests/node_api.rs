@@ -1,0 +1,596 @@
+//! End-to-end tests of `diverge node`: the real binary on ephemeral ports.
+//!
+//! Readiness: the node writes its bound port to `<data-dir>/port` once it
+//! accepts connections; [`NodeProc::spawn`] removes any stale port file,
+//! starts the process and polls for the file. Every child is killed when its
+//! [`NodeProc`] drops.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+const REPLICATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct NodeProc {
+    id: String,
+    child: Child,
+    port: u16,
+    stderr_path: PathBuf,
+}
+
+impl NodeProc {
+    /// Start `diverge node` and wait until it has written its port file.
+    fn spawn(id: &str, listen: &str, data_dir: &Path, extra: &[String]) -> NodeProc {
+        let port_file = data_dir.join("port");
+        let _ = std::fs::remove_file(&port_file);
+        let stderr_path = data_dir.with_extension("stderr");
+        let stderr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
+            .args(["node", "--id", id, "--listen", listen, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn diverge node");
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let port = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file)
+                && let Ok(port) = text.trim().parse::<u16>()
+            {
+                break port;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "node {id} exited with {status} before it was ready:\n{}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "node {id} not ready in time");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        NodeProc {
+            id: id.to_string(),
+            child,
+            port,
+            stderr_path,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// SIGKILL and reap.
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A free port: bind port 0, note the port, release it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn peer_args(peers: &[(&str, u16)]) -> Vec<String> {
+    peers
+        .iter()
+        .flat_map(|(id, port)| ["--peer".to_string(), format!("{id}=127.0.0.1:{port}")])
+        .collect()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+struct Resp {
+    status: u16,
+    node_header: Option<String>,
+    body: Value,
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Resp {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let node_header = response
+        .headers()
+        .get("x-diverge-node")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "status {status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    Resp {
+        status,
+        node_header,
+        body,
+    }
+}
+
+async fn put(node: &NodeProc, key: &str, body: Value) -> Resp {
+    send(client().put(node.url(&format!("/kv/{key}"))).json(&body)).await
+}
+
+async fn get(node: &NodeProc, key: &str) -> Resp {
+    send(client().get(node.url(&format!("/kv/{key}")))).await
+}
+
+/// Poll `key` on `node` until it holds `value` (at most [`REPLICATION_TIMEOUT`]).
+async fn await_value(node: &NodeProc, key: &str, value: &Value) {
+    let deadline = Instant::now() + REPLICATION_TIMEOUT;
+    loop {
+        let r = get(node, key).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        if r.body["values"].as_array().unwrap().contains(value) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{key}={value} did not reach {} in time; last read {:?}\n{}",
+            node.id,
+            r.body,
+            node.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn assert_json_error(r: &Resp, status: u16, node: &str) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.body["node"], node, "{:?}", r.body);
+    assert!(
+        r.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.node_header.as_deref(), Some(node));
+}
+
+#[tokio::test]
+async fn write_then_read_and_stale_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let n1 = NodeProc::spawn("n1", "127.0.0.1:0", &dir.path().join("n1"), &[]);
+
+    let health = send(client().get(n1.url("/health"))).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body, json!({"node": "n1", "status": "ok"}));
+
+    let empty = get(&n1, "k1").await;
+    assert_eq!(
+        empty.body,
+        json!({"node": "n1", "key": "k1", "values": [], "context": ""})
+    );
+
+    let w1 = put(&n1, "k1", json!({"value": {"any": ["json", 1]}})).await;
+    assert_eq!(w1.status, 200, "{:?}", w1.body);
+    assert_eq!(w1.node_header.as_deref(), Some("n1"));
+    assert_eq!(w1.body["node"], "n1");
+    assert_eq!(w1.body["key"], "k1");
+    assert_eq!(w1.body["dot"], json!({"node": "n1", "seq": 1}));
+    let ctx1 = w1.body["context"].as_str().unwrap().to_string();
+
+    let r = get(&n1, "k1").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["values"], json!([{"any": ["json", 1]}]));
+    assert_eq!(r.body["context"], ctx1.as_str());
+
+    // Writing back the context read succeeds; the old context is then stale.
+    let w2 = put(&n1, "k1", json!({"value": 2, "context": ctx1})).await;
+    assert_eq!(w2.status, 200, "{:?}", w2.body);
+    assert_eq!(w2.body["dot"], json!({"node": "n1", "seq": 2}));
+    let ctx2 = w2.body["context"].as_str().unwrap().to_string();
+
+    let stale = put(&n1, "k1", json!({"value": 3, "context": ctx1})).await;
+    assert_json_error(&stale, 409, "n1");
+    assert!(
+        stale.body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("stale context: ")
+    );
+    assert_eq!(stale.body["context"], ctx2.as_str());
+    let r = get(&n1, "k1").await;
+    assert_eq!(
+        r.body["values"],
+        json!([2]),
+        "a refused write changes nothing"
+    );
+
+    // No context at all is a blind write.
+    let blind = put(&n1, "k1", json!({"value": 4})).await;
+    assert_eq!(blind.status, 200, "{:?}", blind.body);
+
+    let status = send(client().get(n1.url("/admin/status"))).await;
+    assert_eq!(status.status, 200);
+    assert_eq!(status.body["node"], "n1");
+    assert_eq!(status.body["keys"], 1);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_and_the_node_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let n1 = NodeProc::spawn(
+        "n1",
+        "127.0.0.1:0",
+        &dir.path().join("n1"),
+        &["--max-body-bytes".into(), "1024".into()],
+    );
+    let c = client();
+    let kv = n1.url("/kv/k1");
+    let json_ct = ("content-type", "application/json");
+
+    let r = send(c.put(&kv).header(json_ct.0, json_ct.1).body("{\"value\": ")).await;
+    assert_json_error(&r, 400, "n1");
+    let r = send(c.put(&kv).header(json_ct.0, json_ct.1).body("[1, 2]")).await;
+    assert_json_error(&r, 400, "n1");
+    let r = send(c.put(&kv).json(&json!({"val": 1}))).await;
+    assert_json_error(&r, 400, "n1");
+    let r = send(
+        c.put(&kv)
+            .json(&json!({"value": 1, "context": "not a context"})),
+    )
+    .await;
+    assert_json_error(&r, 400, "n1");
+    assert!(r.body["error"].as_str().unwrap().contains("context"));
+
+    let r = send(c.put(&kv).body("{\"value\": 1}")).await;
+    assert_json_error(&r, 415, "n1");
+    let r = send(
+        c.put(&kv)
+            .header("content-type", "text/plain")
+            .body("{\"value\": 1}"),
+    )
+    .await;
+    assert_json_error(&r, 415, "n1");
+
+    let big = json!({"value": "x".repeat(2048)});
+    let r = send(c.put(&kv).json(&big)).await;
+    assert_json_error(&r, 413, "n1");
+
+    let r = send(c.get(n1.url("/nope"))).await;
+    assert_json_error(&r, 404, "n1");
+    let r = send(c.delete(&kv)).await;
+    assert_json_error(&r, 405, "n1");
+    let r = send(c.get(n1.url("/replicate"))).await;
+    assert_json_error(&r, 405, "n1");
+
+    for bad_key in ["a%20b", "k%2F1", "%C3%A9", &"x".repeat(257)] {
+        let r = send(c.get(n1.url(&format!("/kv/{bad_key}")))).await;
+        assert_json_error(&r, 400, "n1");
+        let r = send(
+            c.put(n1.url(&format!("/kv/{bad_key}")))
+                .json(&json!({"value": 1})),
+        )
+        .await;
+        assert_json_error(&r, 400, "n1");
+    }
+    let r = send(c.get(n1.url("/kv/"))).await;
+    assert_json_error(&r, 400, "n1");
+
+    let replicate = n1.url("/replicate");
+    let r = send(
+        c.post(&replicate)
+            .header(json_ct.0, json_ct.1)
+            .body("garbage"),
+    )
+    .await;
+    assert_json_error(&r, 400, "n1");
+    let spoofed = json!({"from": "n1", "after": 0, "upto": 0, "changes": []});
+    let r = send(c.post(&replicate).json(&spoofed)).await;
+    assert_json_error(&r, 400, "n1");
+    let backwards = json!({"from": "n2", "after": 5, "upto": 1, "changes": []});
+    let r = send(c.post(&replicate).json(&backwards)).await;
+    assert_json_error(&r, 400, "n1");
+
+    let health = send(c.get(n1.url("/health"))).await;
+    assert_eq!(health.status, 200);
+    let w = put(&n1, "k1", json!({"value": "still fine"})).await;
+    assert_eq!(w.status, 200, "{:?}", w.body);
+}
+
+#[tokio::test]
+async fn two_peered_nodes_replicate_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let n1 = NodeProc::spawn(
+        "n1",
+        &format!("127.0.0.1:{p1}"),
+        &dir.path().join("n1"),
+        &peer_args(&[("n2", p2)]),
+    );
+    let n2 = NodeProc::spawn(
+        "n2",
+        &format!("127.0.0.1:{p2}"),
+        &dir.path().join("n2"),
+        &peer_args(&[("n1", p1)]),
+    );
+
+    assert_eq!(put(&n1, "a", json!({"value": "from n1"})).await.status, 200);
+    assert_eq!(put(&n2, "b", json!({"value": "from n2"})).await.status, 200);
+    await_value(&n2, "a", &json!("from n1")).await;
+    await_value(&n1, "b", &json!("from n2")).await;
+
+    // The replicated write's context covers the origin's dot.
+    let r = get(&n2, "a").await;
+    assert_eq!(r.body["context"], "n1:1");
+}
+
+#[tokio::test]
+async fn acknowledged_write_survives_kill_9_and_replication_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let n1_dir = dir.path().join("n1");
+    let n1_args = peer_args(&[("n2", p2)]);
+    let mut n1 = NodeProc::spawn("n1", &format!("127.0.0.1:{p1}"), &n1_dir, &n1_args);
+    let n2 = NodeProc::spawn(
+        "n2",
+        &format!("127.0.0.1:{p2}"),
+        &dir.path().join("n2"),
+        &peer_args(&[("n1", p1)]),
+    );
+
+    let w = put(&n1, "durable", json!({"value": 42})).await;
+    assert_eq!(w.status, 200, "{:?}", w.body);
+    n1.kill9();
+
+    // A torn frame at the end, as a crash mid-write would leave.
+    let mut log = OpenOptions::new()
+        .append(true)
+        .open(n1_dir.join("replication.log"))
+        .unwrap();
+    log.write_all(&[200, 0, 0, 0, 1, 2]).unwrap();
+    drop(log);
+
+    // While n1 is down, n2 accepts a write that n1 must get once back.
+    assert_eq!(
+        put(&n2, "while-down", json!({"value": "missed"}))
+            .await
+            .status,
+        200
+    );
+
+    let n1 = NodeProc::spawn("n1", &format!("127.0.0.1:{p1}"), &n1_dir, &n1_args);
+    let r = get(&n1, "durable").await;
+    assert_eq!(r.body["values"], json!([42]), "{}", n1.stderr());
+    assert!(
+        n1.stderr().contains("torn or corrupt tail"),
+        "{}",
+        n1.stderr()
+    );
+
+    await_value(&n2, "durable", &json!(42)).await;
+    await_value(&n1, "while-down", &json!("missed")).await;
+    let w = put(&n1, "after-restart", json!({"value": 7})).await;
+    assert_eq!(w.status, 200, "{:?}", w.body);
+    assert_eq!(
+        w.body["dot"],
+        json!({"node": "n1", "seq": 2}),
+        "dots are not reused"
+    );
+    await_value(&n2, "after-restart", &json!(7)).await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_node_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n1 = NodeProc::spawn("n1", "127.0.0.1:0", &dir.path().join("n1"), &[]);
+    assert_eq!(put(&n1, "k", json!({"value": 1})).await.status, 200);
+    // SAFETY: sending a signal to our own child.
+    let pid = libc::pid_t::try_from(n1.child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = n1.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(status.success(), "{status}\n{}", n1.stderr());
+    assert!(n1.stderr().contains("stopped"));
+}
+
+#[test]
+fn exits_when_the_parent_named_in_the_environment_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args([
+            "node",
+            "--id",
+            "n1",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("DIVERGE_PARENT_PID", "999999999")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("node did not notice its parent is gone");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn bad_peer_flag_is_a_clap_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args([
+            "node",
+            "--id",
+            "n1",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .args(["--peer", "n2:7002"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--peer") && stderr.contains("ID=HOST:PORT"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_ring_with_forward_remote_relays_to_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let ids = ["n1", "n2", "n3"];
+    // n1 -> n2 -> n3 -> n1
+    let nodes: Vec<NodeProc> = (0..3)
+        .map(|i| {
+            let next = (i + 1) % 3;
+            let mut extra = peer_args(&[(ids[next], ports[next])]);
+            extra.push("--forward-remote".into());
+            NodeProc::spawn(
+                ids[i],
+                &format!("127.0.0.1:{}", ports[i]),
+                &dir.path().join(ids[i]),
+                &extra,
+            )
+        })
+        .collect();
+
+    assert_eq!(
+        put(&nodes[0], "r", json!({"value": "around"})).await.status,
+        200
+    );
+    await_value(&nodes[2], "r", &json!("around")).await;
+    await_value(&nodes[1], "r", &json!("around")).await;
+    // Back at the origin nothing changes: the change is not applied twice.
+    let r = get(&nodes[0], "r").await;
+    assert_eq!(r.body["context"], "n1:1");
+}
+
+#[tokio::test]
+async fn concurrent_writes_converge_and_the_cluster_quiesces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let n1 = NodeProc::spawn(
+        "n1",
+        &format!("127.0.0.1:{p1}"),
+        &dir.path().join("n1"),
+        &peer_args(&[("n2", p2)]),
+    );
+    let n2 = NodeProc::spawn(
+        "n2",
+        &format!("127.0.0.1:{p2}"),
+        &dir.path().join("n2"),
+        &peer_args(&[("n1", p1)]),
+    );
+
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let (url1, url2) = (
+            n1.url(&format!("/kv/k{}", i % 10)),
+            n2.url(&format!("/kv/k{}", i % 10)),
+        );
+        writes.spawn(async move {
+            let url = if i % 2 == 0 { url1 } else { url2 };
+            send(client().put(url).json(&json!({"value": i})))
+                .await
+                .status
+        });
+    }
+    while let Some(status) = writes.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+
+    // Quiescent: every backlog and inflight drained on both nodes.
+    let deadline = Instant::now() + REPLICATION_TIMEOUT;
+    loop {
+        let mut idle = true;
+        for node in [&n1, &n2] {
+            let status = send(client().get(node.url("/admin/status"))).await.body;
+            for peer in status["peers"].as_array().unwrap() {
+                idle &= peer["backlog"] == 0 && peer["inflight"] == 0;
+            }
+        }
+        if idle {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cluster did not quiesce");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for k in 0..10 {
+        let (a, b) = (
+            get(&n1, &format!("k{k}")).await,
+            get(&n2, &format!("k{k}")).await,
+        );
+        assert_eq!(a.body["values"], b.body["values"], "k{k} diverged");
+        assert_eq!(a.body["context"], b.body["context"], "k{k} contexts differ");
+        assert_eq!(a.body["values"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn fsync_never_still_replicates_once_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let mut extra = peer_args(&[("n2", p2)]);
+    extra.extend(["--fsync".to_string(), "never".to_string()]);
+    let n1 = NodeProc::spawn(
+        "n1",
+        &format!("127.0.0.1:{p1}"),
+        &dir.path().join("n1"),
+        &extra,
+    );
+    let n2 = NodeProc::spawn(
+        "n2",
+        &format!("127.0.0.1:{p2}"),
+        &dir.path().join("n2"),
+        &peer_args(&[("n1", p1)]),
+    );
+    assert_eq!(put(&n1, "lazy", json!({"value": true})).await.status, 200);
+    assert_eq!(get(&n1, "lazy").await.body["values"], json!([true]));
+    await_value(&n2, "lazy", &json!(true)).await;
+}
