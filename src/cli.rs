@@ -124,6 +124,9 @@ pub struct RunArgs {
     /// Latency between datacenters in milliseconds (with +-20% jitter).
     #[arg(long, default_value_t = 50)]
     pub dc_latency: u64,
+    /// The binary nodes are spawned from as `BIN node ...`; default: this diverge.
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
     /// Do not print the report's anomaly list (the summary tables remain).
     #[arg(long)]
     pub quiet: bool,

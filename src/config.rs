@@ -39,6 +39,9 @@ pub struct TestConfig {
     pub datacenters: usize,
     pub dc_latency_ms: u64,
     pub results_dir: PathBuf,
+    /// The binary nodes are spawned from; `None` = this executable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_bin: Option<PathBuf>,
     /// The command line that replays this run.
     pub replay: String,
 }
@@ -127,6 +130,7 @@ impl TestConfig {
             datacenters: count("datacenters", args.datacenters, args.nodes.max(1))?,
             dc_latency_ms: args.dc_latency,
             results_dir: args.results.clone(),
+            node_bin: args.node_bin.clone(),
             replay: String::new(),
         };
         Ok(TestConfig {
@@ -268,9 +272,9 @@ mod tests {
     fn out_of_range_values_name_their_flag() {
         let err = TestConfig::from_args(&parse(&["--nodes", "0"]), 1).unwrap_err();
         assert_eq!(err.flag, "nodes");
-        let err = TestConfig::from_args(&parse(&["--time-limit", "-1"]), 1).unwrap_err();
+        let err = TestConfig::from_args(&parse(&["--time-limit=-1"]), 1).unwrap_err();
         assert_eq!(err.flag, "time-limit");
-        let err = TestConfig::from_args(&parse(&["--rate", "-5"]), 1).unwrap_err();
+        let err = TestConfig::from_args(&parse(&["--rate=-5"]), 1).unwrap_err();
         assert_eq!(err.flag, "rate");
         let err = TestConfig::from_args(&parse(&["--test-name", "../x"]), 1).unwrap_err();
         assert_eq!(err.flag, "test-name");

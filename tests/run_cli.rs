@@ -195,18 +195,22 @@ fn check_reports_exactly_the_lost_add_of_a_hand_written_history() {
 #[test]
 fn a_node_that_cannot_start_is_named_with_its_log_and_leaves_nothing_behind() {
     let results = tempfile::tempdir().unwrap();
-    // A readiness bound no node can meet: the error names the node and its log.
+    // A node binary that exits at once: the error names the node and its log.
     let output = diverge(&[
         "run",
         "--results",
         results.path().to_str().unwrap(),
         "--time-limit",
         "1",
-        "--ready-timeout",
-        "0.001",
+        "--node-bin",
+        "/bin/false",
     ]);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("node n1"), "{stderr}");
+    assert!(stderr.contains("node n1 exited during startup"), "{stderr}");
+    assert!(
+        stderr.contains("n1.log"),
+        "the error points at the node's log: {stderr}"
+    );
     assert_no_node_left(results.path());
 }

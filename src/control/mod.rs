@@ -14,7 +14,7 @@ mod rundir;
 pub mod testbed;
 
 pub use check::check;
-pub use run::run;
+pub use run::{Executed, execute, run};
 
 /// Exit code for usage and harness errors.
 pub const EXIT_HARNESS_ERROR: i32 = 3;

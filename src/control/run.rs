@@ -1,6 +1,6 @@
 //! `diverge run`: the whole lifecycle of one test.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,34 +18,51 @@ use crate::results::fault_windows;
 use crate::results::{Results, RunInfo};
 use crate::workload::{self, ClientPlan, client::NodeClient};
 
-/// Run a test; returns the process exit code.
+/// A finished test: its results and where they were written.
+pub struct Executed {
+    pub results: Results,
+    pub run_dir: PathBuf,
+}
+
+/// `diverge run`: run one test; returns the process exit code.
 pub async fn run(args: RunArgs) -> Result<i32> {
+    // Take over Ctrl-C before anything is started, so that from here on an
+    // interrupt always stops the nodes instead of killing the controller.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the Ctrl-C handler")?;
     let config = TestConfig::from_args(&args, rand::random())?;
     // The seed comes first, so even a run that dies can be replayed.
     println!("seed: {} (replay: {})", config.seed, config.replay);
-    let run_dir = rundir::create(&config.results_dir, &config.test_name)?;
-    std::fs::write(
-        run_dir.join("test.json"),
-        serde_json::to_string_pretty(&config)? + "\n",
-    )?;
-    println!("run directory: {}", run_dir.display());
-
-    let outcome = tokio::select! {
-        outcome = run_test(&config, &run_dir) => outcome,
-        _ = tokio::signal::ctrl_c() => {
-            // Dropping run_test's future dropped the cluster: nodes are killed.
-            eprintln!("diverge: interrupted; nodes stopped; the history so far is in {}", run_dir.display());
+    let executed = tokio::select! {
+        executed = execute(&config) => executed?,
+        _ = interrupt.recv() => {
+            // Dropping execute's future dropped the cluster: nodes are killed.
+            eprintln!("diverge: interrupted; nodes stopped; the history so far stays in {}", config.results_dir.display());
             return Ok(EXIT_INTERRUPTED);
         }
     };
-    let results = outcome?;
+    println!("\n{}", report::text::render(&executed.results, !args.quiet));
+    Ok(executed.results.exit_code())
+}
+
+/// Run the test `config` describes from start to finish: run directory,
+/// cluster, workload and nemesis, quiescence, final reads, checks, and every
+/// report file. `compare` and `suite` run their tests through this too.
+pub async fn execute(config: &TestConfig) -> Result<Executed> {
+    let run_dir = rundir::create(&config.results_dir, &config.test_name)?;
+    std::fs::write(
+        run_dir.join("test.json"),
+        serde_json::to_string_pretty(config)? + "\n",
+    )?;
+    println!("run directory: {}", run_dir.display());
+    let results = run_test(config, &run_dir).await?;
     rundir::link_latest(&config.results_dir, &config.test_name, &run_dir)?;
-    let text = report::text::render(&results, !args.quiet);
-    let full = report::text::render(&results, true);
-    std::fs::write(run_dir.join("report.txt"), &full)?;
+    std::fs::write(
+        run_dir.join("report.txt"),
+        report::text::render(&results, true),
+    )?;
     report::json::write(&results, &run_dir.join("results.json"))?;
-    println!("\n{text}");
-    Ok(results.exit_code())
+    Ok(Executed { results, run_dir })
 }
 
 async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {

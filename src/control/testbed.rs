@@ -30,8 +30,12 @@ impl Testbed {
         run_dir: &Path,
         http: reqwest::Client,
     ) -> Result<Testbed> {
-        let node_bin =
-            std::env::current_exe().context("locating the diverge binary to spawn nodes")?;
+        let node_bin = match &config.node_bin {
+            Some(bin) => bin.clone(),
+            None => {
+                std::env::current_exe().context("locating the diverge binary to spawn nodes")?
+            }
+        };
         Testbed::start_with_binary(config, run_dir, &node_bin, http).await
     }
 

@@ -283,10 +283,10 @@ impl Targets {
         let mut cluster = self.cluster.lock().await;
         for i in 0..self.ids.len() {
             cluster.resume(i);
-            if cluster.is_down(i) {
-                if let Err(e) = cluster.restart(i).await {
-                    tracing::error!("restarting {}: {e:#}", self.ids[i]);
-                }
+            if cluster.is_down(i)
+                && let Err(e) = cluster.restart(i).await
+            {
+                tracing::error!("restarting {}: {e:#}", self.ids[i]);
             }
         }
         drop(cluster);

@@ -155,10 +155,10 @@ impl OfflineWindow {
     ) {
         if self.fault.is_none() && now >= self.from && now < self.until {
             self.fault = Some(begin(FaultKind::Offline, targets, history, rng).await);
-        } else if now >= self.until {
-            if let Some(fault) = self.fault.take() {
-                stop(FaultKind::Offline, fault, targets, history).await;
-            }
+        } else if now >= self.until
+            && let Some(fault) = self.fault.take()
+        {
+            stop(FaultKind::Offline, fault, targets, history).await;
         }
     }
 

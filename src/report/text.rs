@@ -82,10 +82,10 @@ pub fn render(results: &Results, detail: bool) -> String {
         let _ = writeln!(out, "inconclusive: {reason}");
     }
     let _ = writeln!(out, "{}", verdict_line(results));
-    if check.valid != Validity::Valid {
-        if let Some(run) = &results.run {
-            let _ = writeln!(out, "replay: {}", run.replay);
-        }
+    if check.valid != Validity::Valid
+        && let Some(run) = &results.run
+    {
+        let _ = writeln!(out, "replay: {}", run.replay);
     }
     out
 }

@@ -32,14 +32,13 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
                 end_s: None,
                 value: op.value.clone(),
             });
-        } else if let Some(fault) = op.f.strip_prefix("stop-") {
-            if let Some(open) = windows
+        } else if let Some(fault) = op.f.strip_prefix("stop-")
+            && let Some(open) = windows
                 .iter_mut()
                 .rev()
                 .find(|w| w.fault == fault && w.end_s.is_none())
-            {
-                open.end_s = Some(seconds);
-            }
+        {
+            open.end_s = Some(seconds);
         }
     }
     windows
