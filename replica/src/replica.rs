@@ -2,7 +2,7 @@
 //! remote changes through the strategy, per-peer replication cursors with
 //! batching and retry backoff, and recovery from the log's records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -110,6 +110,9 @@ pub struct Replica {
     durable: LogSeq,
     inbound: Inbound,
     outbound: BTreeMap<NodeId, Outbound>,
+    /// key -> log position of the last change applied to it, so a read
+    /// knows which durability it depends on.
+    key_seq: HashMap<String, LogSeq>,
     /// Shift of the clock the strategy uses (timestamps), set by clock
     /// faults. Timers (retry backoff) keep using the unshifted `now`.
     clock_offset_ns: i64,
@@ -129,6 +132,7 @@ impl Clone for Replica {
             inbound: self.inbound.clone(),
             outbound: self.outbound.clone(),
             clock_offset_ns: self.clock_offset_ns,
+            key_seq: self.key_seq.clone(),
         }
     }
 }
@@ -154,6 +158,7 @@ impl Replica {
             inbound: Inbound::default(),
             outbound,
             clock_offset_ns: 0,
+            key_seq: HashMap::new(),
         }
     }
 
@@ -191,6 +196,13 @@ impl Replica {
 
     pub fn id(&self) -> &NodeId {
         &self.config.id
+    }
+
+    /// Whether everything a read of `key` would return is durable: a read
+    /// need not wait for the log unless it would show a change that a crash
+    /// could still lose.
+    pub fn read_is_durable(&self, key: &str) -> bool {
+        self.key_seq.get(key).is_none_or(|&seq| seq <= self.durable)
     }
 
     /// Shift the clock the strategy uses by `offset_ns` (0 resets it).
@@ -404,6 +416,8 @@ impl Replica {
     }
 
     fn apply_to_key(&mut self, change: &Change) {
+        // The change is about to be appended at the next log position.
+        self.key_seq.insert(change.key.clone(), self.log.end() + 1);
         let state = self.keys.entry(change.key.clone()).or_default();
         self.strategy.apply(state, change);
         // Winners and losers alike: the vv says what this node has seen.

@@ -217,6 +217,11 @@ enum DurableInner {
 }
 
 impl Durable {
+    /// Already durable.
+    pub fn ready() -> Self {
+        Durable(DurableInner::Ready(Ok(())))
+    }
+
     pub async fn wait(self) -> Result<(), LogError> {
         match self.0 {
             DurableInner::Ready(result) => result,

@@ -73,8 +73,16 @@ impl Node {
     pub fn step(self: &Arc<Self>, input: Input) -> (Option<Reply>, Durable) {
         let (output, durable) = {
             let mut core = self.lock_core();
+            let read_key = match &input {
+                Input::Read { key } => Some(key.clone()),
+                _ => None,
+            };
             let mut output = core.step(self.clock.now_ns(), input);
-            let durable = self.log.append(std::mem::take(&mut output.persist));
+            let durable = match read_key {
+                // A read of durable data need not wait for the next fsync.
+                Some(key) if core.read_is_durable(&key) => Durable::ready(),
+                _ => self.log.append(std::mem::take(&mut output.persist)),
+            };
             (output, durable)
         };
         for outgoing in output.send {
