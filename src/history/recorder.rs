@@ -55,23 +55,35 @@ impl Recorder {
 
 fn write_ops(rx: mpsc::Receiver<Op>, mut out: BufWriter<File>) -> Result<u64> {
     let mut index = 0u64;
+    // Block while idle; while busy, drain what is queued, flush, and nap a
+    // moment instead of blocking: a blocked receiver makes every send wake
+    // it, which under load costs more than the writing itself.
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
-        // Write whatever is queued, then flush: under load the buffer fills
-        // and flushes by itself; when idle every op reaches the file at once.
-        while let Some(mut op) = next {
-            op.index = index;
-            index += 1;
-            serde_json::to_writer(&mut out, &op)?;
-            out.write_all(b"\n")?;
-            next = rx.try_recv().ok();
+        loop {
+            while let Some(mut op) = next {
+                op.index = index;
+                index += 1;
+                serde_json::to_writer(&mut out, &op)?;
+                out.write_all(b"\n")?;
+                next = rx.try_recv().ok();
+            }
+            out.flush()?;
+            std::thread::sleep(BUSY_NAP);
+            match rx.try_recv() {
+                Ok(op) => next = Some(op),
+                Err(_) => break,
+            }
         }
-        out.flush()?;
     }
     out.flush()?;
     out.get_ref().sync_all().ok();
     Ok(index)
 }
+
+/// How long the writer naps between drains while ops keep coming: the
+/// longest an op waits before it reaches the file under load.
+const BUSY_NAP: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl HistoryHandle {
     /// Nanoseconds since the test started.
