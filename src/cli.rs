@@ -127,6 +127,15 @@ pub struct RunArgs {
     /// The binary nodes are spawned from as `BIN node ...`; default: this diverge.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
+    /// Test nodes started by this shell command template instead of the
+    /// reference node; placeholders {id} {port} {listen} {data_dir} {peers}
+    /// {peer_args} {strategy} {fsync} (see docs/node-protocol.md).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub node_cmd: Option<String>,
+    /// Seconds to let replication settle before the final reads when a node
+    /// does not serve GET /admin/status (so quiescence cannot be observed).
+    #[arg(long, default_value_t = 3.0)]
+    pub settle: f64,
     /// Do not print the report's anomaly list (the summary tables remain).
     #[arg(long)]
     pub quiet: bool,

@@ -42,6 +42,13 @@ pub struct TestConfig {
     /// The binary nodes are spawned from; `None` = this executable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_bin: Option<PathBuf>,
+    /// Shell command template that starts a node under test (`--node-cmd`);
+    /// `None` = the reference node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_cmd: Option<String>,
+    /// Fixed wait before final reads when nodes cannot report quiescence.
+    #[serde(default = "default_settle_s")]
+    pub settle_s: f64,
     /// The command line that replays this run.
     pub replay: String,
 }
@@ -131,6 +138,8 @@ impl TestConfig {
             dc_latency_ms: args.dc_latency,
             results_dir: args.results.clone(),
             node_bin: args.node_bin.clone(),
+            node_cmd: validate_node_cmd(args.node_cmd.as_deref())?,
+            settle_s: positive_seconds("settle", args.settle)?,
             replay: String::new(),
         };
         Ok(TestConfig {
@@ -143,8 +152,11 @@ impl TestConfig {
     fn replay_command(&self) -> String {
         let enum_name = |v: &dyn erased::Named| v.name();
         let rate = self.rate.map_or("0".to_string(), |r| r.to_string());
+        let node_cmd = self.node_cmd.as_ref().map_or(String::new(), |t| {
+            format!("--node-cmd {} --settle {} ", shell_quote(t), self.settle_s)
+        });
         format!(
-            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
+            "diverge run {node_cmd}--nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
             self.nodes,
             enum_name(&self.workload),
             enum_name(&self.strategy),
@@ -197,6 +209,31 @@ impl TestConfig {
     /// The key pool `k0..k(keys-1)`.
     pub fn key_names(&self) -> Vec<String> {
         (0..self.keys).map(|i| format!("k{i}")).collect()
+    }
+}
+
+fn default_settle_s() -> f64 {
+    3.0
+}
+
+/// A `--node-cmd` template must be non-empty and use only known placeholders.
+fn validate_node_cmd(template: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let Some(template) = template else {
+        return Ok(None);
+    };
+    crate::cluster::template::check(template).map_err(|problem| invalid("node-cmd", problem))?;
+    Ok(Some(template.to_string()))
+}
+
+/// `s` quoted for a POSIX shell (unchanged when it needs no quoting).
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

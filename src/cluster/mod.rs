@@ -7,11 +7,13 @@
 //! - [`process`]: spawning a node so that it dies with the controller.
 //! - [`ports`]: free loopback ports.
 //! - [`readiness`]: waiting, with a bound, until a node answers.
+//! - [`template`]: `--node-cmd` templates for nodes diverge did not write.
 
 mod ports;
 mod process;
 mod readiness;
 mod spec;
+pub mod template;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

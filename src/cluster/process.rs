@@ -51,6 +51,7 @@ impl NodeProcess {
     pub async fn kill_and_wait(&mut self) {
         if let Some(mut child) = self.child.take() {
             self.signal_pid(child.id(), libc::SIGCONT);
+            self.signal_pid(child.id(), libc::SIGKILL);
             let _ = child.start_kill();
             let _ = child.wait().await;
         }
@@ -85,6 +86,7 @@ impl NodeProcess {
     pub fn kill_now(&mut self) {
         // A stopped (paused) process is continued so it dies promptly.
         self.signal(libc::SIGCONT);
+        self.signal(libc::SIGKILL);
         if let Some(child) = self.child.as_mut() {
             let _ = child.start_kill();
         }
@@ -96,9 +98,11 @@ impl NodeProcess {
 
     fn signal_pid(&self, pid: Option<u32>, signal: libc::c_int) {
         if let Some(pid) = pid {
-            // SAFETY: sending a signal to our own child's pid; no memory is touched.
+            // The node leads its own process group (see `spawn_child`): the
+            // signal reaches anything a `--node-cmd` node started too.
+            // SAFETY: signalling our own child's process group; no memory is touched.
             unsafe {
-                libc::kill(pid as libc::pid_t, signal);
+                libc::kill(-(pid as libc::pid_t), signal);
             }
         }
     }
@@ -125,9 +129,21 @@ fn spawn_child(spec: &NodeSpec) -> Result<Child> {
         .with_context(|| format!("opening node log {}", spec.log_path.display()))?;
     let log_err = log.try_clone()?;
     let parent = std::process::id();
-    let mut command = Command::new(&spec.node_bin);
+    let mut command = match &spec.template {
+        // `exec`: the shell becomes the node, so signals reach the node itself.
+        Some(template) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(format!("exec {}", super::template::render(template, spec)));
+            sh
+        }
+        None => {
+            let mut bin = Command::new(&spec.node_bin);
+            bin.args(spec.args());
+            bin
+        }
+    };
     command
-        .args(spec.args())
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -147,7 +163,8 @@ fn spawn_child(spec: &NodeSpec) -> Result<Child> {
             Ok(())
         });
     }
-    command
-        .spawn()
-        .with_context(|| format!("spawning node {} ({})", spec.id, spec.node_bin.display()))
+    command.spawn().with_context(|| match &spec.template {
+        Some(t) => format!("spawning node {} (--node-cmd {t:?})", spec.id),
+        None => format!("spawning node {} ({})", spec.id, spec.node_bin.display()),
+    })
 }

@@ -29,12 +29,15 @@ pub async fn wait_ready(
             .timeout(Duration::from_millis(500))
             .send()
             .await;
-        if matches!(probe, Ok(ref r) if r.status().is_success()) {
-            return Ok(());
-        }
+        let last = match probe {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => format!("answered HTTP {} (want 200)", r.status()),
+            Err(e) if e.is_connect() => "connection refused".to_string(),
+            Err(e) => format!("request failed: {e}"),
+        };
         if Instant::now() >= deadline {
             bail!(
-                "node {} was not ready after {:.1}s (GET {url}); last lines of {}:\n{}",
+                "node {} was not ready after {:.1}s: GET {url} {last}; last lines of {}:\n{}",
                 node.spec.id,
                 timeout.as_secs_f64(),
                 node.spec.log_path.display(),

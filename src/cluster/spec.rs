@@ -20,6 +20,9 @@ pub struct NodeSpec {
     pub strategy: String,
     pub fsync: FsyncMode,
     pub node_bin: PathBuf,
+    /// A `--node-cmd` template: the node is started by `sh -c 'exec <rendered>'`
+    /// instead of `node_bin node ...`.
+    pub template: Option<String>,
 }
 
 impl NodeSpec {
@@ -53,6 +56,7 @@ impl NodeSpec {
                 strategy: strategy.clone(),
                 fsync: config.fsync,
                 node_bin: node_bin.to_path_buf(),
+                template: config.node_cmd.clone(),
             })
             .collect())
     }

@@ -81,3 +81,75 @@ async fn poll_round(http: &reqwest::Client, urls: &[String]) -> Option<Vec<u64>>
     }
     Some(ends)
 }
+
+/// Whether the nodes can report their status, and if not, why.
+enum StatusSupport {
+    Served,
+    /// A node does not serve `/admin/status` (or breaks its format): the why.
+    Missing(String),
+}
+
+async fn probe_status(http: &reqwest::Client, ids: &[String], urls: &[String]) -> StatusSupport {
+    for (id, url) in ids.iter().zip(urls) {
+        let Ok(reply) = http
+            .get(format!("{url}/admin/status"))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+        else {
+            // Unreachable now (e.g. still recovering): the polling loop copes.
+            continue;
+        };
+        let status = reply.status();
+        if status == reqwest::StatusCode::NOT_FOUND
+            || status == reqwest::StatusCode::METHOD_NOT_ALLOWED
+            || status == reqwest::StatusCode::NOT_IMPLEMENTED
+        {
+            return StatusSupport::Missing(format!(
+                "node {id} does not serve GET /admin/status (HTTP {status})"
+            ));
+        }
+        if status.is_success()
+            && let Err(e) = reply.json::<Status>().await
+        {
+            return StatusSupport::Missing(format!(
+                "node {id} answered GET /admin/status with a body that is not a status \
+                 ({{log_end, durable, peers: [{{backlog, inflight}}]}}): {e}"
+            ));
+        }
+    }
+    StatusSupport::Served
+}
+
+/// Quiescence for nodes that may not report status: poll `/admin/status`
+/// like [`wait_quiescent`] when every node serves it; otherwise wait a fixed
+/// `settle` and say so in the returned note.
+pub async fn wait_quiescent_or_settle(
+    http: &reqwest::Client,
+    ids: &[String],
+    urls: &[String],
+    timeout: Duration,
+    settle: Duration,
+) -> (Quiescence, Option<String>) {
+    match probe_status(http, ids, urls).await {
+        StatusSupport::Served => (wait_quiescent(http, urls, timeout).await, None),
+        StatusSupport::Missing(why) => {
+            tracing::warn!(
+                "{why}: waiting a fixed {:.1}s instead",
+                settle.as_secs_f64()
+            );
+            tokio::time::sleep(settle).await;
+            let note = format!(
+                "{why}: quiescence was not observed; final reads followed a fixed settle wait of {:.1}s (--settle)",
+                settle.as_secs_f64()
+            );
+            (
+                Quiescence {
+                    quiesced: true,
+                    waited: settle,
+                },
+                Some(note),
+            )
+        }
+    }
+}

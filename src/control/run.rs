@@ -130,7 +130,14 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         workload_s, totals.ok, totals.fail, totals.info
     );
 
-    let quiescence = quiesce::wait_quiescent(&http, &urls, config.quiesce_timeout()).await;
+    let (quiescence, quiesce_note) = quiesce::wait_quiescent_or_settle(
+        &http,
+        &ids,
+        &urls,
+        config.quiesce_timeout(),
+        std::time::Duration::from_secs_f64(config.settle_s),
+    )
+    .await;
     let keys = config.key_names();
     let final_reads_ok =
         workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
@@ -160,6 +167,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         replay: config.replay.clone(),
         faults: fault_windows(&history),
         links: link_counters,
+        notes: quiesce_note.into_iter().collect(),
+        db_findings: Vec::new(),
     };
     Ok(Results::from_run(check, run))
 }

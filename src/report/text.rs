@@ -75,8 +75,16 @@ pub fn render(results: &Results, detail: bool) -> String {
     if let Some(run) = &results.run {
         render_faults(&mut out, run);
     }
+    if let Some(run) = &results.run {
+        render_db_findings(&mut out, run);
+    }
     if detail {
         render_anomalies(&mut out, results);
+    }
+    if let Some(run) = &results.run {
+        for note in &run.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
     }
     for reason in &check.inconclusive {
         let _ = writeln!(out, "inconclusive: {reason}");
@@ -208,4 +216,25 @@ fn verdict_line(results: &Results) -> String {
             format!("verdict: INVALID ({})", found.join(", "))
         }
     }
+}
+
+/// Problems the database under test reported about itself.
+fn render_db_findings(out: &mut String, run: &RunInfo) {
+    if run.db_findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "database findings ({}):", run.db_findings.len());
+    for f in &run.db_findings {
+        let channel = f
+            .channel
+            .as_deref()
+            .map_or(String::new(), |c| format!(" ({c})"));
+        let errno = f.errno.map_or(String::new(), |e| format!(" error {e}:"));
+        let _ = writeln!(
+            out,
+            "  - {} {}{channel}:{errno} {}",
+            f.node, f.kind, f.message
+        );
+    }
+    out.push('\n');
 }

@@ -43,6 +43,31 @@ pub struct RunInfo {
     /// Per-link message counters.
     #[serde(default)]
     pub links: Vec<LinkCounters>,
+    /// What the reader should know about how the run was observed (e.g. a
+    /// node without `/admin/status`, so quiescence was a fixed wait).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Problems the database under test reported about itself (e.g. a
+    /// MariaDB replication applier stopped with an error).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_findings: Vec<DbFinding>,
+}
+
+/// One problem a database reported about itself during or after the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DbFinding {
+    /// The instance that reported it (node id).
+    pub node: String,
+    /// What kind: e.g. `replication-stopped`, `duplicate-id`.
+    pub kind: String,
+    /// The connection or channel it concerns (e.g. `from n2`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The database's error number, if it gave one (e.g. 1062).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<u32>,
+    /// The database's own words.
+    pub message: String,
 }
 
 impl Results {

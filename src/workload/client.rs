@@ -61,10 +61,18 @@ impl NodeClient {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(classify)?;
-        let response = check_status(response).await?;
-        response.json::<ReadReply>().await.map_err(|e| {
-            CallError::Definite(format!("node {} sent a malformed read reply: {e}", self.id))
+            .map_err(|e| classify(&self.what("GET", key), e))?;
+        let response = check_status(&self.what("GET", key), response).await?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| classify(&self.what("GET", key), e))?;
+        serde_json::from_slice::<ReadReply>(&body).map_err(|e| {
+            CallError::Definite(format!(
+                "{}: malformed read reply (want {{\"values\": [...], \"context\": \"...\"}}): {e}: {}",
+                self.what("GET", key),
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ))
         })
     }
 
@@ -87,33 +95,47 @@ impl NodeClient {
             .json(&body)
             .send()
             .await
-            .map_err(classify)?;
-        check_status(response).await?;
+            .map_err(|e| classify(&self.what("PUT", key), e))?;
+        check_status(&self.what("PUT", key), response).await?;
         Ok(())
     }
-}
 
-fn classify(error: reqwest::Error) -> CallError {
-    if error.is_connect() {
-        CallError::Definite(format!("connection refused: {error}"))
-    } else if error.is_timeout() {
-        CallError::Indefinite("timeout".into())
-    } else {
-        CallError::Indefinite(format!("request failed: {error}"))
+    /// Names a request in error messages: `node n1 GET /kv/k3`.
+    fn what(&self, method: &str, key: &str) -> String {
+        format!("node {} {method} /kv/{key}", self.id)
     }
 }
 
-async fn check_status(response: reqwest::Response) -> Result<reqwest::Response, CallError> {
+/// `what` names the request (`node n1 PUT /kv/k3`).
+fn classify(what: &str, error: reqwest::Error) -> CallError {
+    if error.is_connect() {
+        CallError::Definite(format!("{what}: connection refused: {error}"))
+    } else if error.is_timeout() {
+        CallError::Indefinite(format!("{what}: timeout"))
+    } else {
+        CallError::Indefinite(format!("{what}: request failed: {error}"))
+    }
+}
+
+async fn check_status(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<reqwest::Response, CallError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
     let body = response.text().await.unwrap_or_default();
+    let body = &body[..body.floor_char_boundary(200)];
     if status == reqwest::StatusCode::CONFLICT {
         Err(CallError::Conflict)
     } else if status.is_client_error() {
-        Err(CallError::Definite(format!("HTTP {status}: {body}")))
+        Err(CallError::Definite(format!(
+            "{what}: HTTP {status}: {body}"
+        )))
     } else {
-        Err(CallError::Indefinite(format!("HTTP {status}: {body}")))
+        Err(CallError::Indefinite(format!(
+            "{what}: HTTP {status}: {body}"
+        )))
     }
 }

@@ -1,0 +1,157 @@
+//! `--node-cmd`: diverge tests nodes it did not write. The Python example
+//! node (examples/python-node) passes a partitioned register run; its broken
+//! variant and nodes that break the protocol are caught, with errors that
+//! name the node, the request and the problem.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn python_node(extra: &str) -> String {
+    format!(
+        "python3 {} --id {{id}} --listen {{listen}} --data-dir {{data_dir}} --peers {{peers}}{extra}",
+        repo("examples/python-node/node.py").display()
+    )
+}
+
+/// `diverge run --node-cmd TEMPLATE flags...` into a fresh results dir.
+fn run(template: &str, flags: &[&str]) -> (Output, tempfile::TempDir) {
+    let results = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .arg("run")
+        .arg("--results")
+        .arg(results.path())
+        .args(["--node-cmd", template, "--quiet"])
+        .args(flags)
+        .output()
+        .unwrap();
+    (output, results)
+}
+
+fn results_json(results: &Path) -> Value {
+    let text = std::fs::read_to_string(results.join("latest/results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+const PARTITIONED_REGISTER: [&str; 12] = [
+    "--workload",
+    "register",
+    "--nemesis",
+    "partition",
+    "--nemesis-interval",
+    "1.5",
+    "--time-limit",
+    "6",
+    "--keys",
+    "30",
+    "--seed",
+    "2",
+];
+
+#[test]
+fn the_python_node_passes_a_partitioned_register_run() {
+    let (output, results) = run(&python_node(""), &PARTITIONED_REGISTER);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let json = results_json(results.path());
+    assert_eq!(json["valid"], true, "{json}");
+    assert_eq!(json["run"]["quiesced"], true, "{json}");
+    let cut: u64 = json["run"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["dropped"].as_u64().unwrap())
+        .sum();
+    assert!(
+        cut > 0,
+        "the partition never cut a replication request: {json}"
+    );
+}
+
+#[test]
+fn the_python_node_that_drops_replicated_changes_is_caught() {
+    let (output, results) = run(&python_node(" --drop-every 5"), &PARTITIONED_REGISTER);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let json = results_json(results.path());
+    let counts = &json["anomaly_counts"];
+    let found = counts["divergence"].as_u64().unwrap() + counts["lost-update"].as_u64().unwrap();
+    assert!(found > 0, "{json}");
+}
+
+#[test]
+fn a_node_that_never_gets_ready_is_named_with_its_request() {
+    let (output, _results) = run(
+        "sleep 30 # {id} {listen}",
+        &["--ready-timeout", "1", "--time-limit", "1"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("node n1 was not ready after 1.0s: GET http://127.0.0.1:")
+            && stderr.contains("/health connection refused"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_node_that_sends_bad_json_is_named_and_status_falls_back_to_settling() {
+    let template = format!(
+        "python3 {} --listen {{listen}}",
+        repo("tests/fixtures/bad_node.py").display()
+    );
+    let (output, results) = run(
+        &template,
+        &[
+            "--workload",
+            "register",
+            "--time-limit",
+            "1",
+            "--settle",
+            "0.2",
+            "--nodes",
+            "2",
+        ],
+    );
+    // Every read and final read fails: inconclusive.
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let history = std::fs::read_to_string(results.path().join("latest/history.jsonl")).unwrap();
+    assert!(
+        history.contains("node n1 GET /kv/k") && history.contains("malformed read reply"),
+        "{history}"
+    );
+    let json = results_json(results.path());
+    let notes = json["run"]["notes"].to_string();
+    assert!(
+        notes.contains("does not serve GET /admin/status") && notes.contains("--settle"),
+        "{json}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("note: node n1 does not serve GET /admin/status"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_placeholder_is_a_usage_error() {
+    let (output, _results) = run("node --id {node}", &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid --node-cmd: unknown placeholder {node}"),
+        "{stderr}"
+    );
+}
