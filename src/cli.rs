@@ -34,6 +34,10 @@ pub enum WorkloadName {
     Set,
     /// Blind writes of unique values, and reads.
     Register,
+    /// Ask for new ids (AUTO_INCREMENT inserts); every id must be unique. `--db mariadb` only.
+    UniqueIds,
+    /// Claim unique names (insert if absent); no name may have two owners. `--db mariadb` only.
+    Constraint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -136,6 +140,20 @@ pub struct RunArgs {
     /// does not serve GET /admin/status (so quiescence cannot be observed).
     #[arg(long, default_value_t = 3.0)]
     pub settle: f64,
+    /// The system under test: diverge's reference nodes (or `--node-cmd`
+    /// nodes), or local MariaDB instances replicating to each other.
+    #[arg(long, value_enum, default_value_t = crate::db::DbName::Reference)]
+    pub db: crate::db::DbName,
+    /// Replication topology of `--db mariadb`.
+    #[arg(long = "topology", value_enum, default_value_t = crate::db::DbTopology::Ring)]
+    pub db_topology: crate::db::DbTopology,
+    /// `--db mariadb`: auto_increment_increment of every instance.
+    #[arg(long, default_value_t = 1)]
+    pub id_step: u64,
+    /// `--db mariadb`: auto_increment_offset: `per-node` (instance i gets
+    /// offset i, the classic fix) or one number for all instances.
+    #[arg(long, default_missing_value = "per-node", num_args = 0..=1)]
+    pub id_offset: Option<crate::db::IdOffset>,
     /// Do not print the report's anomaly list (the summary tables remain).
     #[arg(long)]
     pub quiet: bool,

@@ -49,6 +49,9 @@ pub struct TestConfig {
     /// Fixed wait before final reads when nodes cannot report quiescence.
     #[serde(default = "default_settle_s")]
     pub settle_s: f64,
+    /// The system under test and, for MariaDB, its settings.
+    #[serde(default)]
+    pub db: crate::db::DbConfig,
     /// The command line that replays this run.
     pub replay: String,
 }
@@ -107,12 +110,15 @@ impl TestConfig {
         let workload_name = match args.workload {
             WorkloadName::Set => "set",
             WorkloadName::Register => "register",
+            WorkloadName::UniqueIds => "unique-ids",
+            WorkloadName::Constraint => "constraint",
         };
         let strategy_name = match args.strategy {
             StrategyName::Lww => "lww",
         };
         let test_name = match &args.test_name {
             Some(name) => validate_test_name(name)?,
+            None if args.db == crate::db::DbName::Mariadb => format!("{workload_name}-mariadb"),
             None => format!("{workload_name}-{strategy_name}"),
         };
         let config = TestConfig {
@@ -121,7 +127,7 @@ impl TestConfig {
             nodes: count("nodes", args.nodes, MAX_NODES)?,
             workload: args.workload,
             strategy: args.strategy,
-            topology: "all-to-all".to_string(),
+            topology: crate::db::DbConfig::topology_name(args),
             time_limit_s: positive_seconds("time-limit", args.time_limit)?,
             concurrency: count("concurrency", args.concurrency, MAX_CONCURRENCY)?,
             keys: count("keys", args.keys, MAX_KEYS)?,
@@ -140,6 +146,8 @@ impl TestConfig {
             node_bin: args.node_bin.clone(),
             node_cmd: validate_node_cmd(args.node_cmd.as_deref())?,
             settle_s: positive_seconds("settle", args.settle)?,
+            db: crate::db::DbConfig::from_args(args)
+                .map_err(|(flag, problem)| invalid(flag, problem))?,
             replay: String::new(),
         };
         Ok(TestConfig {
@@ -156,7 +164,8 @@ impl TestConfig {
             format!("--node-cmd {} --settle {} ", shell_quote(t), self.settle_s)
         });
         format!(
-            "diverge run {node_cmd}--nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
+            "diverge run {node_cmd}{}--nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
+            self.db.replay_flags(),
             self.nodes,
             enum_name(&self.workload),
             enum_name(&self.strategy),

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod control;
+pub mod db;
 pub mod history;
 pub mod nemesis;
 pub mod net;

@@ -73,6 +73,8 @@ fn infer_workload(history: &[Op]) -> Option<WorkloadName> {
     history.iter().find_map(|op| match op.f.as_str() {
         "add" => Some(WorkloadName::Set),
         "write" => Some(WorkloadName::Register),
+        "generate" => Some(WorkloadName::UniqueIds),
+        "claim" => Some(WorkloadName::Constraint),
         _ => None,
     })
 }

@@ -14,7 +14,7 @@ mod rundir;
 pub mod testbed;
 
 pub use check::check;
-pub use run::{Executed, execute, run};
+pub use run::{Executed, checker_workload, execute, name_of, run};
 
 /// Exit code for usage and harness errors.
 pub const EXIT_HARNESS_ERROR: i32 = 3;

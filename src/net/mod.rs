@@ -9,6 +9,8 @@
 //! - `link`: one link's server, its per-message decisions and the forwarding.
 //! - [`delay`]: sampling latencies and reorder delays from a link's RNG.
 //! - [`counters`]: per-link counters and delay percentiles for the results.
+//! - [`tcp`]: TCP-level links (cut, latency, hold) for databases whose
+//!   replication is not HTTP (MariaDB).
 //!
 //! Faults compose: [`LinkLayer::update_all`] edits every link's behaviour in
 //! place (a partition sets `drop` on the cut links and keeps their latency),
@@ -19,6 +21,7 @@ pub mod behaviour;
 pub mod counters;
 pub mod delay;
 mod link;
+pub mod tcp;
 #[cfg(test)]
 mod tests;
 

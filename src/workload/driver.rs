@@ -101,7 +101,11 @@ async fn client_process(
         let key = plan.keys[key_index].clone();
         let op = match plan.workload {
             WorkloadName::Set => set::next(&mut rng, key, unique),
-            WorkloadName::Register => register::next(&mut rng, key, unique),
+            // unique-ids and constraint run over SQL only (src/db/); config
+            // validation keeps them away from HTTP nodes.
+            WorkloadName::Register | WorkloadName::UniqueIds | WorkloadName::Constraint => {
+                register::next(&mut rng, key, unique)
+            }
         };
         let node = match plan.routing {
             Routing::Random => &nodes[rng.random_range(0..nodes.len())],
@@ -144,7 +148,9 @@ async fn invoke(
     );
     let done: Completion = match workload {
         WorkloadName::Set => set::execute(node, op).await,
-        WorkloadName::Register => register::execute(node, op).await,
+        WorkloadName::Register | WorkloadName::UniqueIds | WorkloadName::Constraint => {
+            register::execute(node, op).await
+        }
     };
     history.record(
         process,

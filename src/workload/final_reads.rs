@@ -38,7 +38,9 @@ pub async fn final_reads(
                 Ok(reply) => {
                     let value = match workload {
                         WorkloadName::Set => set::elements_value(&reply.values),
-                        WorkloadName::Register => Value::Array(reply.values),
+                        WorkloadName::Register
+                        | WorkloadName::UniqueIds
+                        | WorkloadName::Constraint => Value::Array(reply.values),
                     };
                     history.record(
                         process,

@@ -15,7 +15,7 @@ pub mod register;
 pub mod set;
 
 pub use driver::{ClientPlan, run_clients};
-pub use final_reads::final_reads;
+pub use final_reads::{FINAL_READ_PROCESS_BASE, final_reads};
 
 use diverge_checkers::OpType;
 use serde_json::Value;

@@ -1,0 +1,256 @@
+//! `mariadbd` instances: one datadir, port, socket and pid file each, all
+//! under the run directory; started as node processes (own process group,
+//! killed with the controller) so crash, pause and restart work as for any
+//! node; stopped gracefully at the end, and cleaned up after on every path.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder};
+
+use crate::cli::FsyncMode;
+use crate::cluster::{NodeProcess, NodeSpec};
+use crate::config::shell_quote;
+use crate::db::{DbConfig, DbTopology};
+
+/// The SQL user diverge connects as (created locally on every instance,
+/// never replicated), and the schema every workload uses.
+pub const USER: &str = "diverge";
+pub const SCHEMA: &str = "diverge";
+
+/// Run once at every start, before connections are accepted; `sql_log_bin=0`
+/// keeps it out of the binlog, so no instance replicates it.
+const INIT_SQL: &str = "SET sql_log_bin = 0;
+CREATE USER IF NOT EXISTS 'diverge'@'%';
+GRANT ALL ON *.* TO 'diverge'@'%';
+CREATE DATABASE IF NOT EXISTS diverge;
+CREATE TABLE IF NOT EXISTS diverge.registers (k VARCHAR(64) PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS diverge.elements (k VARCHAR(64) NOT NULL, e BIGINT NOT NULL, PRIMARY KEY (k, e)) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS diverge.ids (id BIGINT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64) NOT NULL) ENGINE=InnoDB;
+CREATE TABLE IF NOT EXISTS diverge.claims (name VARCHAR(64) PRIMARY KEY, claimant BIGINT NOT NULL) ENGINE=InnoDB;
+";
+
+/// Unix socket paths are limited to 108 bytes.
+const MAX_SOCKET_PATH: usize = 100;
+
+/// One instance.
+pub struct Server {
+    pub id: String,
+    pub port: u16,
+    pub socket: PathBuf,
+    pub pid_file: PathBuf,
+    pub process: NodeProcess,
+}
+
+impl Server {
+    pub fn opts(&self) -> OptsBuilder {
+        opts(self.port)
+    }
+}
+
+/// Connection options for the instance on `port`.
+pub fn opts(port: u16) -> OptsBuilder {
+    OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .user(Some(USER))
+        .db_name(Some(SCHEMA))
+        .prefer_socket(false)
+}
+
+/// Fail early, with the fix, when MariaDB is not installed.
+pub fn require_installed() -> Result<()> {
+    for tool in ["mariadbd", "mariadb-install-db"] {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false)
+            || Path::new("/usr/sbin").join(tool).is_file();
+        if !found {
+            bail!("--db mariadb needs {tool} (Debian: apt-get install -y mariadb-server)");
+        }
+    }
+    Ok(())
+}
+
+fn tool(name: &str) -> String {
+    let sbin = Path::new("/usr/sbin").join(name);
+    if sbin.is_file() {
+        sbin.display().to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// Make one initialised datadir under `dir` (system tables), to copy per instance.
+pub async fn install_template(dir: &Path) -> Result<PathBuf> {
+    let template = dir.join("template");
+    let output = tokio::process::Command::new(tool("mariadb-install-db"))
+        .arg("--no-defaults")
+        .arg("--user=root")
+        .arg(format!("--datadir={}", template.display()))
+        .arg("--skip-test-db")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("running mariadb-install-db")?;
+    if !output.status.success() {
+        bail!(
+            "mariadb-install-db failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(template)
+}
+
+/// What an instance needs to start.
+pub struct Layout<'a> {
+    pub run_dir: &'a Path,
+    pub template: &'a Path,
+    pub db: &'a DbConfig,
+}
+
+impl Layout<'_> {
+    /// Copy the template datadir and spawn instance `i` (0-based) on `port`.
+    pub async fn spawn(&self, i: usize, id: &str, port: u16) -> Result<Server> {
+        let base = self.run_dir.join("nodes").join(id);
+        let datadir = base.join("data");
+        std::fs::create_dir_all(&base)?;
+        let status = tokio::process::Command::new("cp")
+            .arg("-a")
+            .arg(self.template)
+            .arg(&datadir)
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("copying the template datadir to {}", datadir.display());
+        }
+        let init = base.join("init.sql");
+        std::fs::write(&init, INIT_SQL)?;
+        let mut socket = base.join("mysqld.sock");
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            socket = std::env::temp_dir()
+                .join(format!("diverge-{}-{id}-{port}.sock", std::process::id()));
+        }
+        let pid_file = base.join("mysqld.pid");
+        let mut flags = vec![
+            "--no-defaults".to_string(),
+            "--user=root".into(),
+            format!("--datadir={}", datadir.display()),
+            format!("--port={port}"),
+            format!("--socket={}", socket.display()),
+            format!("--pid-file={}", pid_file.display()),
+            format!("--init-file={}", init.display()),
+            "--bind-address=127.0.0.1".into(),
+            "--skip-name-resolve".into(),
+            format!("--server-id={}", i + 1),
+            format!("--gtid-domain-id={}", i + 1),
+            "--log-bin=binlog".into(),
+            "--log-slave-updates".into(),
+            "--binlog-format=ROW".into(),
+            format!("--auto-increment-increment={}", self.db.id_step),
+            format!("--auto-increment-offset={}", self.db.offset_of(i)),
+            "--slave-net-timeout=4".into(),
+            "--innodb-buffer-pool-size=16M".into(),
+            "--innodb-log-file-size=8M".into(),
+            // Commits reach the OS at once: they survive SIGKILL (not a power cut).
+            "--innodb-flush-log-at-trx-commit=2".into(),
+            "--performance-schema=OFF".into(),
+            "--max-connections=500".into(),
+        ];
+        if self.db.topology == DbTopology::AllToAll {
+            flags.push("--gtid-ignore-duplicates=ON".into());
+        }
+        let command = std::iter::once(tool("mariadbd"))
+            .chain(flags)
+            .map(|f| shell_quote(&f))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let spec = NodeSpec {
+            id: id.to_string(),
+            port,
+            data_dir: datadir,
+            log_path: self.run_dir.join("nodes").join(format!("{id}.log")),
+            peers: Vec::new(),
+            strategy: String::new(),
+            fsync: FsyncMode::Always,
+            node_bin: PathBuf::from("mariadbd"),
+            template: Some(command),
+        };
+        let process = NodeProcess::spawn(spec)?;
+        Ok(Server {
+            id: id.to_string(),
+            port,
+            socket,
+            pid_file,
+            process,
+        })
+    }
+}
+
+/// Wait until `server` accepts SQL connections as diverge's user.
+pub async fn wait_ready(server: &mut Server, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = server.process.exited() {
+            bail!(
+                "mariadbd {} exited during startup ({status}); last lines of {}:\n{}",
+                server.id,
+                server.process.spec.log_path.display(),
+                server.process.log_tail(20)
+            );
+        }
+        let last =
+            match tokio::time::timeout(Duration::from_secs(2), Conn::new(server.opts())).await {
+                Ok(Ok(conn)) => {
+                    let _ = conn.disconnect().await;
+                    return Ok(());
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "connect timed out".to_string(),
+            };
+        if Instant::now() >= deadline {
+            bail!(
+                "mariadbd {} did not accept connections on 127.0.0.1:{} within {:.0}s ({last}); last lines of {}:\n{}",
+                server.id,
+                server.port,
+                timeout.as_secs_f64(),
+                server.process.spec.log_path.display(),
+                server.process.log_tail(20)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Run one statement on `port`, with a bound.
+pub async fn exec(port: u16, sql: &str) -> Result<()> {
+    let work = async {
+        let mut conn = Conn::new(opts(port)).await?;
+        conn.query_drop(sql).await?;
+        conn.disconnect().await
+    };
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .with_context(|| format!("timeout on 127.0.0.1:{port}: {sql}"))?
+        .with_context(|| format!("on 127.0.0.1:{port}: {sql}"))
+}
+
+impl Server {
+    /// Remove what a killed mariadbd leaves behind (socket, pid file).
+    pub fn remove_leftovers(&self) {
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Error, panic and Ctrl-C paths: kill (the process group), then
+        // remove the socket and pid file it cannot remove itself.
+        self.process.kill_now();
+        self.remove_leftovers();
+    }
+}
