@@ -206,11 +206,14 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     db_findings.extend(findings::double_claims(&history));
     let mut check =
         diverge_checkers::check(&history, crate::control::checker_workload(config.workload));
-    if config.workload == crate::cli::WorkloadName::UniqueIds {
-        // The register checker stands in until the checkers judge unique-ids:
-        // only its divergence of the final reads (every instance's id table)
-        // applies; ids are generated, not written, so "impossible" reads and
-        // lost writes are artefacts. Duplicate ids are findings above.
+    if matches!(
+        config.workload,
+        crate::cli::WorkloadName::UniqueIds | crate::cli::WorkloadName::Constraint
+    ) {
+        // The register checker stands in until the checkers judge unique-ids
+        // and constraint: only its divergence of the final reads applies; ids
+        // and claimants are not `write`s, so its "impossible" reads and lost
+        // writes are artefacts. Duplicate ids and double claims are findings above.
         let anomalies = check
             .anomalies
             .into_iter()
