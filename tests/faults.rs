@@ -279,17 +279,38 @@ async fn links_between_datacenters_carry_their_latency() {
     let bed = start(&["--nodes", "4", "--datacenters", "2", "--dc-latency", "40"]).await;
     // n1, n2 in one datacenter; n3, n4 in the other.
     for i in 0..5 {
-        assert_eq!(bed.write(0, &format!("k{i}"), json!(i)).await.unwrap().status(), 200);
+        assert_eq!(
+            bed.write(0, &format!("k{i}"), json!(i))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     wait_for(BOUND, "the writes to reach every node", || async {
-        bed.values(1, "k4").await == Some(vec![json!(4)]) && bed.values(3, "k4").await == Some(vec![json!(4)])
+        bed.values(1, "k4").await == Some(vec![json!(4)])
+            && bed.values(3, "k4").await == Some(vec![json!(4)])
     })
     .await;
     let counters = bed.testbed.links.counters();
-    let link = |from: &str, to: &str| counters.iter().find(|c| c.from == from && c.to == to).unwrap().clone();
+    let link = |from: &str, to: &str| {
+        counters
+            .iter()
+            .find(|c| c.from == from && c.to == to)
+            .unwrap()
+            .clone()
+    };
     let cross = link("n1", "n3");
     let local = link("n1", "n2");
     assert!(cross.passed > 0 && local.passed > 0);
-    assert!(cross.delay_ms_p50 >= 32, "cross-datacenter p50 {} ms", cross.delay_ms_p50);
-    assert!(local.delay_ms_max < 32, "in-datacenter max {} ms", local.delay_ms_max);
+    assert!(
+        cross.delay_ms_p50 >= 32,
+        "cross-datacenter p50 {} ms",
+        cross.delay_ms_p50
+    );
+    assert!(
+        local.delay_ms_max < 32,
+        "in-datacenter max {} ms",
+        local.delay_ms_max
+    );
 }
