@@ -18,10 +18,10 @@ pub fn reasons(index: &HistoryIndex) -> Vec<String> {
             "{} completion(s) matched no open invoke with the same process and f (first: op {}); \
              they were ignored",
             index.orphans.len(),
-            first.index,
+            index.hist.ops[*first as usize].index,
         ));
     }
-    let final_reads: usize = index.keys.values().map(|k| k.final_reads.len()).sum();
+    let final_reads: usize = index.keys.iter().map(|k| k.final_reads.len()).sum();
     if final_reads == 0 {
         reasons.push(if index.final_read_attempts == 0 {
             "no final reads in the history: lost updates and divergence cannot be judged".to_owned()
@@ -37,14 +37,16 @@ pub fn reasons(index: &HistoryIndex) -> Vec<String> {
     let mut missing = index
         .sorted_keys()
         .into_iter()
-        .filter(|(_, k)| !k.writes.is_empty())
-        .filter_map(|(key, k)| {
+        .filter(|&key| !index.keys[key as usize].writes.is_empty())
+        .filter_map(|key| {
+            let k = &index.keys[key as usize];
             let absent: Vec<&str> = index
                 .nodes
                 .iter()
-                .copied()
-                .filter(|n| !k.final_reads.contains_key(n))
+                .filter(|&&n| !k.final_reads.iter().any(|r| r.node == n))
+                .map(|&n| index.node_name(n))
                 .collect();
+            let key = index.key_name(key);
             (!absent.is_empty()).then(|| {
                 format!(
                     "key {key:?} was written but has no final read from {}",

@@ -19,11 +19,13 @@
 //! each anomaly means.
 
 pub mod anomaly;
+pub mod chunked;
 pub mod coverage;
 pub mod divergence;
 pub mod history;
 pub mod index;
 pub mod lost_update;
+pub mod model;
 pub mod pairing;
 pub mod parse;
 pub mod reads;
@@ -35,9 +37,10 @@ mod testing;
 
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use history::{Elem, Op, OpType, Process};
+pub use model::Hist;
 pub use parse::{
-    History, HistoryError, parse_history, parse_history_detailed, read_history,
-    read_history_detailed,
+    History, HistoryError, parse_hist, parse_history, parse_history_detailed, read_hist,
+    read_history, read_history_detailed,
 };
 pub use result::{CheckResult, Stats, Validity};
 pub use workload::{UnknownWorkload, Workload};
@@ -47,14 +50,30 @@ use index::HistoryIndex;
 /// Runs every analysis that applies to `workload` and returns the verdict.
 /// Linear-ish: one indexing pass plus per-key sorts.
 pub fn check(history: &[Op], workload: Workload) -> CheckResult {
-    let index = HistoryIndex::build(history);
+    check_hist(&Hist::from_ops(history), workload)
+}
+
+/// [`check`] on a compact history (see [`read_hist`]).
+pub fn check_hist(hist: &Hist, workload: Workload) -> CheckResult {
+    let index = HistoryIndex::build(hist);
     let mut anomalies = match workload {
         Workload::Set => lost_update::set(&index),
         Workload::Register => lost_update::register(&index),
     };
     anomalies.extend(divergence::check(&index));
     anomalies.extend(reads::check(&index));
-    CheckResult::new(anomalies, Stats::of(history), coverage::reasons(&index))
+    CheckResult::new(anomalies, Stats::of_hist(hist), coverage::reasons(&index))
+}
+
+/// Reads a history file and checks it: the fast path (parallel parse
+/// straight into the compact form). Also returns whether a torn last line
+/// was skipped.
+pub fn check_file(
+    path: &std::path::Path,
+    workload: Workload,
+) -> Result<(CheckResult, bool), HistoryError> {
+    let (hist, torn_tail) = read_hist(path)?;
+    Ok((check_hist(&hist, workload), torn_tail))
 }
 
 #[cfg(test)]

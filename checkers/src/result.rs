@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::anomaly::{Anomaly, AnomalyKind};
-use crate::history::{Op, OpType, f};
+use crate::history::{Op, OpType};
+use crate::model::{Hist, fid};
 
 /// The whole outcome of checking one history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,10 +114,15 @@ pub struct Stats {
 impl Stats {
     /// One pass over the history.
     pub fn of(history: &[Op]) -> Stats {
+        Stats::of_hist(&Hist::from_ops(history))
+    }
+
+    /// One pass over a compact history.
+    pub fn of_hist(hist: &Hist) -> Stats {
         let mut stats = Stats::default();
         let mut span: Option<(u64, u64)> = None;
-        for op in history.iter().filter(|op| op.is_client()) {
-            if op.f == f::FINAL_READ {
+        for op in hist.ops.iter().filter(|op| op.is_client()) {
+            if op.f == fid::FINAL_READ {
                 stats.final_reads += u64::from(op.kind == OpType::Ok);
                 continue;
             }
