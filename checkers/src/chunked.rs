@@ -49,6 +49,11 @@ pub struct RawOp<'a> {
 
 /// What parsed lines are collected into.
 pub trait Sink: Default + Send {
+    /// Parses and pushes a line of the common shape without serde; `None`
+    /// (nothing pushed) sends the line through [`RawOp`] instead.
+    fn fast(&mut self, _line: &[u8]) -> Option<u64> {
+        None
+    }
     fn push(&mut self, raw: RawOp<'_>);
     fn append(&mut self, other: Self);
 }
@@ -78,6 +83,10 @@ impl Sink for Vec<Op> {
 }
 
 impl Sink for Hist {
+    fn fast(&mut self, line: &[u8]) -> Option<u64> {
+        crate::fastline::parse(self, line)
+    }
+
     fn push(&mut self, raw: RawOp<'_>) {
         let value = match raw.value {
             None => CValue::Null,
@@ -235,6 +244,21 @@ fn parse_part<S: Sink>(bytes: &[u8], ends_input: bool) -> Part<S> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        if let Some(index) = part.sink.fast(line) {
+            if let Some(previous) = part.last_index
+                && index <= previous
+            {
+                part.error = Some(LineError::NotIncreasing {
+                    line: part.lines,
+                    index,
+                    previous,
+                });
+                break;
+            }
+            part.first.get_or_insert((part.lines, index));
+            part.last_index = Some(index);
+            continue;
+        }
         let raw: RawOp = match serde_json::from_slice(line) {
             Ok(raw) => raw,
             Err(_) if !terminated && ends_input => {
@@ -294,7 +318,12 @@ pub struct Engine<S> {
 
 impl<S: Sink> Engine<S> {
     pub fn new() -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        // DIVERGE_PARSE_THREADS overrides the core count (benchmarks).
+        let threads = std::env::var("DIVERGE_PARSE_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+            .max(1);
         Engine {
             sink: S::default(),
             lines: 0,

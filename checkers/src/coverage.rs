@@ -6,12 +6,13 @@
 
 use crate::anomaly::list;
 use crate::index::HistoryIndex;
+use crate::workload::Workload;
 
 /// Per-key reasons beyond this many are summarized in one line.
 const MAX_KEY_REASONS: usize = 10;
 
 /// Human-readable reasons the verdict is inconclusive; empty if it is not.
-pub fn reasons(index: &HistoryIndex) -> Vec<String> {
+pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
     let mut reasons = Vec::new();
     if let Some(first) = index.orphans.first() {
         reasons.push(format!(
@@ -20,6 +21,9 @@ pub fn reasons(index: &HistoryIndex) -> Vec<String> {
             index.orphans.len(),
             index.hist.ops[*first as usize].index,
         ));
+    }
+    if workload == Workload::UniqueIds {
+        return reasons; // Judged on the generates alone.
     }
     let final_reads: usize = index.keys.iter().map(|k| k.final_reads.len()).sum();
     if final_reads == 0 {

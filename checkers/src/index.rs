@@ -6,7 +6,7 @@
 //! per-key sorts, so the whole check stays O(n log n).
 
 use crate::history::OpType;
-use crate::model::{CValue, FastMap, Hist, NONE, Val, fid};
+use crate::model::{CValue, Hist, NONE, Val, ValMap, fid};
 use crate::pairing::{Pair, pair};
 
 /// An op whose invoke carries a value a read may later return (`add`,
@@ -81,7 +81,7 @@ pub struct HistoryIndex<'h> {
     pub writes: Vec<Write>,
     /// Values are unique across a test; should one repeat, the first write
     /// keeps it.
-    pub write_by_value: FastMap<Val, u32>,
+    pub write_by_value: ValMap,
     /// `ok` reads and final reads, in completion order.
     pub reads: Vec<Read>,
     /// By key id.
@@ -108,7 +108,7 @@ impl<'h> HistoryIndex<'h> {
         let mut index = HistoryIndex {
             hist,
             writes: Vec::new(),
-            write_by_value: FastMap::default(),
+            write_by_value: ValMap::default(),
             reads: Vec::new(),
             keys: vec![KeyIndex::default(); hist.keys.len()],
             nodes: Vec::new(),
@@ -139,7 +139,6 @@ impl<'h> HistoryIndex<'h> {
                     }
                 };
                 let id = index.writes.len() as u32;
-                index.write_by_value.entry(value).or_insert(id);
                 index.keys[key as usize].writes.push(id);
                 index.writes.push(Write {
                     key,
@@ -174,6 +173,13 @@ impl<'h> HistoryIndex<'h> {
             }
         }
         index.pairs = pairing.pairs;
+        index.write_by_value = ValMap::build(
+            index
+                .writes
+                .iter()
+                .enumerate()
+                .map(|(id, w)| (w.value, id as u32)),
+        );
         index
             .nodes
             .sort_unstable_by(|a, b| hist.node_name(*a).cmp(hist.node_name(*b)));
@@ -202,8 +208,8 @@ impl<'h> HistoryIndex<'h> {
     /// The write that wrote `value`, if any op ever tried to.
     pub fn write_of(&self, value: Val) -> Option<&Write> {
         self.write_by_value
-            .get(&value)
-            .map(|&id| &self.writes[id as usize])
+            .get(value)
+            .map(|id| &self.writes[id as usize])
     }
 
     /// Key ids sorted by name, for deterministic output.

@@ -119,6 +119,65 @@ impl COp {
     }
 }
 
+/// A map from written values to ids (`u32`): a plain array when the values
+/// are integers in a compact range (the usual case: values are unique
+/// counters), a hash map otherwise. Lookups are the checkers' hot loop.
+#[derive(Clone, Debug, Default)]
+pub struct ValMap {
+    base: i64,
+    dense: Vec<u32>,
+    sparse: FastMap<Val, u32>,
+}
+
+impl ValMap {
+    /// Builds from `(value, id)` pairs; the first id of a value wins.
+    pub fn build(pairs: impl Iterator<Item = (Val, u32)> + Clone) -> ValMap {
+        let (mut lo, mut hi, mut n) = (i64::MAX, i64::MIN, 0usize);
+        for (v, _) in pairs.clone() {
+            if let Some(x) = v.as_int() {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+            n += 1;
+        }
+        let mut map = ValMap::default();
+        let span = hi.checked_sub(lo).and_then(|s| usize::try_from(s).ok());
+        let dense = span.is_some_and(|s| s <= 4 * n + 1024);
+        if dense {
+            map.base = lo;
+            map.dense = vec![NONE; span.unwrap() + 1];
+        }
+        for (v, id) in pairs {
+            match v.as_int() {
+                Some(x) if dense => {
+                    let slot = &mut map.dense[(x - lo) as usize];
+                    if *slot == NONE {
+                        *slot = id;
+                    }
+                }
+                _ => {
+                    map.sparse.entry(v).or_insert(id);
+                }
+            }
+        }
+        map
+    }
+
+    #[inline]
+    pub fn get(&self, v: Val) -> Option<u32> {
+        if let Some(x) = v.as_int()
+            && !self.dense.is_empty()
+        {
+            let i = x.wrapping_sub(self.base);
+            return match self.dense.get(usize::try_from(i).ok()?) {
+                Some(&id) if id != NONE => Some(id),
+                _ => None,
+            };
+        }
+        self.sparse.get(&v).copied()
+    }
+}
+
 /// A string interner: each distinct name gets the next `u32`.
 #[derive(Clone, Debug, Default)]
 pub struct Names {

@@ -33,8 +33,8 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
             reads: 0,
         };
         for &value in index.hist.elements(&read.value) {
-            let seen = match index.write_by_value.get(&value) {
-                Some(&id) if index.writes[id as usize].key == read.key => {
+            let seen = match index.write_by_value.get(value) {
+                Some(id) if index.writes[id as usize].key == read.key => {
                     if index.writes[id as usize].outcome != OpType::Fail {
                         continue;
                     }
