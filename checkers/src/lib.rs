@@ -96,16 +96,17 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     if !matches!(opts.workload, Workload::ListAppend | Workload::UniqueIds) {
         anomalies.extend(divergence::check(&index));
     }
+    let mut lag = None;
     if !matches!(opts.workload, Workload::Counter | Workload::UniqueIds) {
-        anomalies.extend(reads::check(&index));
+        let (read_anomalies, first_seen) = reads::check_and_observe(&index);
+        anomalies.extend(read_anomalies);
+        lag = observe::lag(&index, &first_seen);
     }
     for anomaly in &mut anomalies {
         anomaly.expectation = expectation::expectation(anomaly.kind, opts);
     }
     let mut result = CheckResult::new(anomalies, Stats::of_hist(hist), inconclusive);
-    if !matches!(opts.workload, Workload::Counter | Workload::UniqueIds) {
-        result.lag = observe::lag(&index);
-    }
+    result.lag = lag;
     result.availability = observe::availability(&index);
     result
 }

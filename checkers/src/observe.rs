@@ -12,22 +12,11 @@ use crate::result::{LagStats, OutcomeCounts};
 /// completion to the completion of the first `ok` (non-final) read on
 /// another node that returned it, 0 if that read completed first. `None`
 /// when no value was ever observed on another node.
-pub fn lag(index: &HistoryIndex) -> Option<LagStats> {
-    let mut first_seen = vec![u64::MAX; index.writes.len()];
-    for read in index.reads.iter().filter(|r| !r.is_final) {
-        for &v in index.hist.elements(&read.value) {
-            let Some(id) = index.write_by_value.get(v) else {
-                continue;
-            };
-            let w = &index.writes[id as usize];
-            if w.key == read.key && w.node != read.node && first_seen[id as usize] == u64::MAX {
-                first_seen[id as usize] = read.end_time;
-            }
-        }
-    }
+/// `first_seen` comes from [`crate::reads::check_and_observe`].
+pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
     let mut lags_ns: Vec<u64> = Vec::new();
     let mut never = 0;
-    for (w, &seen) in index.writes.iter().zip(&first_seen) {
+    for (w, &seen) in index.writes.iter().zip(first_seen) {
         if w.outcome != OpType::Ok {
             continue;
         }

@@ -24,6 +24,20 @@ struct Seen {
 }
 
 pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
+    check_and_observe(index).0
+}
+
+/// [`check`], plus (in the same pass over every read element) when each
+/// write's value was first returned by a non-final read on another node
+/// (`u64::MAX` if never): the input of [`crate::observe::lag`].
+pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
+    let mut seen_at = vec![u64::MAX; index.writes.len()];
+    // What the hot loop needs of each write, small enough to stay in cache.
+    let compact: Vec<(u32, u32, bool)> = index
+        .writes
+        .iter()
+        .map(|w| (w.key, w.node, w.outcome == OpType::Fail))
+        .collect();
     let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
     let mut aborted: FastMap<u32, Seen> = FastMap::default();
     for read in &index.reads {
@@ -34,8 +48,12 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         };
         for &value in index.hist.elements(&read.value) {
             let seen = match index.write_by_value.get(value) {
-                Some(id) if index.writes[id as usize].key == read.key => {
-                    if index.writes[id as usize].outcome != OpType::Fail {
+                Some(id) if compact[id as usize].0 == read.key => {
+                    let (_, node, failed) = compact[id as usize];
+                    if !read.is_final && node != read.node && seen_at[id as usize] == u64::MAX {
+                        seen_at[id as usize] = read.end_time;
+                    }
+                    if !failed {
                         continue;
                     }
                     aborted.entry(id).or_insert_with(first_seen)
@@ -85,7 +103,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
             ),
         ));
     }
-    anomalies
+    (anomalies, seen_at)
 }
 
 /// " on n1", or nothing when the node is unknown.
