@@ -161,18 +161,23 @@ impl Planter<'_> {
                     .collect();
                 let mut found = None;
                 for r in &finals {
-                    let Some(w) = r.value.as_array().and_then(|a| a.first()) else {
+                    let key = r.key.clone();
+                    // (invoke position, ok position, value) of ok writes.
+                    let mut oks = Vec::new();
+                    for (i, op) in self.history.iter().enumerate() {
+                        if op.f == "write" && op.kind == OpType::Ok && op.key == key {
+                            let inv = self.history[..i]
+                                .iter()
+                                .rposition(|o| o.process == op.process && o.kind == OpType::Invoke);
+                            oks.push((inv.unwrap_or(i), i, op.value.clone()));
+                        }
+                    }
+                    let Some(b) = oks.iter().max_by_key(|w| w.0) else {
                         continue;
                     };
-                    let Some(wi) = self.invoke_of("write", w) else {
-                        continue;
-                    };
-                    let before = self.history[..wi]
-                        .iter()
-                        .rev()
-                        .find(|op| op.f == "write" && op.kind == OpType::Ok && op.key == r.key);
-                    if let Some(a) = before {
-                        found = Some((r.key.clone().unwrap(), a.value.clone()));
+                    let a = oks.iter().filter(|w| w.1 < b.0).max_by_key(|w| w.1);
+                    if let Some(a) = a {
+                        found = Some((key.unwrap(), a.2.clone()));
                         break;
                     }
                 }
@@ -229,13 +234,6 @@ impl Planter<'_> {
             upper += amount.max(0);
         }
         (lower, upper)
-    }
-
-    /// Position of the invoke that wrote `value` with `f`.
-    pub fn invoke_of(&self, f: &str, value: &Value) -> Option<usize> {
-        self.history
-            .iter()
-            .position(|op| op.f == f && op.kind == OpType::Invoke && op.value == *value)
     }
 
     fn divergence(&mut self) {
