@@ -21,7 +21,12 @@ fn history_file(workload: Workload) -> PathBuf {
 }
 
 fn bench(c: &mut Criterion) {
-    for workload in [Workload::Register, Workload::Set, Workload::ListAppend, Workload::Causal] {
+    for workload in [
+        Workload::Register,
+        Workload::Set,
+        Workload::ListAppend,
+        Workload::Causal,
+    ] {
         let path = history_file(workload);
         let opts = CheckOptions::new(workload);
         let mut group = c.benchmark_group(workload.name());

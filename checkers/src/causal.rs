@@ -428,6 +428,109 @@ mod tests {
         assert_eq!(found(&result), [("causal-cycle", "y", vec![2, 3, 6, 7])]);
     }
 
+    /// The vector-clock search agrees with a brute-force reachability
+    /// check on histories with causal delivery off.
+    #[test]
+    fn agrees_with_brute_force_reachability() {
+        use crate::index::HistoryIndex;
+        use crate::model::{Hist, fid};
+        use crate::synth::{SynthSpec, synth_history};
+        use std::collections::BTreeSet;
+
+        let mut total = 0;
+        for seed in 0..12 {
+            let mut spec = SynthSpec {
+                processes: 4,
+                nodes: 3,
+                ..SynthSpec::new(Workload::Causal, 3000, seed)
+            };
+            spec.causal_delivery = false;
+            let hist = Hist::from_ops(&synth_history(&spec));
+            let index = HistoryIndex::build(&hist);
+            let fast: BTreeSet<u64> = super::check(&index)
+                .iter()
+                .map(|a| *a.witnesses.last().unwrap())
+                .collect();
+
+            // Brute force: explicit edges, DFS from every write.
+            let ops: Vec<_> = index
+                .writes
+                .iter()
+                .filter(|w| hist.ops[w.pair.invoke as usize].f == fid::WRITE)
+                .map(|w| (w.pair, Some(w)))
+                .chain(
+                    index
+                        .reads
+                        .iter()
+                        .filter(|r| !r.is_final)
+                        .map(|r| (r.pair, None)),
+                )
+                .collect();
+            let n = ops.len();
+            let proc_of = |i: usize| hist.ops[ops[i].0.invoke as usize].process;
+            let mut succ = vec![Vec::new(); n];
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by_key(|&i| (proc_of(i), ops[i].0.invoke));
+            for w in order.windows(2) {
+                if proc_of(w[0]) == proc_of(w[1]) {
+                    succ[w[0]].push(w[1]);
+                }
+            }
+            let write_node = |v| (0..n).find(|&i| ops[i].1.is_some_and(|w| w.value == v));
+            let mut read_sets = vec![Vec::new(); n];
+            let mut happened = vec![false; n];
+            for i in 0..n {
+                if ops[i].1.is_some() {
+                    happened[i] |= ops[i].1.unwrap().outcome == crate::history::OpType::Ok;
+                    continue;
+                }
+                let c = ops[i].0.completion(&hist).unwrap();
+                for &v in hist.elements(&c.value) {
+                    if let Some(w) = write_node(v) {
+                        succ[w].push(i);
+                        read_sets[i].push(w);
+                        happened[w] = true;
+                    }
+                }
+            }
+            let reach = |from: usize| {
+                let mut seen = vec![false; n];
+                let mut stack = vec![from];
+                while let Some(x) = stack.pop() {
+                    for &y in &succ[x] {
+                        if !seen[y] {
+                            seen[y] = true;
+                            stack.push(y);
+                        }
+                    }
+                }
+                seen
+            };
+            let reaches: Vec<Vec<bool>> = (0..n).map(reach).collect();
+            let mut slow = BTreeSet::new();
+            for r in 0..n {
+                if ops[r].1.is_some() {
+                    continue;
+                }
+                let key = ops[r].0.key(&hist);
+                let bad = (0..n).any(|w2| {
+                    ops[w2].1.is_some_and(|w| w.key == key)
+                        && happened[w2]
+                        && reaches[w2][r]
+                        && !read_sets[r].contains(&w2)
+                        && (read_sets[r].is_empty()
+                            || read_sets[r].iter().any(|&w1| reaches[w1][w2]))
+                });
+                if bad {
+                    slow.insert(ops[r].0.witness(&hist));
+                }
+            }
+            assert_eq!(fast, slow, "seed {seed}");
+            total += fast.len();
+        }
+        assert!(total > 0, "the histories should contain some violations");
+    }
+
     #[test]
     fn causal_histories_with_lagging_replicas_are_fine() {
         let history = h("

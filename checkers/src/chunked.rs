@@ -317,6 +317,14 @@ pub struct Engine<S> {
 }
 
 impl<S: Sink> Engine<S> {
+    /// Parses on `threads` threads.
+    pub fn with_threads(threads: usize) -> Self {
+        Engine {
+            threads: threads.max(1),
+            ..Self::new()
+        }
+    }
+
     pub fn new() -> Self {
         // DIVERGE_PARSE_THREADS overrides the core count (benchmarks).
         let threads = std::env::var("DIVERGE_PARSE_THREADS")
@@ -474,6 +482,65 @@ mod tests {
             };
             assert_eq!(hist.to_json(v), expected, "{text}");
         }
+    }
+
+    fn lines(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"index":{i},"time":{i},"process":{},"type":"invoke","f":"add","key":"k{}","value":[{i},7],"node":"n1"}}"#,
+                    i % 7,
+                    i % 13
+                )
+            })
+            .collect()
+    }
+
+    fn parse_threads(text: &str, threads: usize) -> Result<Hist, (usize, String)> {
+        let mut engine = Engine::<Hist>::with_threads(threads);
+        engine
+            .block(text.as_bytes(), true)
+            .map(|()| engine.sink)
+            .map_err(|(base, e)| match e {
+                LineError::Malformed { line, message } => (base + line, message),
+                LineError::NotIncreasing { line, .. } => (base + line, "order".to_owned()),
+            })
+    }
+
+    #[test]
+    fn parallel_parts_agree_with_one_thread_and_keep_line_numbers() {
+        let mut all = lines(40_000);
+        let one = parse_threads(&all.join("\n"), 1).unwrap();
+        let three = parse_threads(&all.join("\n"), 3).unwrap();
+        assert_eq!(one.ops.len(), 40_000);
+        for (a, b) in one.ops.iter().zip(&three.ops) {
+            assert_eq!((a.index, a.process, a.time), (b.index, b.process, b.time));
+            assert_eq!(one.key_name(a.key), three.key_name(b.key));
+            assert_eq!(one.to_json(a.value), three.to_json(b.value));
+        }
+        // A malformed line deep in the last part: the exact 1-based line.
+        all[33_332] = "{oops".to_owned();
+        let text = all.join("\n");
+        assert_eq!(parse_threads(&text, 3).unwrap_err().0, 33_333);
+        assert_eq!(parse_threads(&text, 1).unwrap_err().0, 33_333);
+        // An index going backwards right after a seam is caught too.
+        let mut all = lines(40_000);
+        let text_len: usize = all.iter().map(|l| l.len() + 1).sum();
+        let cuts = split(all.join("\n").as_bytes(), 3);
+        let mut offset = 0;
+        let seam_line = all
+            .iter()
+            .position(|l| {
+                offset += l.len() + 1;
+                offset == cuts[1]
+            })
+            .unwrap()
+            + 1; // 0-based position of the first line of part 2
+        assert!(cuts[1] < text_len);
+        all[seam_line] =
+            all[seam_line].replacen(&format!("\"index\":{seam_line},"), "\"index\":0,", 1);
+        let e = parse_threads(&all.join("\n"), 3).unwrap_err();
+        assert_eq!(e, (seam_line + 1, "order".to_owned()));
     }
 
     #[test]

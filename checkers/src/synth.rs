@@ -49,6 +49,14 @@ pub struct SynthSpec {
     pub nodes: usize,
     pub seed: u64,
     pub plant: Vec<AnomalyKind>,
+    /// `causal`: replicas apply writes in causal order (default). When
+    /// false, every replicated write gets an independent delay, so a
+    /// dependent write can overtake its cause (all-to-all without causal
+    /// delivery): the history then shows causal anomalies.
+    pub causal_delivery: bool,
+    /// `unique-ids`: nodes hand out ids with per-node offsets (default).
+    /// When false, every node counts from 1 and ids collide.
+    pub id_offsets: bool,
 }
 
 impl SynthSpec {
@@ -62,6 +70,8 @@ impl SynthSpec {
             nodes: 3,
             seed,
             plant: Vec::new(),
+            causal_delivery: true,
+            id_offsets: true,
         }
     }
 }
@@ -179,6 +189,11 @@ struct Sim<'s> {
     claimed: BTreeMap<usize, i64>,
     /// causal: the latest delivery step scheduled per node.
     delivered_at: Vec<u64>,
+    /// causal: chains started so far (chain j = keys 2j, then 2j+1).
+    chains: usize,
+    /// causal, per slot: the chain whose second write is next, and the
+    /// chain whose first key is the next read.
+    chain_state: Vec<(Option<usize>, Option<usize>)>,
 }
 
 impl<'s> Sim<'s> {
@@ -206,6 +221,8 @@ impl<'s> Sim<'s> {
             id_counters: vec![0; spec.nodes.max(1)],
             claimed: BTreeMap::new(),
             delivered_at: vec![0; spec.nodes.max(1)],
+            chains: 0,
+            chain_state: vec![(None, None); spec.processes.max(1)],
         }
     }
 
@@ -311,7 +328,7 @@ impl<'s> Sim<'s> {
         for other in 0..self.replicas.len() {
             if other != node {
                 let mut at = self.step + 1 + self.rng.below(40) as u64;
-                if self.spec.workload == Workload::Causal {
+                if self.spec.workload == Workload::Causal && self.spec.causal_delivery {
                     // Causal delivery: each node applies in stamp order.
                     at = at.max(self.delivered_at[other]);
                     self.delivered_at[other] = at;
@@ -343,6 +360,7 @@ impl<'s> Sim<'s> {
             _ => OpType::Ok,
         };
         let (f, key, value) = match (self.spec.workload, is_write) {
+            (Workload::Causal, _) => self.causal_op(slot, is_write),
             (Workload::UniqueIds, _) => ("generate", usize::MAX, Value::Null),
             (Workload::Constraint, _) => {
                 let claimant = self.fresh();
@@ -420,6 +438,46 @@ impl<'s> Sim<'s> {
         });
     }
 
+    /// Causal chains: a process writes x (key 2j) then y (key 2j+1); readers
+    /// read a recent chain's y, then its x.
+    fn causal_op(&mut self, slot: usize, is_write: bool) -> (&'static str, usize, Value) {
+        let (writing, reading) = self.chain_state[slot];
+        let key = if is_write {
+            match writing {
+                Some(j) => {
+                    self.chain_state[slot].0 = None;
+                    2 * j + 1
+                }
+                None => {
+                    let j = self.chains;
+                    self.chains += 1;
+                    self.key_count = self.key_count.max(2 * self.chains);
+                    self.chain_state[slot].0 = Some(j);
+                    2 * j
+                }
+            }
+        } else {
+            match reading {
+                Some(j) => {
+                    self.chain_state[slot].1 = None;
+                    2 * j
+                }
+                None if self.chains == 0 => 0,
+                None => {
+                    let recent = self.chains.min(10);
+                    let j = self.chains - 1 - self.rng.below(recent);
+                    self.chain_state[slot].1 = Some(j);
+                    2 * j + 1
+                }
+            }
+        };
+        if is_write {
+            ("write", key, json!(self.fresh()))
+        } else {
+            ("read", key, Value::Null)
+        }
+    }
+
     fn fresh(&mut self) -> i64 {
         self.next_value += 1;
         self.next_value
@@ -434,7 +492,12 @@ impl<'s> Sim<'s> {
             ("generate", OpType::Ok) => {
                 let n = self.replicas.len() as i64;
                 self.id_counters[open.node] += 1;
-                json!(self.id_counters[open.node] * n + open.node as i64)
+                let id = self.id_counters[open.node];
+                if self.spec.id_offsets {
+                    json!(id * n + open.node as i64)
+                } else {
+                    json!(id)
+                }
             }
             ("generate", _) => Value::Null,
             _ => open.value,
