@@ -2,18 +2,28 @@
 //!
 //! Pure code: no async, no network. The controller writes histories with the
 //! types in [`history`]; `diverge check` and the run's final phase read them
-//! back ([`parse`]) and run [`check`].
+//! back and run [`check`] / [`check_with`], or [`check_file`] (the fast path:
+//! parse and check a JSONL file).
 //!
 //! # Layout
-//! - [`history`]: the op model (one line of `history.jsonl`).
-//! - [`parse`]: streaming reader, [`HistoryError`] with file and line.
+//! - [`history`]: the op model (one line of `history.jsonl`), the exchange
+//!   format.
+//! - [`model`]: [`Hist`], the compact interned form every checker runs on.
+//! - [`parse`] (over [`chunked`]): block-wise parallel reader, into [`Op`]s
+//!   or straight into a [`Hist`]; [`HistoryError`] with file and line.
 //! - [`pairing`]: invokes matched with their completions.
-//! - [`index`]: the paired history indexed once (writes by value, final
-//!   reads by key and node) for all checkers.
-//! - [`lost_update`], [`divergence`], [`reads`]: one analysis each, each
-//!   returning [`Anomaly`] values.
+//! - [`index`]: the paired history indexed once (writes by value, reads,
+//!   final reads by key and node) for all checkers.
+//! - One module per analysis, each returning [`Anomaly`] values:
+//!   [`lost_update`], [`divergence`], [`reads`] (impossible/aborted),
+//!   [`counter`], [`list_append`], [`causal`], [`unique_ids`],
+//!   [`constraint`].
+//! - [`expectation`]: the table marking anomalies inherent or unexpected for
+//!   a strategy and topology ([`CheckOptions`]).
+//! - [`observe`]: replication lag and availability (measurements).
 //! - [`coverage`]: why a verdict may be inconclusive.
 //! - [`result`]: [`CheckResult`], the verdict as data (`results.json`).
+//! - [`synth`]: seeded synthetic histories, valid or with planted anomalies.
 //!
 //! See `docs/history.md` for the format and `docs/anomalies.md` for what
 //! each anomaly means.
