@@ -1,6 +1,6 @@
 //! The paired history, indexed once for all checkers.
 //!
-//! Built in one pass over the [`Pairing`]: every write by its (unique) value,
+//! Built in one pass over the [`crate::pairing::Pairing`]: every write by its (unique) value,
 //! every successful read, and per key (dense, by interned id) its writes and
 //! its final read on each node. The checkers then only do hash lookups and
 //! per-key sorts, so the whole check stays O(n log n).

@@ -7,7 +7,7 @@
 //! ([`Names`]), and values as [`Val`]s (an `i64`, or an id into a side table
 //! for anything that is not an integer). Array values live in one shared pool
 //! ([`Hist::elems`]). [`Hist::from_ops`] builds it from ops in memory;
-//! [`crate::fast`] builds it straight from JSONL bytes.
+//! [`crate::parse::read_hist`] builds it straight from JSONL bytes.
 
 use std::fmt;
 
