@@ -56,6 +56,8 @@ pub trait Sink: Default + Send {
     }
     fn push(&mut self, raw: RawOp<'_>);
     fn append(&mut self, other: Self);
+    /// Capacity hint: the input is `factor` times what was parsed so far.
+    fn grow_hint(&mut self, _factor: f64) {}
 }
 
 impl Sink for Vec<Op> {
@@ -110,6 +112,12 @@ impl Sink for Hist {
 
     fn append(&mut self, other: Self) {
         Hist::append(self, other);
+    }
+
+    fn grow_hint(&mut self, factor: f64) {
+        let more = |len: usize| ((len as f64) * (factor - 1.0) * 1.05) as usize;
+        self.ops.reserve(more(self.ops.len()));
+        self.elems.reserve(more(self.elems.len()));
     }
 }
 
@@ -388,9 +396,15 @@ impl<S: Sink> Engine<S> {
         Ok(())
     }
 
-    /// Reads `reader` block by block.
-    pub fn read(&mut self, mut reader: impl Read) -> Result<(), ReadError> {
+    /// Reads `reader` block by block; `total_bytes` (if known) sizes the
+    /// output once the first block shows the bytes per op.
+    pub fn read(
+        &mut self,
+        mut reader: impl Read,
+        total_bytes: Option<u64>,
+    ) -> Result<(), ReadError> {
         let mut buf: Vec<u8> = Vec::new();
+        let mut consumed = 0u64;
         loop {
             let filled = buf.len();
             buf.resize(BLOCK_BYTES.max(filled * 2), 0);
@@ -415,6 +429,12 @@ impl<S: Sink> Engine<S> {
                 continue; // One line longer than the buffer: grow it.
             };
             self.block(&buf[..=cut], false).map_err(ReadError::Line)?;
+            if consumed == 0
+                && let Some(total) = total_bytes
+            {
+                self.sink.grow_hint(total as f64 / (cut + 1) as f64);
+            }
+            consumed += (cut + 1) as u64;
             buf.drain(..=cut);
         }
     }
