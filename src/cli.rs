@@ -132,6 +132,11 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+fn parse_checker_workload(s: &str) -> Result<diverge_checkers::Workload, String> {
+    s.parse()
+        .map_err(|e: diverge_checkers::UnknownWorkload| e.to_string())
+}
+
 fn parse_nemesis(s: &str) -> Result<NemesisSet, String> {
     s.parse()
 }
@@ -140,9 +145,17 @@ fn parse_nemesis(s: &str) -> Result<NemesisSet, String> {
 pub struct CheckArgs {
     /// A run directory (holding history.jsonl and test.json) or a history file.
     pub path: PathBuf,
-    /// Workload of the history; read from test.json or inferred from the ops when absent.
-    #[arg(long, value_enum)]
-    pub workload: Option<WorkloadName>,
+    /// Workload of the history (set, register, counter, list-append, causal,
+    /// unique-ids, constraint); read from test.json or inferred from the ops when absent.
+    #[arg(long, value_parser = parse_checker_workload)]
+    pub workload: Option<diverge_checkers::Workload>,
+    /// The conflict strategy the history was recorded under, for judging
+    /// anomalies inherent or unexpected; read from test.json when absent.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// The topology the history was recorded under; read from test.json when absent.
+    #[arg(long)]
+    pub topology: Option<String>,
     /// Write results.json and report.txt into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,

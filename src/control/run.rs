@@ -14,7 +14,7 @@ use crate::history::Recorder;
 use crate::nemesis::faults::Targets;
 use crate::nemesis::{NemesisPlan, run_nemesis};
 use crate::report;
-use crate::results::fault_windows;
+use crate::results::fault_windows_in;
 use crate::results::{Results, RunInfo};
 use crate::workload::{self, ClientPlan, client::NodeClient};
 
@@ -142,8 +142,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let written = recorder.finish()?;
     tracing::debug!(written, "history closed");
 
-    let history = diverge_checkers::read_history(&run_dir.join("history.jsonl"))?;
-    let check = diverge_checkers::check(&history, checker_workload(config.workload));
+    let history_path = run_dir.join("history.jsonl");
+    let (check, _) = diverge_checkers::check_file(&history_path, &check_options(config))?;
     let run = RunInfo {
         test_name: config.test_name.clone(),
         seed: config.seed,
@@ -158,10 +158,21 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         final_reads_ok,
         final_reads_expected: keys.len() * config.nodes,
         replay: config.replay.clone(),
-        faults: fault_windows(&history),
+        faults: fault_windows_in(&history_path)?,
         links: link_counters,
     };
     Ok(Results::from_run(check, run))
+}
+
+/// What the checkers need to know of the run to judge its anomalies.
+pub fn check_options(config: &TestConfig) -> diverge_checkers::CheckOptions {
+    diverge_checkers::CheckOptions {
+        workload: checker_workload(config.workload),
+        strategy: Some(name_of(&config.strategy)),
+        topology: Some(config.topology.clone()),
+        causal_delivery: None,
+        id_offsets: None,
+    }
 }
 
 pub fn checker_workload(workload: WorkloadName) -> diverge_checkers::Workload {

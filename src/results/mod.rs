@@ -7,7 +7,7 @@ mod faults;
 use diverge_checkers::{AnomalyKind, CheckResult, Validity};
 use serde::{Deserialize, Serialize};
 
-pub use faults::{FaultWindow, fault_windows};
+pub use faults::{FaultWindow, fault_windows, fault_windows_in};
 
 use crate::net::LinkCounters;
 
