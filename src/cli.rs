@@ -34,6 +34,16 @@ pub enum WorkloadName {
     Set,
     /// Blind writes of unique values, and reads.
     Register,
+    /// Increments by random amounts (read-modify-write), and reads.
+    Counter,
+    /// Unique values appended to per-key lists, and reads of whole lists.
+    ListAppend,
+    /// Dependent writes in chains, and reads of the effect then its cause.
+    Causal,
+    /// Auto-increment ids handed out by the nodes.
+    UniqueIds,
+    /// Unique names claimed by insert-if-absent.
+    Constraint,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -124,6 +134,13 @@ pub struct RunArgs {
     /// Latency between datacenters in milliseconds (with +-20% jitter).
     #[arg(long, default_value_t = 50)]
     pub dc_latency: u64,
+    /// Auto-increment step of every node (MySQL's auto_increment_increment).
+    #[arg(long, default_value_t = 1)]
+    pub id_step: u64,
+    /// Auto-increment offset: a number for every node, or `per-node` (node i
+    /// gets offset i; needs --id-step >= --nodes).
+    #[arg(long, default_value = "1")]
+    pub id_offset: String,
     /// The binary nodes are spawned from as `BIN node ...`; default: this diverge.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,

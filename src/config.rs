@@ -39,6 +39,9 @@ pub struct TestConfig {
     pub datacenters: usize,
     pub dc_latency_ms: u64,
     pub results_dir: PathBuf,
+    /// Auto-increment step and offset of the nodes.
+    pub id_step: u64,
+    pub id_offset: IdOffset,
     /// The binary nodes are spawned from; `None` = this executable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_bin: Option<PathBuf>,
@@ -97,13 +100,9 @@ impl TestConfig {
                 ),
             ));
         };
-        let workload_name = match args.workload {
-            WorkloadName::Set => "set",
-            WorkloadName::Register => "register",
-        };
-        let strategy_name = match args.strategy {
-            StrategyName::Lww => "lww",
-        };
+        let workload_name = erased::Named::name(&args.workload);
+        let strategy_name = erased::Named::name(&args.strategy);
+        let id_offset = parse_id_offset(&args.id_offset, args.id_step, args.nodes)?;
         let test_name = match &args.test_name {
             Some(name) => validate_test_name(name)?,
             None => format!("{workload_name}-{strategy_name}"),
@@ -131,6 +130,8 @@ impl TestConfig {
             dc_latency_ms: args.dc_latency,
             results_dir: args.results.clone(),
             node_bin: args.node_bin.clone(),
+            id_step: args.id_step,
+            id_offset,
             replay: String::new(),
         };
         Ok(TestConfig {
@@ -144,7 +145,7 @@ impl TestConfig {
         let enum_name = |v: &dyn erased::Named| v.name();
         let rate = self.rate.map_or("0".to_string(), |r| r.to_string());
         format!(
-            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
+            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --id-step {} --id-offset {} --seed {}",
             self.nodes,
             enum_name(&self.workload),
             enum_name(&self.strategy),
@@ -159,6 +160,8 @@ impl TestConfig {
             self.max_clock_skew_ms,
             self.datacenters,
             self.dc_latency_ms,
+            self.id_step,
+            self.id_offset.spelling(),
             self.seed
         )
     }
@@ -198,6 +201,63 @@ impl TestConfig {
     pub fn key_names(&self) -> Vec<String> {
         (0..self.keys).map(|i| format!("k{i}")).collect()
     }
+}
+
+/// The auto-increment offset of the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdOffset {
+    /// Every node uses this offset.
+    All(u64),
+    /// Node i (1-based) uses offset i.
+    PerNode,
+}
+
+impl IdOffset {
+    /// The offset of node index `i` (0-based).
+    pub fn of(self, i: usize) -> u64 {
+        match self {
+            IdOffset::All(offset) => offset,
+            IdOffset::PerNode => i as u64 + 1,
+        }
+    }
+
+    pub fn spelling(self) -> String {
+        match self {
+            IdOffset::All(offset) => offset.to_string(),
+            IdOffset::PerNode => "per-node".into(),
+        }
+    }
+}
+
+fn parse_id_offset(value: &str, step: u64, nodes: usize) -> Result<IdOffset, ConfigError> {
+    if step == 0 {
+        return Err(invalid("id-step", "must be at least 1"));
+    }
+    let offset = if value == "per-node" {
+        if step < nodes as u64 {
+            return Err(invalid(
+                "id-offset",
+                format!("per-node offsets need --id-step >= --nodes ({step} < {nodes})"),
+            ));
+        }
+        IdOffset::PerNode
+    } else {
+        let n: u64 = value.parse().map_err(|_| {
+            invalid(
+                "id-offset",
+                format!("{value:?} is neither a number nor per-node"),
+            )
+        })?;
+        if n == 0 || n > step {
+            return Err(invalid(
+                "id-offset",
+                format!("{n} is not between 1 and --id-step {step}"),
+            ));
+        }
+        IdOffset::All(n)
+    };
+    Ok(offset)
 }
 
 fn validate_test_name(name: &str) -> Result<String, ConfigError> {

@@ -20,6 +20,9 @@ pub struct NodeSpec {
     pub strategy: String,
     pub fsync: FsyncMode,
     pub node_bin: PathBuf,
+    /// Auto-increment step and this node's offset.
+    pub id_step: u64,
+    pub id_offset: u64,
 }
 
 impl NodeSpec {
@@ -53,6 +56,8 @@ impl NodeSpec {
                 strategy: strategy.clone(),
                 fsync: config.fsync,
                 node_bin: node_bin.to_path_buf(),
+                id_step: config.id_step,
+                id_offset: config.id_offset.of(i),
             })
             .collect())
     }
@@ -83,6 +88,12 @@ impl NodeSpec {
                 FsyncMode::Never => "never".into(),
             },
         ];
+        args.extend([
+            "--id-step".into(),
+            self.id_step.to_string(),
+            "--id-offset".into(),
+            self.id_offset.to_string(),
+        ]);
         for (peer, addr) in &self.peers {
             args.push("--peer".into());
             args.push(format!("{peer}={addr}"));

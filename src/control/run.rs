@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::testbed::Testbed;
 use super::{EXIT_INTERRUPTED, quiesce, rundir};
 use crate::cli::{RunArgs, WorkloadName};
-use crate::config::TestConfig;
+use crate::config::{IdOffset, TestConfig};
 use crate::history::Recorder;
 use crate::nemesis::faults::Targets;
 use crate::nemesis::{NemesisPlan, run_nemesis};
@@ -131,7 +131,15 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     );
 
     let quiescence = quiesce::wait_quiescent(&http, &urls, config.quiesce_timeout()).await;
-    let keys = config.key_names();
+    let mut keys = config.key_names();
+    keys.extend(
+        totals
+            .keys
+            .iter()
+            .filter(|k| !keys.contains(k))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let final_reads_ok =
         workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
     cluster.lock().await.stop().await;
@@ -170,15 +178,22 @@ pub fn check_options(config: &TestConfig) -> diverge_checkers::CheckOptions {
         workload: checker_workload(config.workload),
         strategy: Some(name_of(&config.strategy)),
         topology: Some(config.topology.clone()),
-        causal_delivery: None,
-        id_offsets: None,
+        // The reference node delivers changes as they arrive.
+        causal_delivery: Some(false),
+        id_offsets: Some(config.id_offset == IdOffset::PerNode),
     }
 }
 
 pub fn checker_workload(workload: WorkloadName) -> diverge_checkers::Workload {
+    use diverge_checkers::Workload;
     match workload {
-        WorkloadName::Set => diverge_checkers::Workload::Set,
-        WorkloadName::Register => diverge_checkers::Workload::Register,
+        WorkloadName::Set => Workload::Set,
+        WorkloadName::Register => Workload::Register,
+        WorkloadName::Counter => Workload::Counter,
+        WorkloadName::ListAppend => Workload::ListAppend,
+        WorkloadName::Causal => Workload::Causal,
+        WorkloadName::UniqueIds => Workload::UniqueIds,
+        WorkloadName::Constraint => Workload::Constraint,
     }
 }
 

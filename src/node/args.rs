@@ -56,6 +56,12 @@ pub struct NodeArgs {
     /// Largest client request body in bytes (PUT /kv); larger gets 413.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Auto-increment step (MySQL's auto_increment_increment).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub id_step: u64,
+    /// Auto-increment offset (MySQL's auto_increment_offset), 1..=step.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub id_offset: u64,
 }
 
 /// One `--peer ID=HOST:PORT`.
@@ -110,6 +116,23 @@ pub struct NodeConfig {
     pub peer_urls: BTreeMap<NodeId, String>,
     pub fsync: FsyncMode,
     pub max_body_bytes: usize,
+    pub ids: IdSequence,
+}
+
+/// How the node hands out auto-increment ids: the next id after `max` is
+/// the smallest `v > max` with `v % step == offset % step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSequence {
+    pub step: u64,
+    pub offset: u64,
+}
+
+impl IdSequence {
+    pub fn next_after(self, max: u64) -> u64 {
+        let residue = self.offset % self.step;
+        let candidate = max + 1;
+        candidate + (residue + self.step - candidate % self.step) % self.step
+    }
 }
 
 impl NodeArgs {
@@ -131,6 +154,12 @@ impl NodeArgs {
             );
         }
         anyhow::ensure!(self.max_body_bytes > 0, "--max-body-bytes must be positive");
+        anyhow::ensure!(
+            self.id_offset <= self.id_step,
+            "--id-offset {} must be at most --id-step {}",
+            self.id_offset,
+            self.id_step
+        );
         let mut replica = Config::new(
             self.id.clone(),
             peer_urls.keys().cloned().collect(),
@@ -145,6 +174,10 @@ impl NodeArgs {
             peer_urls,
             fsync: self.fsync,
             max_body_bytes: self.max_body_bytes,
+            ids: IdSequence {
+                step: self.id_step,
+                offset: self.id_offset,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@
 //! JSON (axum's own 404/405/413 texts) into `{"error": ..., "node": ...}`,
 //! adding `node` to JSON error bodies that lack it.
 
+use super::compound::{self, Claim};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -44,6 +45,11 @@ pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
         .route(
             "/replicate",
             post(replicate).layer(DefaultBodyLimit::max(REPLICATE_BODY_BYTES_MAX)),
+        )
+        .route("/ids/{key}", post(next_id))
+        .route(
+            "/claim/{key}",
+            post(claim).layer(DefaultBodyLimit::max(max_body_bytes)),
         )
         .route("/admin/status", get(status))
         .route("/admin/clock", post(set_clock))
@@ -222,6 +228,38 @@ async fn replicate(
     match node.request(Input::Receive(batch)).await? {
         Reply::Received { acked } => Ok(Json(json!({ "node": node.id(), "acked": acked }))),
         other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /ids/{key}`: the next auto-increment id of sequence `key`.
+async fn next_id(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value>, ApiError> {
+    let id = compound::next_id(&node, key.clone()).await?;
+    Ok(Json(json!({ "node": node.id(), "key": key, "id": id })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimBody {
+    value: Value,
+}
+
+/// `POST /claim/{key}`: insert-if-absent; 409 if this node holds a value.
+async fn claim(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    JsonBody(body): JsonBody<ClaimBody>,
+) -> Result<Response, ApiError> {
+    match compound::claim(&node, key.clone(), body.value).await? {
+        Claim::Accepted => Ok(Json(json!({ "node": node.id(), "key": key })).into_response()),
+        Claim::Taken(values) => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!("{key:?} is taken at {}", node.id()),
+                "node": node.id(),
+                "values": values,
+            })),
+        )
+            .into_response()),
     }
 }
 

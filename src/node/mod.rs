@@ -19,6 +19,7 @@
 
 pub mod args;
 pub mod clock;
+pub mod compound;
 pub mod http;
 pub mod log;
 pub mod replicator;
@@ -66,7 +67,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let recovered = records.len();
     let core = Replica::recover(config.replica.clone(), records);
     let replicator = replicator::Replicator::new(config.peer_urls.clone())?;
-    let node = Node::new(core, log, replicator);
+    let node = Node::new(core, log, replicator, config.ids);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -93,6 +93,38 @@ impl NodeClient {
     }
 }
 
+impl NodeClient {
+    /// `POST /ids/{key}`: the node's next auto-increment id.
+    pub async fn next_id(&self, key: &str) -> Result<u64, CallError> {
+        let response = self
+            .http
+            .post(format!("{}/ids/{key}", self.base))
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(classify)?;
+        let body: Value = check_status(response).await?.json().await.map_err(|e| {
+            CallError::Indefinite(format!("node {} sent a malformed id reply: {e}", self.id))
+        })?;
+        body["id"]
+            .as_u64()
+            .ok_or_else(|| CallError::Indefinite(format!("node {} sent no id: {body}", self.id)))
+    }
+
+    /// `POST /claim/{key}`: insert-if-absent; `Conflict` if the name is taken.
+    pub async fn claim(&self, key: &str, value: &Value) -> Result<(), CallError> {
+        let response = self
+            .http
+            .post(format!("{}/claim/{key}", self.base))
+            .timeout(self.timeout)
+            .json(&json!({ "value": value }))
+            .send()
+            .await
+            .map_err(classify)?;
+        check_status(response).await.map(|_| ())
+    }
+}
+
 fn classify(error: reqwest::Error) -> CallError {
     if error.is_connect() {
         CallError::Definite(format!("connection refused: {error}"))
