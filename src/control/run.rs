@@ -62,6 +62,7 @@ pub async fn execute(config: &TestConfig) -> Result<Executed> {
         report::text::render(&results, true),
     )?;
     report::json::write(&results, &run_dir.join("results.json"))?;
+    report::html::write(&results, &run_dir)?;
     Ok(Executed { results, run_dir })
 }
 
