@@ -3,9 +3,11 @@
 //! - [`text`]: the tables printed at the end of a run and saved as `report.txt`.
 //! - [`json`]: the `results.json` file.
 //! - [`html`]: `report.html`, the page people look at (charts, anomalies).
+//! - [`compare`]: the table and `compare.html` of `diverge compare`.
 //!
 //! Every format implements [`Report`], so a run writes them all the same way.
 
+pub mod compare;
 pub mod html;
 pub mod json;
 pub mod text;
