@@ -5,12 +5,14 @@
 //! - [`check`]: `diverge check`.
 //! - [`compare`]: `diverge compare`, one test across strategies and topologies.
 //! - [`suite`]: `diverge suite`, scenario files checked against expectations.
+//! - [`progress`]: the live progress line of a run.
 //! - [`quiesce`]: waiting for replication backlogs to drain.
 //! - [`rundir`]: the results layout.
 //! - [`testbed`]: links and nodes wired together.
 
 mod check;
 pub mod compare;
+mod progress;
 mod quiesce;
 mod run;
 mod rundir;

@@ -91,8 +91,13 @@ impl Page<'_> {
                 ("keys", "keys"),
                 ("rate ops/s", "rate"),
             ] {
-                if let Some(v) = test.get(field) {
-                    facts.push((label, plain(v)));
+                match (field, test.get(field)) {
+                    ("rate", Some(Value::Null)) => facts.push((label, "unlimited".into())),
+                    ("nemesis", Some(Value::Array(a))) if a.is_empty() => {
+                        facts.push((label, "none".into()))
+                    }
+                    (_, Some(v)) => facts.push((label, plain(v))),
+                    _ => {}
                 }
             }
         }
