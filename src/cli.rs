@@ -25,6 +25,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Run one reference leader node (spawned by `diverge run`).
     Node(NodeArgs),
+    /// Run the same test across strategies and/or topologies and tabulate them side by side.
+    Compare(CompareArgs),
+    /// Run every scenario file of a directory and check each against its expected outcome.
+    Suite(SuiteArgs),
+    /// Browse the results directory in a web browser (runs, reports, comparisons).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -179,6 +185,45 @@ pub struct CheckArgs {
     /// Do not print the report's anomaly list.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The test every row runs; `--strategy` is replaced per row.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Strategies to compare, comma-separated; default: every strategy.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub strategies: Vec<StrategyName>,
+    /// Topologies to compare, comma-separated; default: the run's topology.
+    #[arg(long, value_delimiter = ',')]
+    pub topologies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SuiteArgs {
+    /// Directory of scenario files (`*.toml`).
+    #[arg(default_value = "workloads")]
+    pub dir: PathBuf,
+    /// Where run directories are written (a scenario's own `results` wins).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Also write the outcome as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run only the scenarios whose file name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The results directory to browse.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 #[cfg(test)]

@@ -60,6 +60,12 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         report::json::write(&results, &out.join("results.json"))?;
         std::fs::write(out.join("report.txt"), report::text::render(&results, true))?;
+        let test = run_dir
+            .as_deref()
+            .and_then(|d| std::fs::read_to_string(d.join("test.json")).ok())
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let html = report::html::render(&results, &history_path, test)?;
+        std::fs::write(out.join(report::html::FILE), html)?;
     }
     Ok(results.exit_code())
 }

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::progress::Display;
 use super::testbed::Testbed;
 use super::{EXIT_INTERRUPTED, quiesce, rundir};
 use crate::cli::{RunArgs, WorkloadName};
 use crate::config::{IdOffset, TestConfig};
-use crate::history::Recorder;
+use crate::history::{Progress, Recorder};
 use crate::nemesis::faults::Targets;
 use crate::nemesis::{NemesisPlan, run_nemesis};
 use crate::report;
@@ -62,6 +63,7 @@ pub async fn execute(config: &TestConfig) -> Result<Executed> {
         report::text::render(&results, true),
     )?;
     report::json::write(&results, &run_dir.join("results.json"))?;
+    report::html::write(&results, &run_dir)?;
     Ok(Executed { results, run_dir })
 }
 
@@ -87,7 +89,10 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     } = testbed;
 
     let test_start = Instant::now();
-    let recorder = Recorder::create(&run_dir.join("history.jsonl"), test_start)?;
+    let mut recorder = Recorder::create(&run_dir.join("history.jsonl"), test_start)?;
+    let progress = Arc::new(Progress::default());
+    recorder.observe(progress.clone());
+    let display = Display::start(progress, config.time_limit());
     let clients: Vec<NodeClient> = ids
         .iter()
         .zip(&urls)
@@ -122,6 +127,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     });
     let totals = workload::run_clients(plan, clients.clone(), recorder.handle()).await;
     let workload_s = test_start.elapsed().as_secs_f64();
+    drop(display);
     if let Some(nemesis) = nemesis {
         nemesis.await.context("the nemesis task failed")?;
     }
