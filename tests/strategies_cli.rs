@@ -14,7 +14,13 @@ fn run(results: &Path, flags: &[&str]) -> (i32, Value) {
         .args(flags)
         .output()
         .expect("running diverge");
-    let run_dir = std::fs::canonicalize(results.join("latest")).expect("a run directory");
+    let run_dir = std::fs::canonicalize(results.join("latest")).unwrap_or_else(|e| {
+        panic!(
+            "no run directory ({e}); stdout: {} stderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     let json = std::fs::read_to_string(run_dir.join("results.json")).expect("results.json");
     (
         output.status.code().unwrap_or(-1),
