@@ -75,6 +75,40 @@ pub enum FsyncMode {
 pub enum StrategyName {
     /// Last write wins: node-local wall-clock timestamps, node id breaks ties.
     Lww,
+    /// Each write gets a random 64-bit id; among concurrent writes the highest id wins.
+    UniqueId,
+    /// Among concurrent writes, the one from the higher-priority node wins (--priority).
+    Priority,
+    /// Concurrent values are merged: arrays unioned, strings sorted and joined, others collected.
+    Merge,
+    /// Dotted version vectors: every concurrent write kept and returned as a sibling.
+    Siblings,
+    /// User handlers from files: --on-write (in the node) and/or --on-read (in the clients).
+    Custom,
+    /// CRDTs in the node: observed-remove sets for arrays, PN-counters for integers.
+    Crdt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// Every leader sends its own writes to every other leader.
+    AllToAll,
+    /// n_i sends to n_(i+1) (circular), forwarding what it applies.
+    Ring,
+    /// The root (--root) sends to everyone and relays; the others send to the root.
+    Star,
+    /// A --fanout-ary tree rooted at n1; each node sends to parent and children and relays.
+    Tree,
+    /// n1 accepts every write and sends it to the others, which refuse writes (421).
+    SingleLeader,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -88,6 +122,30 @@ pub struct RunArgs {
     /// Conflict strategy of the nodes.
     #[arg(long, value_enum, default_value_t = StrategyName::Lww)]
     pub strategy: StrategyName,
+    /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
+    /// default: higher node number wins.
+    #[arg(long, value_delimiter = ',')]
+    pub priority: Vec<String>,
+    /// --strategy custom: a rhai script with `on_write(key, versions)`, run by
+    /// the nodes when changes conflict.
+    #[arg(long, value_name = "FILE")]
+    pub on_write: Option<PathBuf>,
+    /// --strategy custom: a rhai script with `on_read(key, values)`, run by the
+    /// workload clients to resolve siblings before writing back.
+    #[arg(long, value_name = "FILE")]
+    pub on_read: Option<PathBuf>,
+    /// Replication topology.
+    #[arg(long, value_enum, default_value_t = Topology::AllToAll)]
+    pub topology: Topology,
+    /// The root node of --topology star.
+    #[arg(long, default_value = "n1")]
+    pub root: String,
+    /// Children per node of --topology tree.
+    #[arg(long, default_value_t = 2)]
+    pub fanout: usize,
+    /// Nodes apply a change only after everything it causally depends on.
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub causal_delivery: OnOff,
     /// Seconds the workload runs.
     #[arg(long, default_value_t = 10.0)]
     pub time_limit: f64,

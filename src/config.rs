@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{FsyncMode, Routing, RunArgs, StrategyName, WorkloadName};
+use crate::cli::{FsyncMode, OnOff, Routing, RunArgs, StrategyName, Topology, WorkloadName};
 use crate::nemesis::NemesisSet;
 
 /// Limits that keep a local cluster meaningful on one machine.
@@ -23,6 +23,9 @@ pub struct TestConfig {
     pub workload: WorkloadName,
     pub strategy: StrategyName,
     pub topology: String,
+    /// Strategy and topology options (defaults keep older test.json readable).
+    #[serde(default)]
+    pub options: NodeOptions,
     pub time_limit_s: f64,
     pub concurrency: usize,
     pub keys: usize,
@@ -47,6 +50,27 @@ pub struct TestConfig {
     pub node_bin: Option<PathBuf>,
     /// The command line that replays this run.
     pub replay: String,
+}
+
+/// Options of the strategy, topology and delivery that the nodes (and, for
+/// `on_read`, the clients) are started with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeOptions {
+    /// `priority`: node ids, highest first (empty: higher number wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_write: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_read: Option<PathBuf>,
+    /// Star root (`star` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// Children per node (`tree` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<usize>,
+    #[serde(default)]
+    pub causal_delivery: bool,
 }
 
 /// A flag value that cannot make a meaningful test.
@@ -103,6 +127,7 @@ impl TestConfig {
         let workload_name = erased::Named::name(&args.workload);
         let strategy_name = erased::Named::name(&args.strategy);
         let id_offset = parse_id_offset(&args.id_offset, args.id_step, args.nodes)?;
+        let options = node_options(args)?;
         let test_name = match &args.test_name {
             Some(name) => validate_test_name(name)?,
             None => format!("{workload_name}-{strategy_name}"),
@@ -113,7 +138,8 @@ impl TestConfig {
             nodes: count("nodes", args.nodes, MAX_NODES)?,
             workload: args.workload,
             strategy: args.strategy,
-            topology: "all-to-all".to_string(),
+            topology: erased::Named::name(&args.topology),
+            options,
             time_limit_s: positive_seconds("time-limit", args.time_limit)?,
             concurrency: count("concurrency", args.concurrency, MAX_CONCURRENCY)?,
             keys: count("keys", args.keys, MAX_KEYS)?,
@@ -144,8 +170,31 @@ impl TestConfig {
     fn replay_command(&self) -> String {
         let enum_name = |v: &dyn erased::Named| v.name();
         let rate = self.rate.map_or("0".to_string(), |r| r.to_string());
+        let mut extra = String::new();
+        if self.topology != "all-to-all" {
+            extra += &format!(" --topology {}", self.topology);
+        }
+        let o = &self.options;
+        if !o.priority.is_empty() {
+            extra += &format!(" --priority {}", o.priority.join(","));
+        }
+        if let Some(root) = &o.root {
+            extra += &format!(" --root {root}");
+        }
+        if let Some(fanout) = o.fanout {
+            extra += &format!(" --fanout {fanout}");
+        }
+        if o.causal_delivery {
+            extra += " --causal-delivery on";
+        }
+        if let Some(f) = &o.on_write {
+            extra += &format!(" --on-write {}", f.display());
+        }
+        if let Some(f) = &o.on_read {
+            extra += &format!(" --on-read {}", f.display());
+        }
         format!(
-            "diverge run --nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --id-step {} --id-offset {} --seed {}",
+            "diverge run --nodes {} --workload {} --strategy {}{extra} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --id-step {} --id-offset {} --seed {}",
             self.nodes,
             enum_name(&self.workload),
             enum_name(&self.strategy),
@@ -258,6 +307,64 @@ fn parse_id_offset(value: &str, step: u64, nodes: usize) -> Result<IdOffset, Con
         IdOffset::All(n)
     };
     Ok(offset)
+}
+
+/// Check the strategy and topology flags against each other.
+fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
+    let ids: Vec<String> = (1..=args.nodes).map(|i| format!("n{i}")).collect();
+    let known = |flag, id: &String| {
+        if ids.contains(id) {
+            Ok(())
+        } else {
+            Err(invalid(
+                flag,
+                format!("{id:?} is not a node of this test (n1..n{})", args.nodes),
+            ))
+        }
+    };
+    if !args.priority.is_empty() && args.strategy != StrategyName::Priority {
+        return Err(invalid("priority", "only applies to --strategy priority"));
+    }
+    for id in &args.priority {
+        known("priority", id)?;
+    }
+    if (args.on_write.is_some() || args.on_read.is_some()) && args.strategy != StrategyName::Custom
+    {
+        return Err(invalid(
+            "strategy",
+            "--on-write and --on-read need --strategy custom",
+        ));
+    }
+    if args.strategy == StrategyName::Custom && args.on_write.is_none() && args.on_read.is_none() {
+        return Err(invalid(
+            "strategy",
+            "custom needs --on-write FILE and/or --on-read FILE",
+        ));
+    }
+    let absolute = |flag, p: &Option<PathBuf>| -> Result<Option<PathBuf>, ConfigError> {
+        match p {
+            None => Ok(None),
+            Some(p) => std::fs::canonicalize(p)
+                .map(Some)
+                .map_err(|e| invalid(flag, format!("{}: {e}", p.display()))),
+        }
+    };
+    let root = (args.topology == Topology::Star).then(|| args.root.clone());
+    if let Some(root) = &root {
+        known("root", root)?;
+    }
+    let fanout = (args.topology == Topology::Tree).then_some(args.fanout);
+    if fanout == Some(0) {
+        return Err(invalid("fanout", "must be at least 1"));
+    }
+    Ok(NodeOptions {
+        priority: args.priority.clone(),
+        on_write: absolute("on-write", &args.on_write)?,
+        on_read: absolute("on-read", &args.on_read)?,
+        root,
+        fanout,
+        causal_delivery: args.causal_delivery == OnOff::On,
+    })
 }
 
 fn validate_test_name(name: &str) -> Result<String, ConfigError> {

@@ -7,11 +7,13 @@
 //! - [`process`]: spawning a node so that it dies with the controller.
 //! - [`ports`]: free loopback ports.
 //! - [`readiness`]: waiting, with a bound, until a node answers.
+//! - [`topology`]: which peers each node sends to, and which nodes relay.
 
 mod ports;
 mod process;
 mod readiness;
 mod spec;
+pub mod topology;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

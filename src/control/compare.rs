@@ -16,7 +16,7 @@ use crate::results::Figures;
 
 /// The topologies this build can run. When `RunArgs` gains `--topology`,
 /// list its values here and assign it in [`set_topology`].
-pub const TOPOLOGIES: [&str; 1] = ["all-to-all"];
+pub const TOPOLOGIES: [&str; 5] = ["all-to-all", "ring", "star", "tree", "single-leader"];
 
 /// `compare.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,7 +76,14 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
 /// One validated config per strategy and topology, all with `seed`.
 pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
     let strategies: Vec<StrategyName> = if args.strategies.is_empty() {
-        StrategyName::value_variants().to_vec()
+        // `custom` needs handler files; it joins the default set only when
+        // they are given.
+        let handlers = args.run.on_write.is_some() || args.run.on_read.is_some();
+        StrategyName::value_variants()
+            .iter()
+            .copied()
+            .filter(|s| *s != StrategyName::Custom || handlers)
+            .collect()
     } else {
         args.strategies.clone()
     };
@@ -103,24 +110,24 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
             } else {
                 format!("{base}-{strategy_name}")
             });
-            let mut config = TestConfig::from_args(&row, seed)?;
-            config.topology = topology.clone();
-            configs.push(config);
+            configs.push(TestConfig::from_args(&row, seed)?);
         }
     }
     Ok(configs)
 }
 
-/// Give a row its topology. The only topology of this build is all-to-all,
-/// which every run already uses.
-fn set_topology(_args: &mut RunArgs, topology: &str) -> Result<()> {
-    if !TOPOLOGIES.contains(&topology) {
-        bail!(
-            "invalid --topologies: unknown topology {topology:?}; this build has {}",
+/// Give a row its topology.
+fn set_topology(args: &mut RunArgs, topology: &str) -> Result<()> {
+    match crate::cli::Topology::from_str(topology, false) {
+        Ok(t) => {
+            args.topology = t;
+            Ok(())
+        }
+        Err(_) => bail!(
+            "invalid --topologies: unknown topology {topology:?}; expected {}",
             TOPOLOGIES.join(", ")
-        );
+        ),
     }
-    Ok(())
 }
 
 fn value_name<T: ValueEnum>(value: &T) -> String {

@@ -35,9 +35,35 @@ pub struct NodeArgs {
     #[arg(long = "peer", value_name = "ID=HOST:PORT", value_parser = parse_peer)]
     pub peers: Vec<PeerArg>,
 
-    /// Conflict strategy.
+    /// Conflict strategy: lww, unique-id, priority, merge, siblings, custom, crdt
+    /// (docs/strategies.md).
     #[arg(long, default_value = "lww", value_parser = parse_strategy)]
     pub strategy: StrategyKind,
+
+    /// `priority`: node ids, highest priority first (comma-separated);
+    /// unlisted nodes rank below, higher node number first.
+    #[arg(long, value_delimiter = ',', value_parser = parse_node_id)]
+    pub priority: Vec<NodeId>,
+
+    /// `custom`: a rhai script whose `on_write(key, versions)` picks the value
+    /// to keep when changes conflict. Without it, `custom` keeps siblings for
+    /// a client-side on-read resolver.
+    #[arg(long, value_name = "FILE")]
+    pub on_write: Option<PathBuf>,
+
+    /// Apply a received change only after everything it causally depends on
+    /// (`on`), or as soon as it arrives (`off`).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub causal_delivery: OnOff,
+
+    /// Seconds a buffered change may wait before it is reported as stuck.
+    #[arg(long, default_value_t = 10.0)]
+    pub stuck_after: f64,
+
+    /// Single-leader topology: the node that accepts client writes; every
+    /// other node refuses them with 421 and names the leader.
+    #[arg(long, value_parser = parse_node_id)]
+    pub leader: Option<NodeId>,
 
     /// When a write counts as durable: `always` fsyncs each group commit
     /// before replying; `never` replies at once and writes to the OS every 50 ms.
@@ -99,11 +125,17 @@ fn parse_peer(s: &str) -> Result<PeerArg, String> {
 }
 
 fn parse_strategy(s: &str) -> Result<StrategyKind, String> {
-    const KNOWN: [StrategyKind; 1] = [StrategyKind::Lww];
-    KNOWN.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-        let names: Vec<&str> = KNOWN.iter().map(|k| k.name()).collect();
+    StrategyKind::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
         format!("unknown strategy {s:?} (known: {})", names.join(", "))
     })
+}
+
+/// A switch spelled `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// The validated node configuration: what [`super::run`] works from.
@@ -160,12 +192,38 @@ impl NodeArgs {
             self.id_offset,
             self.id_step
         );
+        anyhow::ensure!(
+            self.priority.is_empty() || self.strategy == StrategyKind::Priority,
+            "--priority only applies to --strategy priority"
+        );
+        anyhow::ensure!(
+            self.on_write.is_none() || self.strategy == StrategyKind::Custom,
+            "--on-write only applies to --strategy custom"
+        );
+        anyhow::ensure!(
+            self.stuck_after.is_finite() && self.stuck_after > 0.0,
+            "--stuck-after must be a positive number of seconds"
+        );
+        let on_write = match &self.on_write {
+            Some(path) => Some(std::sync::Arc::new(super::handler::ScriptHandler::load(
+                path, &self.id,
+            )?)
+                as std::sync::Arc<dyn diverge_replica::Handler>),
+            None => None,
+        };
         let mut replica = Config::new(
             self.id.clone(),
             peer_urls.keys().cloned().collect(),
             self.strategy,
         );
         replica.forward_remote = self.forward_remote;
+        replica.strategy_options = diverge_replica::StrategyOptions {
+            priority: self.priority,
+            on_write,
+        };
+        replica.causal_delivery = self.causal_delivery == OnOff::On;
+        replica.stuck_after_ns = (self.stuck_after * 1e9) as u64;
+        replica.leader = self.leader;
         replica.batch_max = self.batch_max as usize;
         Ok(NodeConfig {
             replica,
@@ -256,7 +314,7 @@ mod tests {
             ["--peer", "n2=127.0.0.1:0"],
             ["--peer", "=127.0.0.1:7002"],
             ["--peer", "n 2=127.0.0.1:7002"],
-            ["--strategy", "crdt"],
+            ["--strategy", "crdts"],
             ["--fsync", "sometimes"],
             ["--batch-max", "0"],
         ] {

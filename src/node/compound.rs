@@ -51,6 +51,9 @@ pub async fn next_id(node: &Arc<Node>, key: String) -> Result<u64, StepError> {
                 key,
                 value: Value::from(id),
                 context: Some(context),
+                // Unique-id strategies draw the write's id from this; these
+                // compound writes win by causality, not by id.
+                entropy: 0,
             },
         );
         let accepted = matches!(write.reply, Some(Reply::Written { .. }));
@@ -77,6 +80,9 @@ pub async fn claim(node: &Arc<Node>, key: String, value: Value) -> Result<Claim,
                 key,
                 value,
                 context: Some(context),
+                // Unique-id strategies draw the write's id from this; these
+                // compound writes win by causality, not by id.
+                entropy: 0,
             },
         );
         let outcome = match write.reply {

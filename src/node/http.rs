@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use diverge_replica::{Batch, Input, Reply};
+use diverge_replica::{Batch, Input, Refusal, Reply};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -180,9 +180,14 @@ async fn read(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WriteBody {
-    value: Value,
+    /// The value to write; absent with `increment`.
+    #[serde(default)]
+    value: Option<Value>,
     #[serde(default)]
     context: Option<String>,
+    /// Add this to a counter instead of writing a value (`crdt` only).
+    #[serde(default)]
+    increment: Option<i64>,
 }
 
 async fn write(
@@ -191,10 +196,23 @@ async fn write(
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Response, ApiError> {
     let context = body.context.as_deref().map(decode_context).transpose()?;
-    let input = Input::Write {
-        key: key.clone(),
-        value: body.value,
-        context,
+    let input = match (body.value, body.increment) {
+        (Some(value), None) => Input::Write {
+            key: key.clone(),
+            value,
+            context,
+            entropy: rand::random(),
+        },
+        (None, Some(delta)) => Input::Increment {
+            key: key.clone(),
+            delta,
+        },
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the body needs exactly one of \"value\" and \"increment\"",
+            ));
+        }
     };
     match node.request(input).await? {
         Reply::Written { context, dot } => Ok(Json(json!({
@@ -216,6 +234,19 @@ async fn write(
             })),
         )
             .into_response()),
+        Reply::Refused(Refusal::NotLeader { leader }) => Ok((
+            StatusCode::MISDIRECTED_REQUEST,
+            Json(json!({
+                "error": format!("{} is a follower and refuses writes; write to the leader {leader}", node.id()),
+                "node": node.id(),
+                "leader": leader,
+            })),
+        )
+            .into_response()),
+        Reply::Refused(Refusal::BadValue(message)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+        )),
         other => Err(unexpected(other)),
     }
 }

@@ -9,6 +9,7 @@
 //! - [`replicator`]: posting batches to peers, the tick and persisted loops.
 //! - [`validate`]: keys, node ids, contexts and batches checked at the edge.
 //! - [`clock`]: the wall clock.
+//! - [`handler`]: user conflict handlers as sandboxed rhai scripts.
 //!
 //! # Lifecycle
 //! [`run`] opens the log, rebuilds the core from its records, binds the
@@ -20,6 +21,7 @@
 pub mod args;
 pub mod clock;
 pub mod compound;
+pub mod handler;
 pub mod http;
 pub mod log;
 pub mod replicator;

@@ -148,6 +148,11 @@ impl Node {
             .set_clock_offset_ns(offset_ms.saturating_mul(1_000_000));
     }
 
+    /// Buffered changes waiting longer than the stuck bound.
+    pub fn stuck(&self) -> Vec<(diverge_replica::Dot, diverge_replica::VersionVector)> {
+        self.lock_core().stuck()
+    }
+
     pub fn status(&self) -> Status {
         self.lock_core().status()
     }
