@@ -25,6 +25,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Run one reference leader node (spawned by `diverge run`).
     Node(NodeArgs),
+    /// Run the same test across strategies and/or topologies and tabulate them side by side.
+    Compare(CompareArgs),
+    /// Run every scenario file of a directory and check each against its expected outcome.
+    Suite(SuiteArgs),
+    /// Browse the results directory in a web browser (runs, reports, comparisons).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -34,9 +40,15 @@ pub enum WorkloadName {
     Set,
     /// Blind writes of unique values, and reads.
     Register,
-    /// Ask for new ids (AUTO_INCREMENT inserts); every id must be unique. `--db mariadb` only.
+    /// Increments by random amounts (read-modify-write), and reads.
+    Counter,
+    /// Unique values appended to per-key lists, and reads of whole lists.
+    ListAppend,
+    /// Dependent writes in chains, and reads of the effect then its cause.
+    Causal,
+    /// Auto-increment ids handed out by the nodes.
     UniqueIds,
-    /// Claim unique names (insert if absent); no name may have two owners. `--db mariadb` only.
+    /// Unique names claimed by insert-if-absent.
     Constraint,
 }
 
@@ -63,6 +75,40 @@ pub enum FsyncMode {
 pub enum StrategyName {
     /// Last write wins: node-local wall-clock timestamps, node id breaks ties.
     Lww,
+    /// Each write gets a random 64-bit id; among concurrent writes the highest id wins.
+    UniqueId,
+    /// Among concurrent writes, the one from the higher-priority node wins (--priority).
+    Priority,
+    /// Concurrent values are merged: arrays unioned, strings sorted and joined, others collected.
+    Merge,
+    /// Dotted version vectors: every concurrent write kept and returned as a sibling.
+    Siblings,
+    /// User handlers from files: --on-write (in the node) and/or --on-read (in the clients).
+    Custom,
+    /// CRDTs in the node: observed-remove sets for arrays, PN-counters for integers.
+    Crdt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// Every leader sends its own writes to every other leader.
+    AllToAll,
+    /// n_i sends to n_(i+1) (circular), forwarding what it applies.
+    Ring,
+    /// The root (--root) sends to everyone and relays; the others send to the root.
+    Star,
+    /// A --fanout-ary tree rooted at n1; each node sends to parent and children and relays.
+    Tree,
+    /// n1 accepts every write and sends it to the others, which refuse writes (421).
+    SingleLeader,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -76,6 +122,30 @@ pub struct RunArgs {
     /// Conflict strategy of the nodes.
     #[arg(long, value_enum, default_value_t = StrategyName::Lww)]
     pub strategy: StrategyName,
+    /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
+    /// default: higher node number wins.
+    #[arg(long, value_delimiter = ',')]
+    pub priority: Vec<String>,
+    /// --strategy custom: a rhai script with `on_write(key, versions)`, run by
+    /// the nodes when changes conflict.
+    #[arg(long, value_name = "FILE")]
+    pub on_write: Option<PathBuf>,
+    /// --strategy custom: a rhai script with `on_read(key, values)`, run by the
+    /// workload clients to resolve siblings before writing back.
+    #[arg(long, value_name = "FILE")]
+    pub on_read: Option<PathBuf>,
+    /// Replication topology (`--db mariadb`: ring or all-to-all).
+    #[arg(long, value_enum, default_value_t = Topology::AllToAll)]
+    pub topology: Topology,
+    /// The root node of --topology star.
+    #[arg(long, default_value = "n1")]
+    pub root: String,
+    /// Children per node of --topology tree.
+    #[arg(long, default_value_t = 2)]
+    pub fanout: usize,
+    /// Nodes apply a change only after everything it causally depends on.
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub causal_delivery: OnOff,
     /// Seconds the workload runs.
     #[arg(long, default_value_t = 10.0)]
     pub time_limit: f64,
@@ -128,6 +198,14 @@ pub struct RunArgs {
     /// Latency between datacenters in milliseconds (with +-20% jitter).
     #[arg(long, default_value_t = 50)]
     pub dc_latency: u64,
+    /// Auto-increment step of every node (`--db mariadb`: auto_increment_increment).
+    #[arg(long, default_value_t = 1)]
+    pub id_step: u64,
+    /// Auto-increment offset: a number for every node, or `per-node` (node i
+    /// gets offset i; needs --id-step >= --nodes); `--db mariadb`:
+    /// auto_increment_offset.
+    #[arg(long, default_value = "1")]
+    pub id_offset: String,
     /// The binary nodes are spawned from as `BIN node ...`; default: this diverge.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
@@ -144,19 +222,14 @@ pub struct RunArgs {
     /// nodes), or local MariaDB instances replicating to each other.
     #[arg(long, value_enum, default_value_t = crate::db::DbName::Reference)]
     pub db: crate::db::DbName,
-    /// Replication topology of `--db mariadb`.
-    #[arg(long = "topology", value_enum, default_value_t = crate::db::DbTopology::Ring)]
-    pub db_topology: crate::db::DbTopology,
-    /// `--db mariadb`: auto_increment_increment of every instance.
-    #[arg(long, default_value_t = 1)]
-    pub id_step: u64,
-    /// `--db mariadb`: auto_increment_offset: `per-node` (instance i gets
-    /// offset i, the classic fix) or one number for all instances.
-    #[arg(long, default_missing_value = "per-node", num_args = 0..=1)]
-    pub id_offset: Option<crate::db::IdOffset>,
     /// Do not print the report's anomaly list (the summary tables remain).
     #[arg(long)]
     pub quiet: bool,
+}
+
+fn parse_checker_workload(s: &str) -> Result<diverge_checkers::Workload, String> {
+    s.parse()
+        .map_err(|e: diverge_checkers::UnknownWorkload| e.to_string())
 }
 
 fn parse_nemesis(s: &str) -> Result<NemesisSet, String> {
@@ -167,15 +240,62 @@ fn parse_nemesis(s: &str) -> Result<NemesisSet, String> {
 pub struct CheckArgs {
     /// A run directory (holding history.jsonl and test.json) or a history file.
     pub path: PathBuf,
-    /// Workload of the history; read from test.json or inferred from the ops when absent.
-    #[arg(long, value_enum)]
-    pub workload: Option<WorkloadName>,
+    /// Workload of the history (set, register, counter, list-append, causal,
+    /// unique-ids, constraint); read from test.json or inferred from the ops when absent.
+    #[arg(long, value_parser = parse_checker_workload)]
+    pub workload: Option<diverge_checkers::Workload>,
+    /// The conflict strategy the history was recorded under, for judging
+    /// anomalies inherent or unexpected; read from test.json when absent.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// The topology the history was recorded under; read from test.json when absent.
+    #[arg(long)]
+    pub topology: Option<String>,
     /// Write results.json and report.txt into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Do not print the report's anomaly list.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The test every row runs; `--strategy` is replaced per row.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Strategies to compare, comma-separated; default: every strategy.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub strategies: Vec<StrategyName>,
+    /// Topologies to compare, comma-separated; default: the run's topology.
+    #[arg(long, value_delimiter = ',')]
+    pub topologies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SuiteArgs {
+    /// Directory of scenario files (`*.toml`).
+    #[arg(default_value = "workloads")]
+    pub dir: PathBuf,
+    /// Where run directories are written (a scenario's own `results` wins).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Also write the outcome as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Run only the scenarios whose file name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The results directory to browse.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 #[cfg(test)]

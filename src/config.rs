@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{FsyncMode, Routing, RunArgs, StrategyName, WorkloadName};
+use crate::cli::{FsyncMode, OnOff, Routing, RunArgs, StrategyName, Topology, WorkloadName};
 use crate::nemesis::NemesisSet;
 
 /// Limits that keep a local cluster meaningful on one machine.
@@ -23,6 +23,9 @@ pub struct TestConfig {
     pub workload: WorkloadName,
     pub strategy: StrategyName,
     pub topology: String,
+    /// Strategy and topology options (defaults keep older test.json readable).
+    #[serde(default)]
+    pub options: NodeOptions,
     pub time_limit_s: f64,
     pub concurrency: usize,
     pub keys: usize,
@@ -39,6 +42,9 @@ pub struct TestConfig {
     pub datacenters: usize,
     pub dc_latency_ms: u64,
     pub results_dir: PathBuf,
+    /// Auto-increment step and offset of the nodes.
+    pub id_step: u64,
+    pub id_offset: IdOffset,
     /// The binary nodes are spawned from; `None` = this executable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_bin: Option<PathBuf>,
@@ -54,6 +60,27 @@ pub struct TestConfig {
     pub db: crate::db::DbConfig,
     /// The command line that replays this run.
     pub replay: String,
+}
+
+/// Options of the strategy, topology and delivery that the nodes (and, for
+/// `on_read`, the clients) are started with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeOptions {
+    /// `priority`: node ids, highest first (empty: higher number wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_write: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_read: Option<PathBuf>,
+    /// Star root (`star` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// Children per node (`tree` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<usize>,
+    #[serde(default)]
+    pub causal_delivery: bool,
 }
 
 /// A flag value that cannot make a meaningful test.
@@ -107,15 +134,10 @@ impl TestConfig {
                 ),
             ));
         };
-        let workload_name = match args.workload {
-            WorkloadName::Set => "set",
-            WorkloadName::Register => "register",
-            WorkloadName::UniqueIds => "unique-ids",
-            WorkloadName::Constraint => "constraint",
-        };
-        let strategy_name = match args.strategy {
-            StrategyName::Lww => "lww",
-        };
+        let workload_name = erased::Named::name(&args.workload);
+        let strategy_name = erased::Named::name(&args.strategy);
+        let id_offset = parse_id_offset(&args.id_offset, args.id_step, args.nodes)?;
+        let options = node_options(args)?;
         let test_name = match &args.test_name {
             Some(name) => validate_test_name(name)?,
             None if args.db == crate::db::DbName::Mariadb => format!("{workload_name}-mariadb"),
@@ -127,7 +149,8 @@ impl TestConfig {
             nodes: count("nodes", args.nodes, MAX_NODES)?,
             workload: args.workload,
             strategy: args.strategy,
-            topology: crate::db::DbConfig::topology_name(args),
+            topology: erased::Named::name(&args.topology),
+            options,
             time_limit_s: positive_seconds("time-limit", args.time_limit)?,
             concurrency: count("concurrency", args.concurrency, MAX_CONCURRENCY)?,
             keys: count("keys", args.keys, MAX_KEYS)?,
@@ -148,6 +171,8 @@ impl TestConfig {
             settle_s: positive_seconds("settle", args.settle)?,
             db: crate::db::DbConfig::from_args(args)
                 .map_err(|(flag, problem)| invalid(flag, problem))?,
+            id_step: args.id_step,
+            id_offset,
             replay: String::new(),
         };
         Ok(TestConfig {
@@ -163,8 +188,31 @@ impl TestConfig {
         let node_cmd = self.node_cmd.as_ref().map_or(String::new(), |t| {
             format!("--node-cmd {} --settle {} ", shell_quote(t), self.settle_s)
         });
+        let mut extra = String::new();
+        if self.topology != "all-to-all" {
+            extra += &format!(" --topology {}", self.topology);
+        }
+        let o = &self.options;
+        if !o.priority.is_empty() {
+            extra += &format!(" --priority {}", o.priority.join(","));
+        }
+        if let Some(root) = &o.root {
+            extra += &format!(" --root {root}");
+        }
+        if let Some(fanout) = o.fanout {
+            extra += &format!(" --fanout {fanout}");
+        }
+        if o.causal_delivery {
+            extra += " --causal-delivery on";
+        }
+        if let Some(f) = &o.on_write {
+            extra += &format!(" --on-write {}", f.display());
+        }
+        if let Some(f) = &o.on_read {
+            extra += &format!(" --on-read {}", f.display());
+        }
         format!(
-            "diverge run {node_cmd}{}--nodes {} --workload {} --strategy {} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --seed {}",
+            "diverge run {node_cmd}{}--nodes {} --workload {} --strategy {}{extra} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --id-step {} --id-offset {} --seed {}",
             self.db.replay_flags(),
             self.nodes,
             enum_name(&self.workload),
@@ -180,6 +228,8 @@ impl TestConfig {
             self.max_clock_skew_ms,
             self.datacenters,
             self.dc_latency_ms,
+            self.id_step,
+            self.id_offset.spelling(),
             self.seed
         )
     }
@@ -244,6 +294,121 @@ pub fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
+}
+
+/// The auto-increment offset of the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdOffset {
+    /// Every node uses this offset.
+    All(u64),
+    /// Node i (1-based) uses offset i.
+    PerNode,
+}
+
+impl IdOffset {
+    /// The offset of node index `i` (0-based).
+    pub fn of(self, i: usize) -> u64 {
+        match self {
+            IdOffset::All(offset) => offset,
+            IdOffset::PerNode => i as u64 + 1,
+        }
+    }
+
+    pub fn spelling(self) -> String {
+        match self {
+            IdOffset::All(offset) => offset.to_string(),
+            IdOffset::PerNode => "per-node".into(),
+        }
+    }
+}
+
+fn parse_id_offset(value: &str, step: u64, nodes: usize) -> Result<IdOffset, ConfigError> {
+    if step == 0 {
+        return Err(invalid("id-step", "must be at least 1"));
+    }
+    let offset = if value == "per-node" {
+        if step < nodes as u64 {
+            return Err(invalid(
+                "id-offset",
+                format!("per-node offsets need --id-step >= --nodes ({step} < {nodes})"),
+            ));
+        }
+        IdOffset::PerNode
+    } else {
+        let n: u64 = value.parse().map_err(|_| {
+            invalid(
+                "id-offset",
+                format!("{value:?} is neither a number nor per-node"),
+            )
+        })?;
+        if n == 0 || n > step {
+            return Err(invalid(
+                "id-offset",
+                format!("{n} is not between 1 and --id-step {step}"),
+            ));
+        }
+        IdOffset::All(n)
+    };
+    Ok(offset)
+}
+
+/// Check the strategy and topology flags against each other.
+fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
+    let ids: Vec<String> = (1..=args.nodes).map(|i| format!("n{i}")).collect();
+    let known = |flag, id: &String| {
+        if ids.contains(id) {
+            Ok(())
+        } else {
+            Err(invalid(
+                flag,
+                format!("{id:?} is not a node of this test (n1..n{})", args.nodes),
+            ))
+        }
+    };
+    if !args.priority.is_empty() && args.strategy != StrategyName::Priority {
+        return Err(invalid("priority", "only applies to --strategy priority"));
+    }
+    for id in &args.priority {
+        known("priority", id)?;
+    }
+    if (args.on_write.is_some() || args.on_read.is_some()) && args.strategy != StrategyName::Custom
+    {
+        return Err(invalid(
+            "strategy",
+            "--on-write and --on-read need --strategy custom",
+        ));
+    }
+    if args.strategy == StrategyName::Custom && args.on_write.is_none() && args.on_read.is_none() {
+        return Err(invalid(
+            "strategy",
+            "custom needs --on-write FILE and/or --on-read FILE",
+        ));
+    }
+    let absolute = |flag, p: &Option<PathBuf>| -> Result<Option<PathBuf>, ConfigError> {
+        match p {
+            None => Ok(None),
+            Some(p) => std::fs::canonicalize(p)
+                .map(Some)
+                .map_err(|e| invalid(flag, format!("{}: {e}", p.display()))),
+        }
+    };
+    let root = (args.topology == Topology::Star).then(|| args.root.clone());
+    if let Some(root) = &root {
+        known("root", root)?;
+    }
+    let fanout = (args.topology == Topology::Tree).then_some(args.fanout);
+    if fanout == Some(0) {
+        return Err(invalid("fanout", "must be at least 1"));
+    }
+    Ok(NodeOptions {
+        priority: args.priority.clone(),
+        on_write: absolute("on-write", &args.on_write)?,
+        on_read: absolute("on-read", &args.on_read)?,
+        root,
+        fanout,
+        causal_delivery: args.causal_delivery == OnOff::On,
+    })
 }
 
 fn validate_test_name(name: &str) -> Result<String, ConfigError> {

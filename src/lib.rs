@@ -19,4 +19,5 @@ pub mod node;
 pub mod report;
 pub mod results;
 pub mod seeds;
+pub mod serve;
 pub mod workload;

@@ -22,6 +22,9 @@ fn main() {
         Command::Node(args) => exit_code(runtime().block_on(diverge::node::run(args)).map(|()| 0)),
         Command::Run(args) => exit_code(runtime().block_on(control::run(args))),
         Command::Check(args) => exit_code(control::check(args)),
+        Command::Compare(args) => exit_code(runtime().block_on(control::compare(args))),
+        Command::Suite(args) => exit_code(runtime().block_on(control::suite(args))),
+        Command::Serve(args) => exit_code(runtime().block_on(diverge::serve::serve(args))),
     };
     std::process::exit(code);
 }

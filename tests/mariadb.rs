@@ -76,6 +76,8 @@ fn a_partitioned_ring_diverges_or_stops_its_appliers() {
     let (code, json, results) = run(&[
         "--workload",
         "register",
+        "--topology",
+        "ring",
         "--keys",
         "3",
         "--nemesis",
@@ -122,7 +124,9 @@ fn auto_increment_collides_without_offsets_and_not_with_them() {
         "--seed",
         "2",
     ];
-    let (code, json, _r) = run(&base);
+    let mut ring = base.to_vec();
+    ring.extend(["--topology", "ring"]);
+    let (code, json, _r) = run(&ring);
     assert_eq!(code, 1, "{json}");
     assert!(
         findings(&json, "duplicate-id") + findings(&json, "replication-stopped") > 0,
@@ -130,10 +134,33 @@ fn auto_increment_collides_without_offsets_and_not_with_them() {
     );
 
     let mut offsets = base.to_vec();
-    offsets.extend(["--id-step", "3", "--id-offset", "--topology", "all-to-all"]);
+    offsets.extend([
+        "--id-step",
+        "3",
+        "--id-offset",
+        "per-node",
+        "--topology",
+        "all-to-all",
+    ]);
     let (code, json, _r) = run(&offsets);
     assert_eq!(code, 0, "{json}");
     assert_eq!(findings(&json, "duplicate-id"), 0, "{json}");
+}
+
+#[test]
+fn mariadb_takes_only_ring_or_all_to_all() {
+    for topology in ["star", "tree", "single-leader"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+            .args(["run", "--db", "mariadb", "--topology", topology])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{topology}: {stderr}");
+        assert!(
+            stderr.contains("topology") && stderr.contains("ring and all-to-all"),
+            "{topology}: {stderr}"
+        );
+    }
 }
 
 #[test]

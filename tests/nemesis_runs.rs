@@ -131,6 +131,8 @@ fn clock_skew_makes_last_write_wins_lose_more() {
             "1",
             "--rate",
             "500",
+            "--max-clock-skew",
+            "10000",
             "--time-limit",
             "5",
             "--seed",

@@ -14,7 +14,8 @@ use serde_json::Value;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnomalyKind {
-    /// An acknowledged write or add that the final state does not hold.
+    /// An acknowledged write or add that the final state does not hold
+    /// (counter: a final value below what the acknowledged adds allow).
     LostUpdate,
     /// Nodes that disagree on a key after healing and quiescing.
     Divergence,
@@ -22,16 +23,43 @@ pub enum AnomalyKind {
     ImpossibleRead,
     /// A read returning a value whose write definitely failed.
     AbortedRead,
+    /// Counter: a final value above what every possibly-applied add allows.
+    OverCount,
+    /// List-append: one value twice in one list.
+    DuplicateElement,
+    /// List-append: B before A in a final list though A completed before B
+    /// was invoked.
+    ReorderedAppend,
+    /// Causal: the happens-before relation has a cycle.
+    CausalCycle,
+    /// Causal: a read saw an effect, then a later read in the same session
+    /// missed one of its causes.
+    CausalViolation,
+    /// Causal: a session guarantee broken (read-your-writes, monotonic
+    /// reads, monotonic writes, writes-follow-reads; see `detail`).
+    SessionViolation,
+    /// Unique ids: two acknowledged generates returned the same id.
+    DuplicateId,
+    /// Constraint: a name held by two claimants.
+    ConstraintViolation,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub fn all() -> [AnomalyKind; 4] {
+    pub fn all() -> [AnomalyKind; 12] {
         [
             AnomalyKind::LostUpdate,
             AnomalyKind::Divergence,
             AnomalyKind::ImpossibleRead,
             AnomalyKind::AbortedRead,
+            AnomalyKind::OverCount,
+            AnomalyKind::DuplicateElement,
+            AnomalyKind::ReorderedAppend,
+            AnomalyKind::CausalCycle,
+            AnomalyKind::CausalViolation,
+            AnomalyKind::SessionViolation,
+            AnomalyKind::DuplicateId,
+            AnomalyKind::ConstraintViolation,
         ]
     }
 
@@ -42,6 +70,14 @@ impl AnomalyKind {
             AnomalyKind::Divergence => "divergence",
             AnomalyKind::ImpossibleRead => "impossible-read",
             AnomalyKind::AbortedRead => "aborted-read",
+            AnomalyKind::OverCount => "over-count",
+            AnomalyKind::DuplicateElement => "duplicate-element",
+            AnomalyKind::ReorderedAppend => "reordered-append",
+            AnomalyKind::CausalCycle => "causal-cycle",
+            AnomalyKind::CausalViolation => "causal-violation",
+            AnomalyKind::SessionViolation => "session-violation",
+            AnomalyKind::DuplicateId => "duplicate-id",
+            AnomalyKind::ConstraintViolation => "constraint-violation",
         }
     }
 }
@@ -64,6 +100,37 @@ pub struct Anomaly {
     /// Per-node values where relevant (divergence); empty otherwise.
     #[serde(default)]
     pub nodes: BTreeMap<String, Value>,
+    /// Whether the run's configuration explains it (see
+    /// [`crate::expectation`]); `unexpected` unless known.
+    #[serde(default)]
+    pub expectation: Expectation,
+    /// A sub-kind where one kind covers several rules: the session guarantee
+    /// for `session-violation` (`read-your-writes`, `monotonic-reads`,
+    /// `monotonic-writes`, `writes-follow-reads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Whether an anomaly is explained by the configuration under test.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expectation {
+    /// A bug: the configuration promises this cannot happen (listed first).
+    #[default]
+    Unexpected,
+    /// By design of the strategy or topology (e.g. lost updates under lww).
+    Inherent,
+}
+
+impl Expectation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expectation::Unexpected => "unexpected",
+            Expectation::Inherent => "inherent",
+        }
+    }
 }
 
 impl Anomaly {
@@ -74,7 +141,23 @@ impl Anomaly {
             witnesses,
             explanation,
             nodes: BTreeMap::new(),
+            expectation: Expectation::Unexpected,
+            detail: None,
         }
+    }
+
+    /// An anomaly about no particular key (e.g. duplicate ids).
+    pub fn keyless(kind: AnomalyKind, witnesses: Vec<u64>, explanation: String) -> Self {
+        Anomaly {
+            key: None,
+            ..Anomaly::new(kind, "", witnesses, explanation)
+        }
+    }
+
+    /// Sets [`Anomaly::detail`].
+    pub fn with_detail(mut self, detail: &str) -> Self {
+        self.detail = Some(detail.to_owned());
+        self
     }
 }
 

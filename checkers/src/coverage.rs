@@ -6,22 +6,26 @@
 
 use crate::anomaly::list;
 use crate::index::HistoryIndex;
+use crate::workload::Workload;
 
 /// Per-key reasons beyond this many are summarized in one line.
 const MAX_KEY_REASONS: usize = 10;
 
 /// Human-readable reasons the verdict is inconclusive; empty if it is not.
-pub fn reasons(index: &HistoryIndex) -> Vec<String> {
+pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
     let mut reasons = Vec::new();
     if let Some(first) = index.orphans.first() {
         reasons.push(format!(
             "{} completion(s) matched no open invoke with the same process and f (first: op {}); \
              they were ignored",
             index.orphans.len(),
-            first.index,
+            index.hist.ops[*first as usize].index,
         ));
     }
-    let final_reads: usize = index.keys.values().map(|k| k.final_reads.len()).sum();
+    if workload == Workload::UniqueIds {
+        return reasons; // Judged on the generates alone.
+    }
+    let final_reads: usize = index.keys.iter().map(|k| k.final_reads.len()).sum();
     if final_reads == 0 {
         reasons.push(if index.final_read_attempts == 0 {
             "no final reads in the history: lost updates and divergence cannot be judged".to_owned()
@@ -37,14 +41,16 @@ pub fn reasons(index: &HistoryIndex) -> Vec<String> {
     let mut missing = index
         .sorted_keys()
         .into_iter()
-        .filter(|(_, k)| !k.writes.is_empty())
-        .filter_map(|(key, k)| {
+        .filter(|&key| !index.keys[key as usize].writes.is_empty())
+        .filter_map(|key| {
+            let k = &index.keys[key as usize];
             let absent: Vec<&str> = index
                 .nodes
                 .iter()
-                .copied()
-                .filter(|n| !k.final_reads.contains_key(n))
+                .filter(|&&n| !k.final_reads.iter().any(|r| r.node == n))
+                .map(|&n| index.node_name(n))
                 .collect();
+            let key = index.key_name(key);
             (!absent.is_empty()).then(|| {
                 format!(
                     "key {key:?} was written but has no final read from {}",

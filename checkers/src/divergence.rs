@@ -3,52 +3,77 @@
 //! reads of one key must be equal on every node. Compared as sets: order (and
 //! sibling order) does not matter.
 
-use std::collections::BTreeSet;
-
 use crate::anomaly::{Anomaly, AnomalyKind, list};
-use crate::history::Elem;
-use crate::index::HistoryIndex;
+use crate::index::{HistoryIndex, KeyIndex};
+use crate::model::Val;
 
-/// One anomaly per key whose final reads are not all equal.
+/// One anomaly per key whose final reads are not all equal, as sets.
 pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    for (&key, k) in &index.keys {
-        let mut states = k.final_reads.values();
-        let Some(first) = states.next() else {
+    for (key, k) in index.keys.iter().enumerate() {
+        let Some(first) = k.final_reads.first() else {
             continue;
         };
-        if states.all(|r| r.elems == first.elems) {
+        if k.final_reads.iter().all(|r| r.elems == first.elems) {
             continue;
         }
         // What each node lacks relative to the union names the difference
         // in a sentence even when the states themselves are large.
-        let union: BTreeSet<&Elem> = k.final_reads.values().flat_map(|r| &r.elems).collect();
+        let mut union: Vec<Val> = k
+            .final_reads
+            .iter()
+            .flat_map(|r| r.elems.iter().copied())
+            .collect();
+        union.sort_unstable();
+        union.dedup();
         let lacks: Vec<String> = k
             .final_reads
             .iter()
-            .filter_map(|(node, r)| {
-                let missing: Vec<&&Elem> = union.iter().filter(|e| !r.elems.contains(e)).collect();
-                (!missing.is_empty()).then(|| format!("{node} lacks {}", list(&missing, 5)))
+            .filter_map(|r| {
+                let missing: Vec<String> = union
+                    .iter()
+                    .filter(|&&e| !r.contains(e))
+                    .map(|&e| index.show(e))
+                    .collect();
+                (!missing.is_empty())
+                    .then(|| format!("{} lacks {}", index.node_name(r.node), list(&missing, 5)))
             })
             .collect();
-        let mut anomaly = Anomaly::new(
-            AnomalyKind::Divergence,
-            key,
-            k.final_read_witnesses(),
+        anomalies.push(anomaly(
+            index,
+            key as u32,
+            k,
             format!(
-                "final reads of key {key:?} disagree across {} nodes: {}",
+                "disagree across {} nodes: {}",
                 k.final_reads.len(),
-                lacks.join("; "),
+                lacks.join("; ")
             ),
-        );
-        anomaly.nodes = k
-            .final_reads
-            .iter()
-            .map(|(node, r)| ((*node).to_owned(), r.completion.value.clone()))
-            .collect();
-        anomalies.push(anomaly);
+        ));
     }
     anomalies
+}
+
+/// A divergence anomaly on `key` whose explanation ends with `detail`, with
+/// every node's final read in `nodes`.
+pub(crate) fn anomaly(index: &HistoryIndex, key: u32, k: &KeyIndex, detail: String) -> Anomaly {
+    let key_name = index.key_name(key);
+    let mut anomaly = Anomaly::new(
+        AnomalyKind::Divergence,
+        key_name,
+        k.final_read_witnesses(),
+        format!("final reads of key {key_name:?} {detail}"),
+    );
+    anomaly.nodes = k
+        .final_reads
+        .iter()
+        .map(|r| {
+            (
+                index.node_name(r.node).to_owned(),
+                index.hist.to_json(r.value),
+            )
+        })
+        .collect();
+    anomaly
 }
 
 #[cfg(test)]

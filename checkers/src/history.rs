@@ -75,19 +75,35 @@ impl Serialize for Process {
 
 impl<'de> Deserialize<'de> for Process {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Name(String),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Process;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a process number or \"nemesis\"")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Process, E> {
+                Ok(Process::Client(n))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Process, E> {
+                u64::try_from(n).map(Process::Client).map_err(|_| {
+                    E::custom(format!("process must be a number or \"nemesis\", got {n}"))
+                })
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Process, E> {
+                if s == "nemesis" {
+                    Ok(Process::Nemesis)
+                } else {
+                    Err(E::custom(format!(
+                        "process must be a number or \"nemesis\", got {s:?}"
+                    )))
+                }
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(Process::Client(n)),
-            Raw::Name(s) if s == "nemesis" => Ok(Process::Nemesis),
-            Raw::Name(s) => Err(serde::de::Error::custom(format!(
-                "process must be a number or \"nemesis\", got {s:?}"
-            ))),
-        }
+        d.deserialize_any(Visitor)
     }
 }
 

@@ -29,42 +29,107 @@
 //! each anomaly means.
 
 pub mod anomaly;
+pub mod causal;
+pub mod chunked;
+pub mod constraint;
+pub mod counter;
 pub mod coverage;
 pub mod divergence;
+pub mod expectation;
+mod fastline;
 pub mod history;
 pub mod index;
+pub mod list_append;
 pub mod lost_update;
+pub mod model;
+pub mod observe;
 pub mod pairing;
 pub mod parse;
+mod plant;
+mod plant_more;
 pub mod reads;
 pub mod result;
+pub mod synth;
+pub mod unique_ids;
 pub mod workload;
 
 #[cfg(test)]
 mod testing;
 
-pub use anomaly::{Anomaly, AnomalyKind};
+pub use anomaly::{Anomaly, AnomalyKind, Expectation};
+pub use expectation::CheckOptions;
 pub use history::{Elem, Op, OpType, Process};
+pub use model::Hist;
 pub use parse::{
-    History, HistoryError, parse_history, parse_history_detailed, read_history,
-    read_history_detailed,
+    History, HistoryError, parse_hist, parse_history, parse_history_detailed, read_hist,
+    read_history, read_history_detailed,
 };
-pub use result::{CheckResult, Stats, Validity};
+pub use result::{CheckResult, LagStats, OutcomeCounts, Stats, Validity};
+pub use synth::{SynthSpec, synth_history};
 pub use workload::{UnknownWorkload, Workload};
 
 use index::HistoryIndex;
 
 /// Runs every analysis that applies to `workload` and returns the verdict.
-/// Linear-ish: one indexing pass plus per-key sorts.
+/// Every anomaly is `unexpected`: see [`check_with`] to pass the strategy.
 pub fn check(history: &[Op], workload: Workload) -> CheckResult {
-    let index = HistoryIndex::build(history);
-    let mut anomalies = match workload {
+    check_with(history, &CheckOptions::new(workload))
+}
+
+/// [`check`] knowing the run's configuration: anomalies the configuration
+/// explains are marked `inherent` (see [`expectation`]).
+pub fn check_with(history: &[Op], opts: &CheckOptions) -> CheckResult {
+    check_hist(&Hist::from_ops(history), opts)
+}
+
+/// [`check_with`] on a compact history (see [`read_hist`]). Linear-ish: one
+/// indexing pass plus per-key sorts.
+pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
+    let index = HistoryIndex::build(hist);
+    let mut inconclusive = coverage::reasons(&index, opts.workload);
+    let mut anomalies = match opts.workload {
         Workload::Set => lost_update::set(&index),
         Workload::Register => lost_update::register(&index),
+        Workload::Counter => counter::check(&index),
+        Workload::ListAppend => list_append::check(&index),
+        Workload::Causal => {
+            let (anomalies, skipped) = causal::check_causal(&index);
+            inconclusive.extend(skipped);
+            anomalies
+        }
+        Workload::UniqueIds => unique_ids::check(&index),
+        Workload::Constraint => constraint::check(&index),
     };
-    anomalies.extend(divergence::check(&index));
-    anomalies.extend(reads::check(&index));
-    CheckResult::new(anomalies, Stats::of(history), coverage::reasons(&index))
+    // Set divergence fits every workload with final reads except lists
+    // (order matters: list_append has its own). Value-level read checks fit
+    // every workload whose reads return written values.
+    if !matches!(opts.workload, Workload::ListAppend | Workload::UniqueIds) {
+        anomalies.extend(divergence::check(&index));
+    }
+    let mut lag = None;
+    if !matches!(opts.workload, Workload::Counter | Workload::UniqueIds) {
+        let (read_anomalies, first_seen) = reads::check_and_observe(&index);
+        anomalies.extend(read_anomalies);
+        lag = observe::lag(&index, &first_seen);
+    }
+    for anomaly in &mut anomalies {
+        anomaly.expectation = expectation::expectation(anomaly.kind, opts);
+    }
+    let mut result = CheckResult::new(anomalies, Stats::of_hist(hist), inconclusive);
+    result.lag = lag;
+    result.availability = observe::availability(&index);
+    result
+}
+
+/// Reads a history file and checks it: the fast path (parallel parse
+/// straight into the compact form). Also returns whether a torn last line
+/// was skipped.
+pub fn check_file(
+    path: &std::path::Path,
+    opts: &CheckOptions,
+) -> Result<(CheckResult, bool), HistoryError> {
+    let (hist, torn_tail) = read_hist(path)?;
+    Ok((check_hist(&hist, opts), torn_tail))
 }
 
 #[cfg(test)]
@@ -98,14 +163,7 @@ mod tests {
             result,
             CheckResult {
                 valid: Validity::Valid,
-                anomaly_counts: [
-                    ("aborted-read", 0),
-                    ("divergence", 0),
-                    ("impossible-read", 0),
-                    ("lost-update", 0)
-                ]
-                .map(|(k, n)| (k.to_owned(), n))
-                .into(),
+                anomaly_counts: zero_counts(),
                 anomalies: vec![],
                 stats: Stats {
                     ops: 4,
@@ -117,8 +175,44 @@ mod tests {
                     final_reads: 2,
                 },
                 inconclusive: vec![],
+                unexpected_counts: zero_counts(),
+                // Add 1: ok at 3 ms on n1, read on n2 at 8 ms.
+                lag: Some(LagStats {
+                    observed: 1,
+                    never_observed: 0,
+                    p50_ms: 5.0,
+                    p99_ms: 5.0,
+                    max_ms: 5.0,
+                }),
+                availability: [
+                    (
+                        "n1",
+                        OutcomeCounts {
+                            ok: 1,
+                            fail: 1,
+                            info: 0
+                        }
+                    ),
+                    (
+                        "n2",
+                        OutcomeCounts {
+                            ok: 1,
+                            fail: 0,
+                            info: 1
+                        }
+                    ),
+                ]
+                .map(|(n, c)| (n.to_owned(), c))
+                .into(),
             }
         );
+    }
+
+    fn zero_counts() -> std::collections::BTreeMap<String, usize> {
+        AnomalyKind::all()
+            .iter()
+            .map(|k| (k.name().to_owned(), 0))
+            .collect()
     }
 
     #[test]
@@ -200,10 +294,11 @@ mod tests {
         let result = check(&history, Workload::Set);
         let json = serde_json::to_value(&result).unwrap();
         assert_eq!(json["valid"], json!(false));
-        assert_eq!(
-            json["anomaly_counts"],
-            json!({"lost-update": 0, "divergence": 0, "impossible-read": 0, "aborted-read": 1})
-        );
+        let mut counts = json!(zero_counts());
+        counts["aborted-read"] = json!(1);
+        assert_eq!(json["anomaly_counts"], counts);
+        assert_eq!(json["unexpected_counts"], counts);
+        assert_eq!(json["anomalies"][0]["expectation"], json!("unexpected"));
         assert_eq!(json["anomalies"][0]["kind"], json!("aborted-read"));
         assert_eq!(json["anomalies"][0]["key"], json!("cart"));
         assert_eq!(json["anomalies"][0]["witnesses"], json!([1, 3]));
@@ -245,7 +340,15 @@ mod tests {
                 "lost-update",
                 "divergence",
                 "impossible-read",
-                "aborted-read"
+                "aborted-read",
+                "over-count",
+                "duplicate-element",
+                "reordered-append",
+                "causal-cycle",
+                "causal-violation",
+                "session-violation",
+                "duplicate-id",
+                "constraint-violation",
             ]
         );
         for kind in AnomalyKind::all() {
@@ -257,14 +360,60 @@ mod tests {
     fn workload_names() {
         assert_eq!("set".parse(), Ok(Workload::Set));
         assert_eq!("register".parse(), Ok(Workload::Register));
+        for w in Workload::all() {
+            assert_eq!(w.name().parse(), Ok(w));
+            assert_eq!(serde_json::to_value(w).unwrap(), w.name());
+        }
+        assert_eq!("list-append".parse(), Ok(Workload::ListAppend));
         assert_eq!(
-            "counter".parse::<Workload>().unwrap_err().to_string(),
-            "unknown workload \"counter\": expected \"set\" or \"register\""
+            "bank".parse::<Workload>().unwrap_err().to_string(),
+            "unknown workload \"bank\": expected one of set, register, counter, list-append, \
+             causal, unique-ids, constraint"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),
             "\"register\""
         );
+    }
+
+    #[test]
+    fn strategy_marks_inherent_anomalies_and_sorts_unexpected_first() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            2 2 invoke write r 2 @n2
+            3 2 ok     write r 2 @n2
+            4 3 invoke read r @n2
+            5 3 ok     read r [7] @n2
+            6 9 invoke final-read r @n1
+            7 9 ok     final-read r [1] @n1
+            8 9 invoke final-read r @n2
+            9 9 ok     final-read r [1] @n2
+        ");
+        let opts = CheckOptions {
+            strategy: Some("lww".into()),
+            ..CheckOptions::new(Workload::Register)
+        };
+        let result = check_with(&history, &opts);
+        let kinds: Vec<(&str, Expectation)> = result
+            .anomalies
+            .iter()
+            .map(|a| (a.kind.name(), a.expectation))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("impossible-read", Expectation::Unexpected),
+                ("lost-update", Expectation::Inherent),
+            ]
+        );
+        assert_eq!(result.valid, Validity::Invalid);
+        assert_eq!(result.anomaly_counts["lost-update"], 1);
+        assert_eq!(result.unexpected_counts["lost-update"], 0);
+        assert_eq!(result.unexpected_counts["impossible-read"], 1);
+        // Without a strategy everything is unexpected.
+        let plain = check(&history, Workload::Register);
+        assert_eq!(plain.unexpected_counts["lost-update"], 1);
     }
 
     #[test]

@@ -19,31 +19,28 @@ use crate::index::{HistoryIndex, KeyIndex, Write};
 /// Set workload: acknowledged adds missing from every final read.
 pub fn set(index: &HistoryIndex) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    for (&key, k) in &index.keys {
+    for (key, k) in index.keys.iter().enumerate() {
         if k.final_reads.is_empty() {
             continue;
         }
-        let reads = k.final_read_witnesses();
-        for write in k.writes.iter().map(|&id| &index.writes[id]) {
-            if write.outcome() != OpType::Ok
-                || k.final_reads
-                    .values()
-                    .any(|r| r.elems.contains(&write.value))
+        let key_name = index.key_name(key as u32);
+        for write in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+            if write.outcome != OpType::Ok || k.final_reads.iter().any(|r| r.contains(write.value))
             {
                 continue;
             }
-            let mut witnesses = vec![write.witness()];
-            witnesses.extend(&reads);
+            let mut witnesses = vec![write.witness];
+            witnesses.extend(k.final_read_witnesses());
             anomalies.push(Anomaly::new(
                 AnomalyKind::LostUpdate,
-                key,
+                key_name,
                 witnesses,
                 format!(
-                    "add of {} to key {key:?} was acknowledged (op {}) but no node's final read \
-                     contains it ({})",
-                    write.value,
-                    write.witness(),
-                    nodes(k),
+                    "add of {} to key {key_name:?} was acknowledged (op {}) but no node's final \
+                     read contains it ({})",
+                    index.show(write.value),
+                    write.witness,
+                    nodes(index, k),
                 ),
             ));
         }
@@ -54,99 +51,102 @@ pub fn set(index: &HistoryIndex) -> Vec<Anomaly> {
 /// Register workload: acknowledged writes undone by an earlier write.
 pub fn register(index: &HistoryIndex) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    for (&key, k) in &index.keys {
+    for (key, k) in index.keys.iter().enumerate() {
         if !k.final_reads.is_empty() {
-            register_key(index, key, k, &mut anomalies);
+            register_key(index, key as u32, k, &mut anomalies);
         }
     }
     anomalies
 }
 
 /// Why a write B counts as lost: A, the node holding A but not B, its read.
-struct Undo<'h, 'a> {
-    a: &'h Write<'a>,
-    node: &'a str,
+struct Undo<'h> {
+    a: &'h Write,
+    node: u32,
     read: u64,
 }
 
-fn register_key<'a>(index: &HistoryIndex<'a>, key: &str, k: &KeyIndex<'a>, out: &mut Vec<Anomaly>) {
-    let is_ok = |w: &&Write| w.outcome() == OpType::Ok;
+fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anomaly>) {
+    let is_ok = |w: &&Write| w.outcome == OpType::Ok;
     // Acknowledged writes by invoke time: "B invoked after A completed" is
     // then a suffix found by binary search.
     let mut oks: Vec<&Write> = k
         .writes
         .iter()
-        .map(|&id| &index.writes[id])
+        .map(|&id| &index.writes[id as usize])
         .filter(is_ok)
         .collect();
     if oks.is_empty() {
         return;
     }
-    oks.sort_unstable_by_key(|w| (w.invoke_time(), w.witness()));
+    oks.sort_unstable_by_key(|w| (w.invoke_time, w.witness));
     let mut lost: Vec<Option<Undo>> = oks.iter().map(|_| None).collect();
 
-    for (&node, read) in &k.final_reads {
+    for read in &k.final_reads {
         // The acknowledged writes this node's final state reflects (the A's).
         let mut held: Vec<&Write> = read
             .elems
             .iter()
-            .filter_map(|v| index.write_of(v))
+            .filter_map(|&v| index.write_of(v))
             .filter(|w| w.key == key)
             .filter(is_ok)
             .collect();
-        held.sort_unstable_by_key(|a| (completed(a), a.witness()));
+        held.sort_unstable_by_key(|a| (a.end_time, a.witness));
         let Some(first) = held.first() else {
             continue;
         };
-        let start = oks.partition_point(|b| b.invoke_time() <= completed(first));
+        let start = oks.partition_point(|b| b.invoke_time <= first.end_time);
         // Two pointers: as B's invoke time grows, so does the latest A that
         // completed before it.
         let mut j = 0;
         for (b, slot) in oks.iter().zip(lost.iter_mut()).skip(start) {
-            while j + 1 < held.len() && completed(held[j + 1]) < b.invoke_time() {
+            while j + 1 < held.len() && held[j + 1].end_time < b.invoke_time {
                 j += 1;
             }
-            if read.elems.contains(&b.value) {
+            if read.contains(b.value) {
                 continue;
             }
             let a = held[j];
             // Report each B once, with the latest A (ties: first node by name).
-            if slot.as_ref().is_none_or(|u| completed(a) > completed(u.a)) {
+            if slot.as_ref().is_none_or(|u| a.end_time > u.a.end_time) {
                 *slot = Some(Undo {
                     a,
-                    node,
-                    read: read.completion.index,
+                    node: read.node,
+                    read: read.witness,
                 });
             }
         }
     }
 
+    let key_name = index.key_name(key);
     for (b, undo) in oks.iter().zip(&lost) {
         let Some(Undo { a, node, read }) = undo else {
             continue;
         };
         out.push(Anomaly::new(
             AnomalyKind::LostUpdate,
-            key,
-            vec![a.witness(), b.witness(), *read],
+            key_name,
+            vec![a.witness, b.witness, *read],
             format!(
-                "write of {} to key {key:?} was acknowledged (op {}) after the write of {} had \
-                 completed (op {}), yet node {node}'s final read (op {read}) holds {} and not {}",
-                b.value,
-                b.witness(),
-                a.value,
-                a.witness(),
-                a.value,
-                b.value,
+                "write of {} to key {key_name:?} was acknowledged (op {}) after the write of {} \
+                 had completed (op {}), yet node {}'s final read (op {read}) holds {} and not {}",
+                index.show(b.value),
+                b.witness,
+                index.show(a.value),
+                a.witness,
+                index.node_name(*node),
+                index.show(a.value),
+                index.show(b.value),
             ),
         ));
     }
-    report_emptied(key, k, &oks, &lost, out);
+    report_emptied(index, key_name, k, &oks, &lost, out);
 }
 
 /// A node that ends with no value at all lost even the last acknowledged
 /// write, which no earlier write can explain; report that write once.
 fn report_emptied(
+    index: &HistoryIndex,
     key: &str,
     k: &KeyIndex,
     oks: &[&Write],
@@ -156,9 +156,9 @@ fn report_emptied(
     let empty: Vec<_> = k
         .final_reads
         .iter()
-        .filter(|(_, r)| r.elems.is_empty())
+        .filter(|r| r.elems.is_empty())
         .collect();
-    let last = (0..oks.len()).max_by_key(|&i| (completed(oks[i]), oks[i].witness()));
+    let last = (0..oks.len()).max_by_key(|&i| (oks[i].end_time, oks[i].witness));
     let (Some(last), false) = (last, empty.is_empty()) else {
         return;
     };
@@ -166,9 +166,9 @@ fn report_emptied(
         return; // Already reported with an undoing write.
     }
     let b = oks[last];
-    let mut witnesses = vec![b.witness()];
-    witnesses.extend(empty.iter().map(|(_, r)| r.completion.index));
-    let names: Vec<&str> = empty.iter().map(|(n, _)| **n).collect();
+    let mut witnesses = vec![b.witness];
+    witnesses.extend(empty.iter().map(|r| r.witness));
+    let names: Vec<&str> = empty.iter().map(|r| index.node_name(r.node)).collect();
     out.push(Anomaly::new(
         AnomalyKind::LostUpdate,
         key,
@@ -176,23 +176,21 @@ fn report_emptied(
         format!(
             "write of {} to key {key:?} was acknowledged (op {}) and completed last, yet node(s) \
              {} ended with no value at all",
-            b.value,
-            b.witness(),
+            index.show(b.value),
+            b.witness,
             list(&names, 5),
         ),
     ));
 }
 
-/// Completion time of an acknowledged write (its invoke time if, oddly, the
-/// completion is missing; `ok` implies it is not).
-fn completed(w: &Write) -> u64 {
-    w.pair.completion.map_or(w.invoke_time(), |c| c.time)
-}
-
 /// "read on n1, n2, n3": which nodes were read, for explanations. States are
 /// not spelled out: a set may hold thousands of elements.
-fn nodes(k: &KeyIndex) -> String {
-    let names: Vec<&str> = k.final_reads.keys().copied().collect();
+pub(crate) fn nodes(index: &HistoryIndex, k: &KeyIndex) -> String {
+    let names: Vec<&str> = k
+        .final_reads
+        .iter()
+        .map(|r| index.node_name(r.node))
+        .collect();
     format!("read on {}", list(&names, 5))
 }
 

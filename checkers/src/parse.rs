@@ -1,8 +1,9 @@
 //! Reading `history.jsonl`: one [`Op`] per line, streamed.
 //!
-//! Both entry points ([`read_history_detailed`] for files, [`parse_history_detailed`]
-//! for text already in memory) feed lines to the same [`LineParser`], so they
-//! agree on every rule:
+//! Every entry point ([`read_history_detailed`] for files, [`parse_history_detailed`]
+//! for text already in memory, [`read_hist`] / [`parse_hist`] for the compact
+//! form) runs the same engine ([`crate::chunked`]), so they agree on every
+//! rule:
 //!
 //! - empty (whitespace-only) lines are skipped;
 //! - `index` must strictly increase;
@@ -13,10 +14,11 @@
 //!   [`History::torn_tail`] rather than making the whole run unreadable.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use crate::chunked::{Engine, LineError, ReadError, Sink};
 use crate::history::Op;
+use crate::model::Hist;
 
 /// Why a history could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -75,116 +77,74 @@ pub fn parse_history(text: &str, source: &str) -> Result<Vec<Op>, HistoryError> 
     parse_history_detailed(text, source).map(|h| h.ops)
 }
 
-/// Reads a history file line by line (the file is never held whole in memory).
+/// Reads a history file block by block (the file is never held whole in
+/// memory), parsing each block on every core.
 pub fn read_history_detailed(path: &Path) -> Result<History, HistoryError> {
+    let (ops, torn_tail) = read_with::<Vec<Op>>(path)?;
+    Ok(History { ops, torn_tail })
+}
+
+/// Parses history text; same rules as [`read_history_detailed`].
+pub fn parse_history_detailed(text: &str, source: &str) -> Result<History, HistoryError> {
+    let (ops, torn_tail) = parse_with::<Vec<Op>>(text.as_bytes(), source)?;
+    Ok(History { ops, torn_tail })
+}
+
+/// Reads a history file straight into the compact form the checkers use:
+/// the fast path of [`crate::check_file`]. Same rules and errors as
+/// [`read_history_detailed`]; the flag is the torn tail.
+pub fn read_hist(path: &Path) -> Result<(Hist, bool), HistoryError> {
+    read_with::<Hist>(path)
+}
+
+/// [`read_hist`] for text in memory.
+pub fn parse_hist(text: &str, source: &str) -> Result<(Hist, bool), HistoryError> {
+    parse_with::<Hist>(text.as_bytes(), source)
+}
+
+fn read_with<S: Sink>(path: &Path) -> Result<(S, bool), HistoryError> {
     let source_name = path.display().to_string();
     let io_err = |err| HistoryError::Io {
         source_name: source_name.clone(),
         err,
     };
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
-    let mut parser = LineParser::new(&source_name);
-    // One buffer reused for every line: no per-line allocation for the text.
-    let mut line = Vec::with_capacity(256);
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
-            break;
-        }
-        let terminated = line.last() == Some(&b'\n');
-        parser.line(&line, terminated)?;
+    let file = File::open(path).map_err(io_err)?;
+    let total_bytes = file.metadata().ok().map(|m| m.len());
+    let mut engine = Engine::<S>::new();
+    match engine.read(file, total_bytes) {
+        Ok(()) => Ok((engine.sink, engine.torn_tail)),
+        Err(ReadError::Io(err)) => Err(io_err(err)),
+        Err(ReadError::Line((base, e))) => Err(line_error(&source_name, base, e)),
     }
-    Ok(parser.finish())
 }
 
-/// Parses history text; same rules as [`read_history_detailed`].
-pub fn parse_history_detailed(text: &str, source: &str) -> Result<History, HistoryError> {
-    let mut parser = LineParser::new(source);
-    let mut rest = text.as_bytes();
-    while !rest.is_empty() {
-        let (line, terminated, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(end) => (&rest[..=end], true, &rest[end + 1..]),
-            None => (rest, false, &[][..]),
-        };
-        parser.line(line, terminated)?;
-        rest = next;
-    }
-    Ok(parser.finish())
+fn parse_with<S: Sink>(text: &[u8], source: &str) -> Result<(S, bool), HistoryError> {
+    let mut engine = Engine::<S>::new();
+    engine
+        .block(text, true)
+        .map_err(|(base, e)| line_error(source, base, e))?;
+    Ok((engine.sink, engine.torn_tail))
 }
 
-/// The per-line rules shared by both entry points.
-struct LineParser<'s> {
-    source_name: &'s str,
-    history: History,
-    line_no: usize,
-    last_index: Option<u64>,
-}
-
-impl<'s> LineParser<'s> {
-    fn new(source_name: &'s str) -> Self {
-        LineParser {
+fn line_error(source: &str, base: usize, e: LineError) -> HistoryError {
+    let source_name = source.to_owned();
+    match e {
+        LineError::Malformed { line, message } => HistoryError::Malformed {
             source_name,
-            history: History::default(),
-            line_no: 0,
-            last_index: None,
-        }
+            line: base + line,
+            message,
+        },
+        LineError::NotIncreasing {
+            line,
+            index,
+            previous,
+        } => HistoryError::IndexNotIncreasing {
+            source_name,
+            line: base + line,
+            index,
+            previous,
+        },
     }
-
-    /// `terminated` is false only for a final line without `\n`, the one
-    /// place a torn write can show up.
-    fn line(&mut self, raw: &[u8], terminated: bool) -> Result<(), HistoryError> {
-        self.line_no += 1;
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            return Ok(());
-        }
-        let op: Op = match serde_json::from_slice(raw) {
-            Ok(op) => op,
-            Err(_) if !terminated => {
-                self.history.torn_tail = true;
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(HistoryError::Malformed {
-                    source_name: self.source_name.to_owned(),
-                    line: self.line_no,
-                    message: describe(&e),
-                });
-            }
-        };
-        if let Some(previous) = self.last_index
-            && op.index <= previous
-        {
-            return Err(HistoryError::IndexNotIncreasing {
-                source_name: self.source_name.to_owned(),
-                line: self.line_no,
-                index: op.index,
-                previous,
-            });
-        }
-        self.last_index = Some(op.index);
-        self.history.ops.push(op);
-        Ok(())
-    }
-
-    fn finish(self) -> History {
-        self.history
-    }
-}
-
-/// serde_json's message without its "at line 1 column N" suffix (the line is
-/// ours to report, and it is always 1 within a single line). The column is
-/// kept for syntax errors, where it locates the typo.
-fn describe(e: &serde_json::Error) -> String {
-    let full = e.to_string();
-    let mut message = match full.rfind(" at line ") {
-        Some(cut) => full[..cut].to_owned(),
-        None => full,
-    };
-    message = message.replace('`', "\"");
-    if e.is_syntax() || e.is_eof() {
-        message.push_str(&format!(" (column {})", e.column()));
-    }
-    message
 }
 
 #[cfg(test)]

@@ -11,32 +11,49 @@
 //! that returned it; the explanation says how many reads did. Reporting every
 //! read would bury the one fact in repetition.
 
-use std::collections::HashMap;
-
 use crate::anomaly::{Anomaly, AnomalyKind};
-use crate::history::{Elem, OpType};
+use crate::history::OpType;
 use crate::index::HistoryIndex;
+use crate::model::{FastMap, NONE, Val};
 
 /// The first read that returned a value, and how many did.
-struct Seen<'a> {
+struct Seen {
     first: u64,
-    node: Option<&'a str>,
+    node: u32,
     reads: usize,
 }
 
 pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
-    let mut impossible: HashMap<(&str, Elem), Seen> = HashMap::new();
-    let mut aborted: HashMap<usize, Seen> = HashMap::new();
+    check_and_observe(index).0
+}
+
+/// [`check`], plus (in the same pass over every read element) when each
+/// write's value was first returned by a non-final read on another node
+/// (`u64::MAX` if never): the input of [`crate::observe::lag`].
+pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
+    let mut seen_at = vec![u64::MAX; index.writes.len()];
+    // What the hot loop needs of each write, small enough to stay in cache.
+    let compact: Vec<(u32, u32, bool)> = index
+        .writes
+        .iter()
+        .map(|w| (w.key, w.node, w.outcome == OpType::Fail))
+        .collect();
+    let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
+    let mut aborted: FastMap<u32, Seen> = FastMap::default();
     for read in &index.reads {
         let first_seen = || Seen {
-            first: read.completion.index,
+            first: read.witness,
             node: read.node,
             reads: 0,
         };
-        for value in read.completion.elements() {
-            let seen = match index.write_by_value.get(&value) {
-                Some(&id) if index.writes[id].key == read.key => {
-                    if index.writes[id].outcome() != OpType::Fail {
+        for &value in index.hist.elements(&read.value) {
+            let seen = match index.write_by_value.get(value) {
+                Some(id) if compact[id as usize].0 == read.key => {
+                    let (_, node, failed) = compact[id as usize];
+                    if !read.is_final && node != read.node && seen_at[id as usize] == u64::MAX {
+                        seen_at[id as usize] = read.end_time;
+                    }
+                    if !failed {
                         continue;
                     }
                     aborted.entry(id).or_insert_with(first_seen)
@@ -51,8 +68,9 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
 
     let mut anomalies = Vec::with_capacity(impossible.len() + aborted.len());
     for ((key, value), seen) in impossible {
-        let elsewhere = match index.write_of(&value) {
-            Some(w) => format!(" (it was only written to key {:?})", w.key),
+        let key = index.key_name(key);
+        let elsewhere = match index.write_of(value) {
+            Some(w) => format!(" (it was only written to key {:?})", index.key_name(w.key)),
             None => String::new(),
         };
         anomalies.push(Anomaly::new(
@@ -60,35 +78,41 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
             key,
             vec![seen.first],
             format!(
-                "read of key {key:?}{} (op {}) returned {value}, which no op ever tried to write{elsewhere}; {} read(s) returned it",
-                on(&seen.node),
+                "read of key {key:?}{} (op {}) returned {}, which no op ever tried to write{elsewhere}; {} read(s) returned it",
+                on(index, seen.node),
                 seen.first,
+                index.show(value),
                 seen.reads,
             ),
         ));
     }
     for (id, seen) in aborted {
-        let write = &index.writes[id];
+        let write = &index.writes[id as usize];
+        let key = index.key_name(write.key);
         anomalies.push(Anomaly::new(
             AnomalyKind::AbortedRead,
-            write.key,
-            vec![write.witness(), seen.first],
+            key,
+            vec![write.witness, seen.first],
             format!(
-                "read of key {:?}{} (op {}) returned {}, whose write failed (op {}); {} read(s) returned it",
-                write.key,
-                on(&seen.node),
+                "read of key {key:?}{} (op {}) returned {}, whose write failed (op {}); {} read(s) returned it",
+                on(index, seen.node),
                 seen.first,
-                write.value,
-                write.witness(),
+                index.show(write.value),
+                write.witness,
                 seen.reads,
             ),
         ));
     }
-    anomalies
+    (anomalies, seen_at)
 }
 
-fn on(node: &Option<&str>) -> String {
-    node.map(|n| format!(" on {n}")).unwrap_or_default()
+/// " on n1", or nothing when the node is unknown.
+pub(crate) fn on(index: &HistoryIndex, node: u32) -> String {
+    if node == NONE {
+        String::new()
+    } else {
+        format!(" on {}", index.node_name(node))
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::anomaly::{Anomaly, AnomalyKind};
-use crate::history::{Op, OpType, f};
+use crate::anomaly::{Anomaly, AnomalyKind, Expectation};
+use crate::history::{Op, OpType};
+use crate::model::{Hist, fid};
 
 /// The whole outcome of checking one history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,11 +16,42 @@ pub struct CheckResult {
     /// Every [`AnomalyKind`] by name, present even at 0, so consumers never
     /// have to tell "none found" from "not checked".
     pub anomaly_counts: BTreeMap<String, usize>,
-    /// Sorted by kind, key, then witnesses.
+    /// Unexpected ones first, then by kind, key, witnesses.
     pub anomalies: Vec<Anomaly>,
     pub stats: Stats,
     /// Why the verdict cannot be `Valid` even without anomalies.
     pub inconclusive: Vec<String>,
+    /// Like `anomaly_counts`, counting only the `unexpected` anomalies.
+    #[serde(default)]
+    pub unexpected_counts: BTreeMap<String, usize>,
+    /// Replication lag observed by reads, if any write was seen elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<LagStats>,
+    /// ok / fail / info per node (client ops, final reads excluded).
+    #[serde(default)]
+    pub availability: BTreeMap<String, OutcomeCounts>,
+}
+
+/// Replication lag: for each written value, the time from its write's `ok`
+/// completion to the completion of the first `ok` read on another node that
+/// returned it (0 if that read completed first).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagStats {
+    /// Values observed on another node.
+    pub observed: u64,
+    /// Acknowledged values never returned by a read on another node.
+    pub never_observed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Outcomes of client ops on one node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
 }
 
 impl CheckResult {
@@ -27,16 +59,28 @@ impl CheckResult {
     /// makes the history invalid; otherwise any inconclusive reason makes it
     /// unknown.
     pub fn new(mut anomalies: Vec<Anomaly>, stats: Stats, inconclusive: Vec<String>) -> Self {
-        anomalies
-            .sort_by(|a, b| (a.kind, &a.key, &a.witnesses).cmp(&(b.kind, &b.key, &b.witnesses)));
+        anomalies.sort_by(|a, b| {
+            (a.expectation, a.kind, &a.key, &a.witnesses).cmp(&(
+                b.expectation,
+                b.kind,
+                &b.key,
+                &b.witnesses,
+            ))
+        });
         let mut anomaly_counts: BTreeMap<String, usize> = AnomalyKind::all()
             .iter()
             .map(|kind| (kind.name().to_owned(), 0))
             .collect();
+        let mut unexpected_counts = anomaly_counts.clone();
         for anomaly in &anomalies {
             *anomaly_counts
                 .entry(anomaly.kind.name().to_owned())
                 .or_default() += 1;
+            if anomaly.expectation == Expectation::Unexpected {
+                *unexpected_counts
+                    .entry(anomaly.kind.name().to_owned())
+                    .or_default() += 1;
+            }
         }
         let valid = if !anomalies.is_empty() {
             Validity::Invalid
@@ -51,6 +95,9 @@ impl CheckResult {
             anomalies,
             stats,
             inconclusive,
+            unexpected_counts,
+            lag: None,
+            availability: BTreeMap::new(),
         }
     }
 }
@@ -113,10 +160,15 @@ pub struct Stats {
 impl Stats {
     /// One pass over the history.
     pub fn of(history: &[Op]) -> Stats {
+        Stats::of_hist(&Hist::from_ops(history))
+    }
+
+    /// One pass over a compact history.
+    pub fn of_hist(hist: &Hist) -> Stats {
         let mut stats = Stats::default();
         let mut span: Option<(u64, u64)> = None;
-        for op in history.iter().filter(|op| op.is_client()) {
-            if op.f == f::FINAL_READ {
+        for op in hist.ops.iter().filter(|op| op.is_client()) {
+            if op.f == fid::FINAL_READ {
                 stats.final_reads += u64::from(op.kind == OpType::Ok);
                 continue;
             }

@@ -2,7 +2,7 @@
 //!
 //! One op per line: `<index> <process> <type> <f> [key] [value] [@node]`.
 //! `process` is a number or `nemesis`; `value` is JSON without spaces
-//! (`7`, `[1,2]`, `[]`); `time` is the index in milliseconds, so index order
+//! (`7`, `[1,2]`, `[]`); a key of `_` means no key; `time` is the index in milliseconds, so index order
 //! is real-time order. Blank lines and `#` comments are skipped.
 //!
 //! ```text
@@ -48,11 +48,16 @@ fn op(line: &str) -> Op {
     for token in tokens {
         if let Some(n) = token.strip_prefix('@') {
             node = Some(n.to_owned());
+        } else if key.is_none() && token == "_" {
+            key = Some(String::new()); // placeholder: no key
         } else if key.is_none() {
             key = Some(token.to_owned());
         } else {
             value = serde_json::from_str(token).expect("value");
         }
+    }
+    if key.as_deref() == Some("") {
+        key = None;
     }
     Op {
         index,

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The workloads the checkers understand.
+/// The workloads the checkers understand (formats in `docs/history.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
@@ -13,13 +13,40 @@ pub enum Workload {
     Set,
     /// A register per key, possibly with siblings: `write` and `read`.
     Register,
+    /// A counter per key: `add` (an amount, may be negative) and `read`.
+    Counter,
+    /// A list per key: `append` (a unique value) and `read` (the list).
+    ListAppend,
+    /// Registers written in dependent chains, checked for causal consistency.
+    Causal,
+    /// `generate`: the node hands out an id that must be unique.
+    UniqueIds,
+    /// `claim`: insert-if-absent of a unique name.
+    Constraint,
 }
 
 impl Workload {
+    pub fn all() -> [Workload; 7] {
+        [
+            Workload::Set,
+            Workload::Register,
+            Workload::Counter,
+            Workload::ListAppend,
+            Workload::Causal,
+            Workload::UniqueIds,
+            Workload::Constraint,
+        ]
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Workload::Set => "set",
             Workload::Register => "register",
+            Workload::Counter => "counter",
+            Workload::ListAppend => "list-append",
+            Workload::Causal => "causal",
+            Workload::UniqueIds => "unique-ids",
+            Workload::Constraint => "constraint",
         }
     }
 }
@@ -32,17 +59,19 @@ impl fmt::Display for Workload {
 
 /// A workload name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown workload {0:?}: expected \"set\" or \"register\"")]
+#[error(
+    "unknown workload {0:?}: expected one of set, register, counter, list-append, causal, \
+     unique-ids, constraint"
+)]
 pub struct UnknownWorkload(pub String);
 
 impl FromStr for Workload {
     type Err = UnknownWorkload;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "set" => Ok(Workload::Set),
-            "register" => Ok(Workload::Register),
-            other => Err(UnknownWorkload(other.to_owned())),
-        }
+        Workload::all()
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| UnknownWorkload(s.to_owned()))
     }
 }

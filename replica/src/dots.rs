@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::types::{Dot, NodeId};
+use crate::version::VersionVector;
 
 /// Applied dots of one origin.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,10 +53,20 @@ impl AppliedDots {
         true
     }
 
-    #[cfg(test)]
     /// The contiguous applied prefix of `origin`'s writes.
     pub fn contiguous(&self, origin: &str) -> u64 {
         self.origins.get(origin).map_or(0, |o| o.contiguous)
+    }
+
+    /// Every origin's contiguous applied prefix (a change's dependencies).
+    pub fn frontier(&self) -> VersionVector {
+        VersionVector(
+            self.origins
+                .iter()
+                .filter(|(_, o)| o.contiguous > 0)
+                .map(|(n, o)| (n.clone(), o.contiguous))
+                .collect(),
+        )
     }
 }
 

@@ -11,13 +11,16 @@
 //! - [`types`]: the values that cross the core's boundary (changes, batches,
 //!   records, replies) and their wire/log encoding.
 //! - [`version`]: version vectors and the opaque causal context.
-//! - [`strategy`]: the conflict-strategy trait and last-write-wins.
+//! - [`strategy`]: the conflict strategies (LWW, the sibling-keeping ones
+//!   on dotted version vectors, the CRDTs) and their trait.
 //! - [`replica`]: the state machine itself: client requests, applying
 //!   changes, replication cursors, retries with backoff, recovery. Its
 //!   private parts: `dots` (applied-dot set for deduplication), `log` (the
 //!   in-memory replication log), `inbound` (receive cursors) and `outbound`
-//!   (per-peer sender state).
+//!   (per-peer sender state), `delivery` (changes held back until what they
+//!   depend on is applied).
 
+mod delivery;
 mod dots;
 mod inbound;
 mod log;
@@ -28,7 +31,9 @@ pub mod types;
 pub mod version;
 
 pub use replica::{Config, PeerStatus, Replica, Snapshot, Status};
-pub use strategy::{KeyState, LastWriteWins, Strategy, StrategyKind, Version};
+pub use strategy::{
+    Crdt, Handler, KeyState, LastWriteWins, Strategy, StrategyKind, StrategyOptions, Version,
+};
 pub use types::*;
 pub use version::{Context, VersionVector};
 

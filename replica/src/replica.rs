@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::delivery::{Buffer, Conditions};
 use crate::dots::AppliedDots;
 use crate::inbound::Inbound;
 use crate::log::Log;
 use crate::outbound::{NextSend, Outbound};
-use crate::strategy::{KeyState, Strategy, StrategyKind};
+use crate::strategy::{Crdt, KeyState, Strategy, StrategyKind, StrategyOptions};
 use crate::types::*;
-use crate::version::Context;
+use crate::version::{Context, VersionVector};
 
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
@@ -21,6 +22,16 @@ pub struct Config {
     /// Peers this node sends its replication stream to.
     pub peers: Vec<NodeId>,
     pub strategy: StrategyKind,
+    /// The strategy's options (priority order, on-write handler).
+    pub strategy_options: StrategyOptions,
+    /// Apply a received change only once everything it causally depends on
+    /// has been applied (`--causal-delivery on`).
+    pub causal_delivery: bool,
+    /// Single-leader topology: the node that accepts client writes. Any
+    /// other node refuses them.
+    pub leader: Option<NodeId>,
+    /// A change buffered longer than this is reported as stuck.
+    pub stuck_after_ns: Nanos,
     /// Whether changes received from peers are forwarded to other peers
     /// (ring, star and tree relays do; all-to-all does not).
     pub forward_remote: bool,
@@ -39,6 +50,10 @@ impl Config {
             id: id.into(),
             peers,
             strategy,
+            strategy_options: StrategyOptions::default(),
+            causal_delivery: false,
+            leader: None,
+            stuck_after_ns: 10_000_000_000,
             forward_remote: false,
             batch_max: 512,
             window: 4,
@@ -60,6 +75,13 @@ pub struct Status {
     /// The shift applied to the clock the strategy uses (clock faults).
     pub clock_offset_ms: i64,
     pub peers: Vec<PeerStatus>,
+    /// Received changes waiting for a change they depend on.
+    pub buffered: usize,
+    /// Buffered changes waiting longer than the stuck bound.
+    pub stuck: usize,
+    /// Changes applied before one they causally depend on (an update
+    /// overtaking its insert; only without causal delivery), since start.
+    pub applied_before_deps: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -92,6 +114,12 @@ pub struct Snapshot {
     pub last_ts: Nanos,
 }
 
+/// A client write: a value, or an increment of a counter.
+enum WriteOp {
+    Value(serde_json::Value),
+    Increment(i64),
+}
+
 /// The replica. See the module docs.
 #[derive(Debug)]
 pub struct Replica {
@@ -116,13 +144,22 @@ pub struct Replica {
     /// Shift of the clock the strategy uses (timestamps), set by clock
     /// faults. Timers (retry backoff) keep using the unshifted `now`.
     clock_offset_ns: i64,
+    /// Received changes waiting for their dependencies.
+    buffer: Buffer,
+    /// See [`Status::applied_before_deps`].
+    applied_before_deps: u64,
+    /// The latest `now` seen (for the stuck bound in `status`).
+    last_now: Nanos,
 }
 
 impl Clone for Replica {
     fn clone(&self) -> Self {
         Replica {
             config: self.config.clone(),
-            strategy: self.config.strategy.build(),
+            strategy: self
+                .config
+                .strategy
+                .build_with(&self.config.strategy_options),
             keys: self.keys.clone(),
             log: self.log.clone(),
             applied: self.applied.clone(),
@@ -133,6 +170,9 @@ impl Clone for Replica {
             outbound: self.outbound.clone(),
             clock_offset_ns: self.clock_offset_ns,
             key_seq: self.key_seq.clone(),
+            buffer: self.buffer.clone(),
+            applied_before_deps: self.applied_before_deps,
+            last_now: self.last_now,
         }
     }
 }
@@ -147,7 +187,7 @@ impl Replica {
             .map(|p| (p.clone(), Outbound::default()))
             .collect();
         Replica {
-            strategy: config.strategy.build(),
+            strategy: config.strategy.build_with(&config.strategy_options),
             config,
             keys: BTreeMap::new(),
             log: Log::default(),
@@ -159,6 +199,9 @@ impl Replica {
             outbound,
             clock_offset_ns: 0,
             key_seq: HashMap::new(),
+            buffer: Buffer::default(),
+            applied_before_deps: 0,
+            last_now: 0,
         }
     }
 
@@ -188,8 +231,16 @@ impl Replica {
                     r.log.append(change);
                 }
                 Record::Cursor { peer, upto } => r.inbound.restore(&peer, upto),
+                Record::Buffered { change } => {
+                    if !r.applied.contains(&change.dot) {
+                        r.buffer.hold(change, None);
+                    }
+                }
             }
         }
+        r.buffer.drop_applied(&r.applied);
+        // Replaying the log is not news: count overtaking from here on.
+        r.applied_before_deps = 0;
         r.durable = r.log.end();
         r
     }
@@ -219,6 +270,8 @@ impl Replica {
 
     /// Feed one input at time `now`.
     pub fn step(&mut self, now: Nanos, input: Input) -> Output {
+        self.last_now = self.last_now.max(now);
+        self.buffer.stamp(now);
         match input {
             Input::Read { key } => Output {
                 reply: Some(self.read(&key)),
@@ -228,7 +281,11 @@ impl Replica {
                 key,
                 value,
                 context,
-            } => self.write(now, key, value, context),
+                entropy,
+            } => self.write(now, key, WriteOp::Value(value), context, entropy),
+            Input::Increment { key, delta } => {
+                self.write(now, key, WriteOp::Increment(delta), None, 0)
+            }
             Input::Receive(batch) => self.receive(batch),
             Input::Delivered {
                 peer,
@@ -254,7 +311,12 @@ impl Replica {
                 self.durable = self.durable.max(upto.min(self.log.end()));
                 self.pump(now)
             }
-            Input::Tick => self.pump(now),
+            Input::Tick => {
+                let persist = self.drain_buffer();
+                let mut out = self.pump(now);
+                out.persist = persist;
+                out
+            }
         }
     }
 
@@ -281,7 +343,23 @@ impl Replica {
                     out_of_order: self.inbound.out_of_order(peer),
                 })
                 .collect(),
+            buffered: self.buffer.len(),
+            stuck: self
+                .buffer
+                .stuck(self.last_now, self.config.stuck_after_ns)
+                .len(),
+            applied_before_deps: self.applied_before_deps,
         }
+    }
+
+    /// Buffered changes waiting longer than the stuck bound, with what they
+    /// wait for (the shell logs them).
+    pub fn stuck(&self) -> Vec<(Dot, VersionVector)> {
+        self.buffer
+            .stuck(self.last_now, self.config.stuck_after_ns)
+            .into_iter()
+            .map(|c| (c.dot.clone(), c.deps.clone()))
+            .collect()
     }
 
     /// Every key this replica holds, sorted.
@@ -318,7 +396,7 @@ impl Replica {
     fn read(&self, key: &str) -> Reply {
         match self.keys.get(key) {
             Some(state) => Reply::Read {
-                values: state.versions.iter().map(|v| v.value.clone()).collect(),
+                values: self.strategy.read(state),
                 context: Context(state.vv.clone()),
             },
             None => Reply::Read {
@@ -332,37 +410,75 @@ impl Replica {
         &mut self,
         now: Nanos,
         key: String,
-        value: serde_json::Value,
+        op: WriteOp,
         context: Option<Context>,
+        entropy: u64,
     ) -> Output {
-        let current = self
-            .keys
-            .get(&key)
-            .map(|s| s.vv.clone())
-            .unwrap_or_default();
-        if let Some(ctx) = context
-            && self.strategy.refuses_stale_writes()
-            && !current.le(&ctx.0)
+        let refused = |reason| Output {
+            reply: Some(Reply::Refused(reason)),
+            ..Output::default()
+        };
+        if let Some(leader) = &self.config.leader
+            && *leader != self.config.id
+        {
+            return refused(Refusal::NotLeader {
+                leader: leader.clone(),
+            });
+        }
+        let state = self.keys.get(&key).cloned().unwrap_or_default();
+        let sets_counter = matches!(op, WriteOp::Value(serde_json::Value::Number(_)))
+            && self.strategy.kind() == StrategyKind::Crdt;
+        if let Some(ctx) = &context
+            && (self.strategy.refuses_stale_writes() || sets_counter)
+            && !state.vv.le(&ctx.0)
         {
             // The client did not see a write this node holds: refuse rather
             // than silently overwrite it. Nothing changes, nothing persists.
             return Output {
                 reply: Some(Reply::Conflict {
-                    context: Context(current),
+                    context: Context(state.vv),
                 }),
                 ..Output::default()
             };
         }
+        let dot = Dot {
+            node: self.config.id.clone(),
+            seq: self.write_counter + 1,
+        };
+        let (value, crdt) = match op {
+            WriteOp::Value(value) => {
+                let observed = context.as_ref().map_or(&state.vv, |c| &c.0);
+                match self.strategy.local_crdt(&state, &value, observed, &dot) {
+                    Ok(crdt) => (value, crdt),
+                    Err(e) => return refused(Refusal::BadValue(e)),
+                }
+            }
+            WriteOp::Increment(delta) => {
+                if self.strategy.kind() != StrategyKind::Crdt {
+                    return refused(Refusal::BadValue(format!(
+                        "increments need --strategy crdt (this node runs {})",
+                        self.strategy.kind().name()
+                    )));
+                }
+                if let Some(Crdt::OrSet { .. }) = &state.crdt {
+                    return refused(Refusal::BadValue(
+                        "the key holds a set (array), not a counter".into(),
+                    ));
+                }
+                let crdt = Crdt::increment(state.crdt.as_ref(), &dot.node, i128::from(delta));
+                (serde_json::json!({ "increment": delta }), Some(crdt))
+            }
+        };
         self.write_counter += 1;
         let strategy_now = (i128::from(now) + i128::from(self.clock_offset_ns))
             .clamp(0, i128::from(u64::MAX)) as Nanos;
         self.last_ts = strategy_now.max(self.last_ts + 1);
-        let dot = Dot {
-            node: self.config.id.clone(),
-            seq: self.write_counter,
+        // The write's causal past: what the client read (strategies keeping
+        // siblings), else everything this node holds for the key.
+        let vv = match context {
+            Some(ctx) if self.strategy.writes_with_client_context() => ctx.0,
+            _ => state.vv,
         };
-        let mut vv = current;
-        vv.add(&dot);
         let change = Change {
             key,
             value,
@@ -370,6 +486,9 @@ impl Replica {
             ts: self.last_ts,
             vv,
             path: vec![self.config.id.clone()],
+            uid: entropy,
+            deps: self.applied.frontier(),
+            crdt,
         };
         let key = change.key.clone();
         let record = self.accept(change);
@@ -381,14 +500,43 @@ impl Replica {
         }
     }
 
+    /// The conditions a received change must meet before it is applied.
+    fn conditions(&self) -> Conditions {
+        Conditions {
+            origin_order: self.config.causal_delivery || self.strategy.needs_origin_order(),
+            causal: self.config.causal_delivery,
+        }
+    }
+
+    /// Apply every buffered change that has become deliverable.
+    fn drain_buffer(&mut self) -> Vec<Record> {
+        let when = self.conditions();
+        let mut persist = Vec::new();
+        while let Some(change) = self.buffer.take_deliverable(when, &self.applied) {
+            persist.push(self.accept(change));
+        }
+        persist
+    }
+
     fn receive(&mut self, batch: Batch) -> Output {
         let mut persist = Vec::new();
         for mut change in batch.changes {
-            if change.path.contains(&self.config.id) || self.applied.contains(&change.dot) {
+            if change.path.contains(&self.config.id)
+                || self.applied.contains(&change.dot)
+                || self.buffer.contains(&change.dot)
+            {
                 continue;
             }
             change.path.push(self.config.id.clone());
-            persist.push(self.accept(change));
+            if self.conditions().deliverable(&change, &self.applied) {
+                persist.push(self.accept(change));
+                persist.extend(self.drain_buffer());
+            } else if !self.buffer.contains(&change.dot) {
+                persist.push(Record::Buffered {
+                    change: change.clone(),
+                });
+                self.buffer.hold(change, Some(self.last_now));
+            }
         }
         if self.inbound.accept(&batch.from, batch.after, batch.upto) {
             persist.push(Record::Cursor {
@@ -418,10 +566,16 @@ impl Replica {
     fn apply_to_key(&mut self, change: &Change) {
         // The change is about to be appended at the next log position.
         self.key_seq.insert(change.key.clone(), self.log.end() + 1);
+        if change.dot.node != self.config.id && !Conditions::deps_met(change, &self.applied) {
+            // Only possible without causal delivery: the change overtook
+            // one it depends on, and is applied anyway.
+            self.applied_before_deps += 1;
+        }
         let state = self.keys.entry(change.key.clone()).or_default();
         self.strategy.apply(state, change);
         // Winners and losers alike: the vv says what this node has seen.
         state.vv.join(&change.vv);
+        state.vv.add(&change.dot);
     }
 
     /// Whether `peer` should receive the log entry `change`.

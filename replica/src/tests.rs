@@ -22,6 +22,7 @@ fn write(r: &mut Replica, now: Nanos, key: &str, value: Value) -> Output {
             key: key.into(),
             value,
             context: None,
+            entropy: 0,
         },
     )
 }
@@ -51,6 +52,9 @@ fn change(key: &str, value: Value, origin: &str, seq: u64, ts: Nanos) -> Change 
         ts,
         vv,
         path: vec![origin.into()],
+        uid: 0,
+        deps: Default::default(),
+        crdt: None,
     }
 }
 
@@ -150,6 +154,7 @@ fn write_then_read() {
             key: "k".into(),
             value: json!(2),
             context: Some(context),
+            entropy: 0,
         },
     );
     let Some(Reply::Written { context, dot: d }) = out.reply else {
@@ -180,6 +185,7 @@ fn stale_context_conflicts_and_persists_nothing() {
             key: "k".into(),
             value: json!("b"),
             context: Some(empty),
+            entropy: 0,
         },
     );
     let Some(Reply::Conflict { context }) = &out.reply else {
@@ -200,6 +206,7 @@ fn stale_context_conflicts_and_persists_nothing() {
             key: "other".into(),
             value: json!(1),
             context: Some(Context::default()),
+            entropy: 0,
         },
     );
     assert!(matches!(out.reply, Some(Reply::Written { .. })));

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::strategy::Crdt;
 use crate::version::{Context, VersionVector};
 
 /// A node's identifier, e.g. `"n1"`.
@@ -39,12 +40,30 @@ pub struct Change {
     pub dot: Dot,
     /// The origin's timestamp for the write (strictly increasing per origin).
     pub ts: Nanos,
-    /// The causal past of this write for its key (including `dot` itself):
-    /// what the writer had seen of the key when it wrote.
+    /// The causal past of this write for its key: what the writer had seen
+    /// of the key when it wrote (the client's context under the strategies
+    /// that keep siblings, else everything the origin held). Applying the
+    /// change adds `dot` to the key's context as well.
     pub vv: VersionVector,
     /// Every node this change has passed through, origin first. A node that
     /// finds its own id here ignores the change (loop prevention).
     pub path: Vec<NodeId>,
+    /// The write's random 64-bit id (`unique-id`), from the shell's entropy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uid: u64,
+    /// Node-level dependencies: per origin, the contiguous prefix of its
+    /// writes the origin had applied when it accepted this write. With
+    /// causal delivery a node applies the change only once it has applied
+    /// all of them.
+    #[serde(default, skip_serializing_if = "VersionVector::is_empty")]
+    pub deps: VersionVector,
+    /// The origin's whole new state of the key (`crdt` strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crdt: Option<Crdt>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A replication message: the entries of the sender's log in `(after, upto]`
@@ -77,8 +96,20 @@ impl Batch {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "r", rename_all = "snake_case")]
 pub enum Record {
-    Entry { seq: LogSeq, change: Change },
-    Cursor { peer: NodeId, upto: LogSeq },
+    Entry {
+        seq: LogSeq,
+        change: Change,
+    },
+    Cursor {
+        peer: NodeId,
+        upto: LogSeq,
+    },
+    /// A received change that waits for a change it depends on (causal
+    /// delivery, or origin order); it is not a log entry. Recovery buffers
+    /// it again unless an `Entry` shows it was applied since.
+    Buffered {
+        change: Change,
+    },
 }
 
 /// What the shell feeds into the core.
@@ -91,7 +122,11 @@ pub enum Input {
         key: String,
         value: Value,
         context: Option<Context>,
+        /// Randomness from the shell (the `unique-id` strategy's write id).
+        entropy: u64,
     },
+    /// A client adds `delta` to a counter (`crdt` strategy).
+    Increment { key: String, delta: i64 },
     /// A peer's replication batch arrived.
     Receive(Batch),
     /// The outcome of sending `batch_after..batch_upto` to `peer`:
@@ -147,4 +182,16 @@ pub enum Reply {
     /// A replication batch was applied; `acked` is our contiguous cursor for
     /// the sender.
     Received { acked: LogSeq },
+    /// The write was refused before anything happened. A definite failure.
+    Refused(Refusal),
+}
+
+/// Why a client write was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    /// This node does not accept writes (single-leader follower); `leader`
+    /// does.
+    NotLeader { leader: NodeId },
+    /// The value does not fit the strategy (e.g. a string under `crdt`).
+    BadValue(String),
 }

@@ -31,6 +31,10 @@ impl VersionVector {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Record the write `dot`.
     pub fn add(&mut self, dot: &Dot) {
         let entry = self.0.entry(dot.node.clone()).or_insert(0);

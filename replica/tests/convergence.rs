@@ -46,6 +46,7 @@ fn write(r: &mut Replica, now: Nanos, key: u64, value: u64) -> Output {
             key: format!("k{key}"),
             value: json!(value),
             context: None,
+            entropy: value.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         },
     )
 }
@@ -158,8 +159,11 @@ proptest! {
         ring in any::<bool>(),
         window in 1..4usize,
         batch_max in 1..4usize,
+        kind in any_strategy(),
+        causal in any::<bool>(),
     ) {
         let mut sim = Sim::new(3, ring, window, batch_max, seed);
+        sim.reconfigure(kind, causal);
         for _ in 0..steps {
             sim.random_step();
         }
@@ -167,7 +171,10 @@ proptest! {
         let first = keys(&sim.reps[0]);
         for r in &sim.reps {
             prop_assert_eq!(keys(r), first.clone());
-            check_lww_outcome(r, &sim.accepted);
+            prop_assert_eq!(r.status().buffered, 0);
+            if kind == StrategyKind::Lww {
+                check_lww_outcome(r, &sim.accepted);
+            }
             for p in r.status().peers {
                 prop_assert_eq!((p.backlog, p.inflight), (0, 0), "{:?}", p);
             }
@@ -198,7 +205,7 @@ proptest! {
                             _ => unreachable!(),
                         }
                     };
-                    r.step(now, Input::Write { key: format!("k{key}"), value: json!(i), context: Some(ctx) })
+                    r.step(now, Input::Write { key: format!("k{key}"), value: json!(i), context: Some(ctx), entropy: i as u64 })
                 }
                 _ => {
                     // A peer appends a write to its log and sends a random
@@ -210,7 +217,7 @@ proptest! {
                     let dot = Dot { node: origin.clone(), seq };
                     vv.add(&dot);
                     remote[p].push(Change {
-                        key: format!("k{key}"), value: json!(i), dot, ts: now, vv, path: vec![origin.clone()],
+                        key: format!("k{key}"), value: json!(i), dot, ts: now, vv, path: vec![origin.clone()], uid: 0, deps: VersionVector::default(), crdt: None,
                     });
                     let end = remote[p].len() as u64;
                     let after = end.saturating_sub(1 + x / 2);
@@ -230,7 +237,7 @@ proptest! {
             let back = Replica::recover(cfg(), records[..n].to_vec());
             let entries: Vec<Change> = records[..n].iter().filter_map(|rec| match rec {
                 Record::Entry { change, .. } => Some(change.clone()),
-                Record::Cursor { .. } => None,
+                Record::Cursor { .. } | Record::Buffered { .. } => None,
             }).collect();
             prop_assert_eq!(back.log(), &entries[..]);
             let mut cursors = BTreeMap::new();
@@ -310,6 +317,17 @@ impl Sim {
             accepted: Vec::new(),
             failures: true,
         }
+    }
+
+    /// Use strategy `kind` (and causal delivery) on every replica.
+    fn reconfigure(&mut self, kind: StrategyKind, causal: bool) {
+        for c in &mut self.configs {
+            let fresh = strategy_config(&c.id, c.peers.clone(), kind, causal);
+            c.strategy = fresh.strategy;
+            c.strategy_options = fresh.strategy_options;
+            c.causal_delivery = causal;
+        }
+        self.reps = self.configs.iter().cloned().map(Replica::new).collect();
     }
 
     fn index(&self, id: &str) -> usize {
@@ -427,6 +445,7 @@ impl Sim {
             && self.reps.iter().all(|r| {
                 let st = r.status();
                 st.durable == st.log_end
+                    && st.buffered == 0
                     && st.peers.iter().all(|p| p.backlog == 0 && p.inflight == 0)
             })
     }
@@ -453,5 +472,209 @@ impl Sim {
             "did not quiesce: {:?}",
             self.reps.iter().map(Replica::status).collect::<Vec<_>>()
         );
+    }
+}
+
+/// Every strategy, with a deterministic on-write handler for `custom`.
+fn strategy_config(id: &str, peers: Vec<String>, kind: StrategyKind, causal: bool) -> Config {
+    let mut c = Config::new(id, peers, kind);
+    c.causal_delivery = causal;
+    if kind == StrategyKind::Custom {
+        c.strategy_options.on_write = Some(std::sync::Arc::new(LongestArray));
+    }
+    c
+}
+
+/// An on-write handler: the longest array wins, then the highest dot.
+#[derive(Debug)]
+struct LongestArray;
+
+impl Handler for LongestArray {
+    fn resolve(&self, _key: &str, versions: &[Version]) -> Result<serde_json::Value, String> {
+        let best = versions
+            .iter()
+            .max_by_key(|v| (v.value.as_array().map_or(0, Vec::len), v.dot.clone()))
+            .ok_or("no versions")?;
+        Ok(best.value.clone())
+    }
+}
+
+fn any_strategy() -> impl proptest::strategy::Strategy<Value = StrategyKind> {
+    prop::sample::select(StrategyKind::ALL.to_vec())
+}
+
+/// What a client reads: values and context.
+fn read_at(r: &mut Replica, key: &str) -> (Vec<serde_json::Value>, Context) {
+    match r.step(0, Input::Read { key: key.into() }).reply {
+        Some(Reply::Read { values, context }) => (values, context),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Elements of every value read (set semantics, siblings unioned).
+fn elements(values: &[serde_json::Value]) -> std::collections::BTreeSet<u64> {
+    values
+        .iter()
+        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e.as_u64())
+        .collect()
+}
+
+/// A shuffled, duplicated, chunked delivery of each origin's own changes
+/// (`streams[o]`, positions are indices + 1) to every other replica.
+fn deliver_all(
+    reps: &mut [Replica],
+    names: &[String],
+    streams: &[Vec<Change>],
+    rng: &mut Rng,
+    share: u64,
+) {
+    let mut msgs = Vec::new();
+    for target in 0..reps.len() {
+        for (origin, log) in streams.iter().enumerate() {
+            if origin == target || log.is_empty() {
+                continue;
+            }
+            let end = log.len() as u64;
+            let mut at = 0;
+            while at < end {
+                let upto = (at + 1 + rng.below(3)).min(end);
+                if rng.chance(share) {
+                    msgs.push((target, origin, at, upto));
+                }
+                at = upto;
+            }
+            for _ in 0..rng.below(3) {
+                let after = rng.below(end);
+                msgs.push((target, origin, after, after + 1 + rng.below(end - after)));
+            }
+        }
+    }
+    rng.shuffle(&mut msgs);
+    for (target, origin, after, upto) in msgs {
+        let batch = Batch {
+            from: names[origin].clone(),
+            after,
+            upto,
+            changes: streams[origin][after as usize..upto as usize].to_vec(),
+        };
+        reps[target].step(0, Input::Receive(batch));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// For every strategy: clients add unique elements by read-modify-write
+    /// (with the context read, a stale empty context, or none) in two rounds
+    /// with a partial exchange between them; then every change is delivered
+    /// in a random order with duplicates. All replicas end identical; the
+    /// strategies that keep concurrent writes lose no element.
+    #[test]
+    fn every_strategy_converges_and_the_keeping_ones_lose_nothing(
+        kind in any_strategy(),
+        causal in any::<bool>(),
+        rounds in prop::collection::vec(prop::collection::vec((0..3usize, 0..2u64, 0..3u8), 1..12), 2),
+        seed in any::<u64>(),
+    ) {
+        let names = ids(3);
+        let mut reps: Vec<Replica> = names
+            .iter()
+            .map(|id| Replica::new(strategy_config(id, others(&names, id), kind, causal)))
+            .collect();
+        let mut rng = Rng(seed);
+        let mut streams: Vec<Vec<Change>> = vec![Vec::new(); 3];
+        let mut acknowledged = std::collections::BTreeSet::new();
+        let mut element = 0u64;
+        for (round, writes) in rounds.iter().enumerate() {
+            for &(node, key, mode) in writes {
+                element += 1;
+                let key = format!("k{key}");
+                let (values, context) = read_at(&mut reps[node], &key);
+                let mut set = elements(&values);
+                set.insert(element);
+                let value = json!(set.into_iter().collect::<Vec<_>>());
+                let context = match mode {
+                    0 => Some(context),
+                    1 => Some(Context::default()),
+                    _ => None,
+                };
+                let out = reps[node].step(element * 10, Input::Write { key, value, context, entropy: rng.next() });
+                match out.reply {
+                    Some(Reply::Written { .. }) => {
+                        acknowledged.insert(element);
+                        let Some(Record::Entry { change, .. }) = out.persist.first() else { panic!() };
+                        streams[node].push(change.clone());
+                    }
+                    Some(Reply::Conflict { .. }) => prop_assert!(mode == 1, "{kind:?} refused a fresh write"),
+                    other => prop_assert!(false, "{other:?}"),
+                }
+            }
+            let share = if round == 0 { 50 } else { 100 };
+            deliver_all(&mut reps, &names, &streams, &mut rng, share);
+        }
+        // Retransmission: the last round delivered every chunk; Ticks drain.
+        for r in &mut reps {
+            r.step(0, Input::Tick);
+        }
+        let total: usize = streams.iter().map(Vec::len).sum();
+        let mut read_back = std::collections::BTreeSet::new();
+        for i in 0..reps.len() {
+            prop_assert_eq!(keys(&reps[i]), keys(&reps[0]), "{:?} diverged", kind);
+            prop_assert_eq!(reps[i].status().buffered, 0);
+            prop_assert_eq!(reps[i].log().len(), total);
+            for key in ["k0", "k1"] {
+                let (values, _) = read_at(&mut reps[i], key);
+                read_back.extend(elements(&values));
+            }
+        }
+        if matches!(kind, StrategyKind::Siblings | StrategyKind::Merge | StrategyKind::Crdt) {
+            prop_assert_eq!(&read_back, &acknowledged, "{:?} lost an acknowledged element", kind);
+        }
+        if causal {
+            for r in &reps {
+                prop_assert_eq!(r.status().applied_before_deps, 0);
+            }
+        }
+    }
+
+    /// Siblings keep exactly the writes no other write saw.
+    #[test]
+    fn siblings_are_exactly_the_unseen_writes(
+        writes in prop::collection::vec((0..3usize, 0..3u8), 1..16),
+        seed in any::<u64>(),
+    ) {
+        let names = ids(3);
+        let mut reps: Vec<Replica> = names
+            .iter()
+            .map(|id| Replica::new(strategy_config(id, others(&names, id), StrategyKind::Siblings, false)))
+            .collect();
+        let mut rng = Rng(seed);
+        let mut streams: Vec<Vec<Change>> = vec![Vec::new(); 3];
+        let mut accepted: Vec<Change> = Vec::new();
+        for (i, &(node, mode)) in writes.iter().enumerate() {
+            if mode == 2 {
+                // Some exchange midway, so later writes see earlier ones.
+                deliver_all(&mut reps, &names, &streams, &mut rng, 60);
+            }
+            let (_, context) = read_at(&mut reps[node], "k");
+            let context = if mode == 1 { Context::default() } else { context };
+            let out = reps[node].step(i as u64, Input::Write { key: "k".into(), value: json!(i), context: Some(context), entropy: 0 });
+            let Some(Record::Entry { change, .. }) = out.persist.first() else { panic!("{out:?}") };
+            streams[node].push(change.clone());
+            accepted.push(change.clone());
+        }
+        deliver_all(&mut reps, &names, &streams, &mut rng, 100);
+        let mut expected: Vec<serde_json::Value> = accepted
+            .iter()
+            .filter(|c| !accepted.iter().any(|o| o.dot != c.dot && o.vv.covers(&c.dot)))
+            .map(|c| c.value.clone())
+            .collect();
+        expected.sort_by_key(|v| v.as_u64());
+        for r in &mut reps {
+            let (mut values, _) = read_at(r, "k");
+            values.sort_by_key(|v| v.as_u64());
+            prop_assert_eq!(&values, &expected);
+        }
     }
 }

@@ -8,12 +8,14 @@
 //! - [`ports`]: free loopback ports.
 //! - [`readiness`]: waiting, with a bound, until a node answers.
 //! - [`template`]: `--node-cmd` templates for nodes diverge did not write.
+//! - [`topology`]: which peers each node sends to, and which nodes relay.
 
 mod ports;
 mod process;
 mod readiness;
 mod spec;
 pub mod template;
+pub mod topology;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

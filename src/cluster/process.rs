@@ -57,8 +57,17 @@ impl NodeProcess {
         }
     }
 
+    /// SIGSTOP, then wait (bounded) until every thread is stopped: the
+    /// signal is delivered asynchronously, and a fault must be in effect
+    /// before it is reported as started.
     pub fn pause(&self) {
         self.signal(libc::SIGSTOP);
+        if let Some(pid) = self.pid() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(1);
+            while !all_threads_stopped(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
     pub fn resume(&self) {
@@ -119,6 +128,23 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         self.kill_now();
     }
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T` in /proc).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true; // gone: nothing left running
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            // The state follows the parenthesised command name.
+            .and_then(|stat| {
+                stat.rsplit_once(") ")
+                    .map(|(_, rest)| rest.starts_with('T'))
+            })
+            .unwrap_or(true)
+    })
 }
 
 fn spawn_child(spec: &NodeSpec) -> Result<Child> {

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::cli::FsyncMode;
+use super::topology::roles;
+use clap::ValueEnum;
+
+use crate::cli::{FsyncMode, Topology};
 use crate::config::TestConfig;
 
 #[derive(Debug, Clone)]
@@ -23,6 +26,14 @@ pub struct NodeSpec {
     /// A `--node-cmd` template: the node is started by `sh -c 'exec <rendered>'`
     /// instead of `node_bin node ...`.
     pub template: Option<String>,
+    /// Auto-increment step and this node's offset.
+    pub id_step: u64,
+    pub id_offset: u64,
+    /// Relay changes received from peers (ring, star root, tree).
+    pub forward_remote: bool,
+    /// Strategy, delivery and topology flags (`--priority`, `--on-write`,
+    /// `--causal-delivery`, `--leader`).
+    pub extra_args: Vec<String>,
 }
 
 impl NodeSpec {
@@ -40,6 +51,28 @@ impl NodeSpec {
             .as_str()
             .unwrap_or("lww")
             .to_string();
+        let topology = Topology::from_str(&config.topology, false)
+            .map_err(|e| anyhow::anyhow!("topology {:?}: {e}", config.topology))?;
+        let o = &config.options;
+        let root = o
+            .root
+            .as_ref()
+            .and_then(|r| ids.iter().position(|id| id == r))
+            .unwrap_or(0);
+        let roles = roles(topology, ids.len(), root, o.fanout.unwrap_or(2));
+        let mut extra_args = Vec::new();
+        if !o.priority.is_empty() {
+            extra_args.extend(["--priority".to_string(), o.priority.join(",")]);
+        }
+        if let Some(f) = &o.on_write {
+            extra_args.extend(["--on-write".to_string(), f.display().to_string()]);
+        }
+        if o.causal_delivery {
+            extra_args.extend(["--causal-delivery".to_string(), "on".to_string()]);
+        }
+        if topology == Topology::SingleLeader {
+            extra_args.extend(["--leader".to_string(), ids[0].clone()]);
+        }
         Ok(ids
             .iter()
             .enumerate()
@@ -48,15 +81,19 @@ impl NodeSpec {
                 port: ports[i],
                 data_dir: run_dir.join("nodes").join(id),
                 log_path: run_dir.join("nodes").join(format!("{id}.log")),
-                peers: ids
+                peers: roles[i]
+                    .peers
                     .iter()
-                    .filter(|peer| *peer != id)
-                    .map(|peer| (peer.clone(), peer_addr(id, peer)))
+                    .map(|&j| (ids[j].clone(), peer_addr(id, &ids[j])))
                     .collect(),
+                forward_remote: roles[i].forward_remote,
+                extra_args: extra_args.clone(),
                 strategy: strategy.clone(),
                 fsync: config.fsync,
                 node_bin: node_bin.to_path_buf(),
                 template: config.node_cmd.clone(),
+                id_step: config.id_step,
+                id_offset: config.id_offset.of(i),
             })
             .collect())
     }
@@ -87,10 +124,20 @@ impl NodeSpec {
                 FsyncMode::Never => "never".into(),
             },
         ];
+        args.extend([
+            "--id-step".into(),
+            self.id_step.to_string(),
+            "--id-offset".into(),
+            self.id_offset.to_string(),
+        ]);
         for (peer, addr) in &self.peers {
             args.push("--peer".into());
             args.push(format!("{peer}={addr}"));
         }
+        if self.forward_remote {
+            args.push("--forward-remote".into());
+        }
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 }

@@ -109,6 +109,10 @@ mod tests {
             fsync: FsyncMode::Always,
             node_bin: PathBuf::from("diverge"),
             template: None,
+            id_step: 1,
+            id_offset: 1,
+            forward_remote: false,
+            extra_args: Vec::new(),
         }
     }
 

@@ -1,32 +1,55 @@
 //! `diverge check`: run the checkers on a stored run directory or on any
 //! history file, print the report, and exit like a run.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use diverge_checkers::Op;
+use diverge_checkers::{CheckOptions, Workload};
+use serde_json::Value;
 
-use super::run::checker_workload;
-use crate::cli::{CheckArgs, WorkloadName};
+use crate::cli::CheckArgs;
 use crate::report;
 use crate::results::Results;
 
+/// How many lines of a bare history are read to infer its workload.
+const INFER_LINES: usize = 10_000;
+
 pub fn check(args: CheckArgs) -> Result<i32> {
     let (history_path, run_dir) = locate(&args.path)?;
-    let history = diverge_checkers::read_history(&history_path)?;
+    let test = run_dir
+        .as_deref()
+        .and_then(stored_test_config)
+        .unwrap_or(Value::Null);
+    let stored = |field: &str| test.get(field).and_then(Value::as_str).map(str::to_string);
     let workload = match args.workload {
         Some(w) => w,
-        None => match run_dir.as_deref().and_then(workload_from_test_json) {
+        None => match stored("workload").and_then(|w| w.parse().ok()) {
             Some(w) => w,
-            None => infer_workload(&history).with_context(|| {
+            None => infer_workload(&history_path)?.with_context(|| {
+                let names: Vec<&str> = Workload::all().iter().map(|w| w.name()).collect();
                 format!(
-                    "cannot tell the workload of {}: pass --workload set|register",
-                    history_path.display()
+                    "cannot tell the workload of {}: pass --workload {}",
+                    history_path.display(),
+                    names.join("|")
                 )
             })?,
         },
     };
-    let check = diverge_checkers::check(&history, checker_workload(workload));
+    let opts = CheckOptions {
+        workload,
+        strategy: args.strategy.clone().or_else(|| stored("strategy")),
+        topology: args.topology.clone().or_else(|| stored("topology")),
+        causal_delivery: test.get("causal_delivery").and_then(Value::as_bool),
+        id_offsets: test.get("id_offsets").and_then(Value::as_bool),
+    };
+    let (check, torn_tail) = diverge_checkers::check_file(&history_path, &opts)?;
+    if torn_tail {
+        eprintln!(
+            "note: the last line of {} is torn (its writer was killed); it was skipped",
+            history_path.display()
+        );
+    }
     // A stored run keeps its run facts (quiescence, seed) in its results.json.
     let results = match run_dir.as_deref().and_then(stored_run_info) {
         Some(run) => Results::from_run(check, run),
@@ -37,6 +60,12 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         report::json::write(&results, &out.join("results.json"))?;
         std::fs::write(out.join("report.txt"), report::text::render(&results, true))?;
+        let test = run_dir
+            .as_deref()
+            .and_then(|d| std::fs::read_to_string(d.join("test.json")).ok())
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let html = report::html::render(&results, &history_path, test)?;
+        std::fs::write(out.join(report::html::FILE), html)?;
     }
     Ok(results.exit_code())
 }
@@ -56,10 +85,8 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
     }
 }
 
-fn workload_from_test_json(dir: &Path) -> Option<WorkloadName> {
-    let text = std::fs::read_to_string(dir.join("test.json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    serde_json::from_value(value.get("workload")?.clone()).ok()
+fn stored_test_config(dir: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).ok()?).ok()
 }
 
 fn stored_run_info(dir: &Path) -> Option<crate::results::RunInfo> {
@@ -68,13 +95,28 @@ fn stored_run_info(dir: &Path) -> Option<crate::results::RunInfo> {
     stored.run
 }
 
-/// `add` ops mean a set history, `write` ops a register history.
-fn infer_workload(history: &[Op]) -> Option<WorkloadName> {
-    history.iter().find_map(|op| match op.f.as_str() {
-        "add" => Some(WorkloadName::Set),
-        "write" => Some(WorkloadName::Register),
-        "generate" => Some(WorkloadName::UniqueIds),
-        "claim" => Some(WorkloadName::Constraint),
-        _ => None,
-    })
+/// Infer a bare history's workload from its first lines: the op names
+/// (`append`, `generate`, `claim`, `write`, `add`) and, for `add`, whether
+/// reads return numbers (a counter) or arrays (a set).
+fn infer_workload(path: &Path) -> Result<Option<Workload>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut adds = false;
+    for line in BufReader::new(file).lines().take(INFER_LINES) {
+        let Ok(op) = serde_json::from_str::<Value>(&line?) else {
+            continue;
+        };
+        let f = op.get("f").and_then(Value::as_str).unwrap_or("");
+        let numeric_read =
+            matches!(f, "read" | "final-read") && op.get("value").is_some_and(Value::is_number);
+        match f {
+            "append" => return Ok(Some(Workload::ListAppend)),
+            "generate" => return Ok(Some(Workload::UniqueIds)),
+            "claim" => return Ok(Some(Workload::Constraint)),
+            "write" => return Ok(Some(Workload::Register)),
+            "add" => adds = true,
+            _ if numeric_read => return Ok(Some(Workload::Counter)),
+            _ => {}
+        }
+    }
+    Ok(adds.then_some(Workload::Set))
 }

@@ -3,18 +3,26 @@
 //!
 //! - [`run`]: `diverge run`.
 //! - [`check`]: `diverge check`.
+//! - [`compare`]: `diverge compare`, one test across strategies and topologies.
+//! - [`suite`]: `diverge suite`, scenario files checked against expectations.
+//! - [`progress`]: the live progress line of a run.
 //! - [`quiesce`]: waiting for replication backlogs to drain.
 //! - [`rundir`]: the results layout.
 //! - [`testbed`]: links and nodes wired together.
 
 mod check;
+pub mod compare;
+mod progress;
 mod quiesce;
 mod run;
 mod rundir;
+pub mod suite;
 pub mod testbed;
 
 pub use check::check;
-pub use run::{Executed, checker_workload, execute, name_of, run};
+pub use compare::compare;
+pub use run::{Executed, check_options, checker_workload, execute, name_of, run};
+pub use suite::suite;
 
 /// Exit code for usage and harness errors.
 pub const EXIT_HARNESS_ERROR: i32 = 3;

@@ -10,6 +10,9 @@ struct Status {
     log_end: u64,
     durable: u64,
     peers: Vec<PeerStatus>,
+    /// Received changes a node holds back until what they depend on arrives.
+    #[serde(default)]
+    buffered: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +73,7 @@ async fn poll_round(http: &reqwest::Client, urls: &[String]) -> Option<Vec<u64>>
             .await
             .ok()?;
         let idle = status.durable == status.log_end
+            && status.buffered == 0
             && status
                 .peers
                 .iter()

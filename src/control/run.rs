@@ -6,15 +6,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::progress::Display;
 use super::testbed::Testbed;
 use super::{EXIT_INTERRUPTED, quiesce, rundir};
 use crate::cli::{RunArgs, WorkloadName};
-use crate::config::TestConfig;
-use crate::history::Recorder;
+use crate::config::{IdOffset, TestConfig};
+use crate::history::{Progress, Recorder};
 use crate::nemesis::faults::Targets;
 use crate::nemesis::{NemesisPlan, run_nemesis};
 use crate::report;
-use crate::results::fault_windows;
+use crate::results::fault_windows_in;
 use crate::results::{Results, RunInfo};
 use crate::workload::{self, ClientPlan, client::NodeClient};
 
@@ -62,6 +63,7 @@ pub async fn execute(config: &TestConfig) -> Result<Executed> {
         report::text::render(&results, true),
     )?;
     report::json::write(&results, &run_dir.join("results.json"))?;
+    report::html::write(&results, &run_dir)?;
     Ok(Executed { results, run_dir })
 }
 
@@ -90,7 +92,10 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     } = testbed;
 
     let test_start = Instant::now();
-    let recorder = Recorder::create(&run_dir.join("history.jsonl"), test_start)?;
+    let mut recorder = Recorder::create(&run_dir.join("history.jsonl"), test_start)?;
+    let progress = Arc::new(Progress::default());
+    recorder.observe(progress.clone());
+    let display = Display::start(progress, config.time_limit());
     let clients: Vec<NodeClient> = ids
         .iter()
         .zip(&urls)
@@ -125,6 +130,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     });
     let totals = workload::run_clients(plan, clients.clone(), recorder.handle()).await;
     let workload_s = test_start.elapsed().as_secs_f64();
+    drop(display);
     if let Some(nemesis) = nemesis {
         nemesis.await.context("the nemesis task failed")?;
     }
@@ -141,7 +147,15 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         std::time::Duration::from_secs_f64(config.settle_s),
     )
     .await;
-    let keys = config.key_names();
+    let mut keys = config.key_names();
+    keys.extend(
+        totals
+            .keys
+            .iter()
+            .filter(|k| !keys.contains(k))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let final_reads_ok =
         workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
     cluster.lock().await.stop().await;
@@ -152,8 +166,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let written = recorder.finish()?;
     tracing::debug!(written, "history closed");
 
-    let history = diverge_checkers::read_history(&run_dir.join("history.jsonl"))?;
-    let check = diverge_checkers::check(&history, checker_workload(config.workload));
+    let history_path = run_dir.join("history.jsonl");
+    let (check, _) = diverge_checkers::check_file(&history_path, &check_options(config))?;
     let run = RunInfo {
         test_name: config.test_name.clone(),
         seed: config.seed,
@@ -168,7 +182,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         final_reads_ok,
         final_reads_expected: keys.len() * config.nodes,
         replay: config.replay.clone(),
-        faults: fault_windows(&history),
+        faults: fault_windows_in(&history_path)?,
         links: link_counters,
         notes: quiesce_note.into_iter().collect(),
         db_findings: Vec::new(),
@@ -176,13 +190,28 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     Ok(Results::from_run(check, run))
 }
 
+/// What the checkers need to know of the run to judge its anomalies.
+pub fn check_options(config: &TestConfig) -> diverge_checkers::CheckOptions {
+    diverge_checkers::CheckOptions {
+        workload: checker_workload(config.workload),
+        strategy: Some(name_of(&config.strategy)),
+        topology: Some(config.topology.clone()),
+        // The reference node delivers changes as they arrive.
+        causal_delivery: Some(false),
+        id_offsets: Some(config.id_offset == IdOffset::PerNode),
+    }
+}
+
 pub fn checker_workload(workload: WorkloadName) -> diverge_checkers::Workload {
+    use diverge_checkers::Workload;
     match workload {
-        WorkloadName::Set => diverge_checkers::Workload::Set,
-        WorkloadName::Register => diverge_checkers::Workload::Register,
-        // Until the checkers judge these workloads: divergence of the final
-        // reads here, duplicate ids and double claims as db findings (src/db/findings.rs).
-        WorkloadName::UniqueIds | WorkloadName::Constraint => diverge_checkers::Workload::Register,
+        WorkloadName::Set => Workload::Set,
+        WorkloadName::Register => Workload::Register,
+        WorkloadName::Counter => Workload::Counter,
+        WorkloadName::ListAppend => Workload::ListAppend,
+        WorkloadName::Causal => Workload::Causal,
+        WorkloadName::UniqueIds => Workload::UniqueIds,
+        WorkloadName::Constraint => Workload::Constraint,
     }
 }
 

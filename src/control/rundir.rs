@@ -7,16 +7,22 @@ use anyhow::{Context, Result};
 
 /// Create a fresh run directory (with `nodes/`) for `test_name` under `results`.
 pub fn create(results: &Path, test_name: &str) -> Result<PathBuf> {
+    let dir = create_plain(&results.join(test_name))?;
+    std::fs::create_dir_all(dir.join("nodes"))
+        .with_context(|| format!("creating run directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Create a fresh `<parent>/<timestamp>/` directory.
+pub fn create_plain(parent: &Path) -> Result<PathBuf> {
     let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f").to_string();
-    let parent = results.join(test_name);
     let mut dir = parent.join(&stamp);
     let mut n = 1;
     while dir.exists() {
         dir = parent.join(format!("{stamp}-{n}"));
         n += 1;
     }
-    std::fs::create_dir_all(dir.join("nodes"))
-        .with_context(|| format!("creating run directory {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
 
@@ -29,7 +35,7 @@ pub fn link_latest(results: &Path, test_name: &str, run_dir: &Path) -> Result<()
     Ok(())
 }
 
-fn replace_link(link: &Path, target: &Path) -> Result<()> {
+pub fn replace_link(link: &Path, target: &Path) -> Result<()> {
     let tmp = link.with_extension("tmp-link");
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)

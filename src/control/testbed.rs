@@ -14,6 +14,9 @@ use crate::nemesis::faults::Targets;
 use crate::net::{Latency, LinkBehaviour, LinkLayer, Route};
 use crate::seeds::sub_seed;
 
+/// How often a cluster start is tried when a drawn port was taken.
+const START_ATTEMPTS: u32 = 3;
+
 pub struct Testbed {
     pub cluster: Arc<Mutex<Cluster>>,
     pub links: Arc<LinkLayer>,
@@ -48,6 +51,29 @@ impl Testbed {
         http: reqwest::Client,
     ) -> Result<Testbed> {
         std::fs::create_dir_all(run_dir.join("nodes"))?;
+        let mut attempt = 1;
+        loop {
+            match Testbed::try_start(config, run_dir, node_bin, http.clone()).await {
+                // Another process took a drawn port before the node bound it:
+                // start over on fresh ports.
+                Err(e)
+                    if attempt < START_ATTEMPTS
+                        && format!("{e:#}").contains("Address already in use") =>
+                {
+                    tracing::warn!("a node port was taken; starting the cluster again: {e:#}");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_start(
+        config: &TestConfig,
+        run_dir: &Path,
+        node_bin: &Path,
+        http: reqwest::Client,
+    ) -> Result<Testbed> {
         let ids = config.node_ids();
         let ports = ids
             .iter()

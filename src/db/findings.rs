@@ -1,7 +1,8 @@
 //! Findings for the `unique-ids` and `constraint` workloads, read off the
 //! history: an id handed out more than once, a name two claimants were told
-//! they own. (They become checker anomalies once the checkers crate judges
-//! these workloads; until then they are reported as findings.)
+//! they own. The checkers judge these workloads too (`unique-ids`,
+//! `constraint`); the findings name the instances involved, next to the
+//! replication errors of the run.
 
 use std::collections::BTreeMap;
 

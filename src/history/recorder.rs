@@ -3,13 +3,15 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use diverge_checkers::{Op, OpType, Process};
 use serde_json::Value;
+
+use super::Progress;
 
 /// Owns the writer thread; `finish` closes the history and reports how many
 /// ops were written.
@@ -24,6 +26,7 @@ pub struct Recorder {
 pub struct HistoryHandle {
     tx: mpsc::Sender<Op>,
     start: Instant,
+    progress: Option<Arc<Progress>>,
 }
 
 impl Recorder {
@@ -35,9 +38,19 @@ impl Recorder {
             .name("history-writer".into())
             .spawn(move || write_ops(rx, BufWriter::with_capacity(256 * 1024, file)))?;
         Ok(Recorder {
-            handle: HistoryHandle { tx, start },
+            handle: HistoryHandle {
+                tx,
+                start,
+                progress: None,
+            },
             thread,
         })
+    }
+
+    /// Count every op recorded from now on into `progress` (handles taken
+    /// before this call do not).
+    pub fn observe(&mut self, progress: Arc<Progress>) {
+        self.handle.progress = Some(progress);
     }
 
     pub fn handle(&self) -> HistoryHandle {
@@ -103,6 +116,9 @@ impl HistoryHandle {
         node: Option<&str>,
         error: Option<String>,
     ) {
+        if let Some(progress) = &self.progress {
+            progress.observe(process, kind, f);
+        }
         let op = Op {
             index: 0,
             time: self.now_ns(),

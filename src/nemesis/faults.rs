@@ -28,6 +28,9 @@ pub struct Targets {
 pub enum ActiveFault {
     Partition {
         cut: Vec<(String, String)>,
+        /// Messages on cut links were held (delivered late at the heal)
+        /// rather than dropped.
+        held: bool,
     },
     Crash {
         nodes: Vec<usize>,
@@ -83,11 +86,24 @@ impl Targets {
                     .iter()
                     .map(|&(a, b)| (self.ids[a].clone(), self.ids[b].clone()))
                     .collect();
+                // Some partitions hold messages instead of dropping them:
+                // at the heal, stale batches arrive late, after their resends.
+                let held = rng.random_bool(0.3);
                 for (from, to) in &cut {
-                    self.links.update(from, to, |b| b.drop = true);
+                    self.links.update(from, to, |b| {
+                        if held {
+                            b.hold = true;
+                        } else {
+                            b.drop = true;
+                        }
+                    });
                 }
-                let value = json!({ "shape": shape.name(), "cut": cut.iter().map(|(a, b)| format!("{a}->{b}")).collect::<Vec<_>>() });
-                (ActiveFault::Partition { cut }, value)
+                let value = json!({
+                    "shape": shape.name(),
+                    "mode": if held { "hold" } else { "drop" },
+                    "cut": cut.iter().map(|(a, b)| format!("{a}->{b}")).collect::<Vec<_>>(),
+                });
+                (ActiveFault::Partition { cut, held }, value)
             }
             FaultKind::Offline => {
                 let node = rng.random_range(0..n);
@@ -172,9 +188,16 @@ impl Targets {
     /// Undo `fault`; returns the value recorded in the history.
     pub async fn stop(&self, fault: ActiveFault) -> Value {
         match fault {
-            ActiveFault::Partition { cut } => {
+            ActiveFault::Partition { cut, held } => {
                 for (from, to) in &cut {
-                    self.links.update(from, to, |b| b.drop = false);
+                    // Clearing hold releases what the link kept.
+                    self.links.update(from, to, |b| {
+                        if held {
+                            b.hold = false;
+                        } else {
+                            b.drop = false;
+                        }
+                    });
                 }
                 json!(
                     cut.iter()

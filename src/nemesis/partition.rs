@@ -101,19 +101,18 @@ fn split(a: &[usize], b: &[usize]) -> Grudge {
     g
 }
 
-/// On a ring (in `order`), each node keeps links to the nodes within
-/// distance n/2 (a majority including itself) and loses the rest.
+/// On a ring (in `order`), node `i` hears only the majority that starts at
+/// itself: `i, i+1, ..., i+m-1`. Every node hears a majority and no two hear
+/// the same one; the cut links are therefore one-way (with three nodes no
+/// symmetric arrangement has that property).
 fn majorities_ring(order: &[usize]) -> Grudge {
     let n = order.len();
-    let reach = n / 2;
+    let majority = n / 2 + 1;
     let mut g = Grudge::new();
     for i in 0..n {
-        for j in 0..n {
-            let d = (i as isize - j as isize).unsigned_abs();
-            let ring_distance = d.min(n - d);
-            if i != j && ring_distance > reach / 2 + reach % 2 {
-                g.insert((order[i], order[j]));
-            }
+        for offset in majority..n {
+            // order[(i + offset) % n] is outside i's window: i does not hear it.
+            g.insert((order[(i + offset) % n], order[i]));
         }
     }
     g
@@ -152,12 +151,29 @@ mod tests {
     }
 
     #[test]
-    fn majorities_ring_gives_every_node_a_majority() {
-        let g = grudge(Shape::MajoritiesRing, 5, &mut ChaCha8Rng::seed_from_u64(3));
-        for i in 0..5 {
-            assert_eq!(reachable(&g, 5, i), 3, "node {i} in {g:?}");
+    fn majorities_ring_gives_every_node_a_different_majority() {
+        for n in [3, 4, 5, 7] {
+            let g = grudge(Shape::MajoritiesRing, n, &mut ChaCha8Rng::seed_from_u64(3));
+            let heard: BTreeSet<Vec<usize>> = (0..n)
+                .map(|to| {
+                    (0..n)
+                        .filter(|&from| from == to || !g.contains(&(from, to)))
+                        .collect()
+                })
+                .collect();
+            assert_eq!(
+                heard.len(),
+                n,
+                "{n} nodes: every node hears a different set: {heard:?}"
+            );
+            for set in &heard {
+                assert_eq!(
+                    set.len(),
+                    n / 2 + 1,
+                    "{n} nodes: each hears exactly a majority: {heard:?}"
+                );
+            }
         }
-        assert!(!g.is_empty());
     }
 
     #[test]

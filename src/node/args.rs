@@ -35,9 +35,35 @@ pub struct NodeArgs {
     #[arg(long = "peer", value_name = "ID=HOST:PORT", value_parser = parse_peer)]
     pub peers: Vec<PeerArg>,
 
-    /// Conflict strategy.
+    /// Conflict strategy: lww, unique-id, priority, merge, siblings, custom, crdt
+    /// (docs/strategies.md).
     #[arg(long, default_value = "lww", value_parser = parse_strategy)]
     pub strategy: StrategyKind,
+
+    /// `priority`: node ids, highest priority first (comma-separated);
+    /// unlisted nodes rank below, higher node number first.
+    #[arg(long, value_delimiter = ',', value_parser = parse_node_id)]
+    pub priority: Vec<NodeId>,
+
+    /// `custom`: a rhai script whose `on_write(key, versions)` picks the value
+    /// to keep when changes conflict. Without it, `custom` keeps siblings for
+    /// a client-side on-read resolver.
+    #[arg(long, value_name = "FILE")]
+    pub on_write: Option<PathBuf>,
+
+    /// Apply a received change only after everything it causally depends on
+    /// (`on`), or as soon as it arrives (`off`).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    pub causal_delivery: OnOff,
+
+    /// Seconds a buffered change may wait before it is reported as stuck.
+    #[arg(long, default_value_t = 10.0)]
+    pub stuck_after: f64,
+
+    /// Single-leader topology: the node that accepts client writes; every
+    /// other node refuses them with 421 and names the leader.
+    #[arg(long, value_parser = parse_node_id)]
+    pub leader: Option<NodeId>,
 
     /// When a write counts as durable: `always` fsyncs each group commit
     /// before replying; `never` replies at once and writes to the OS every 50 ms.
@@ -56,6 +82,12 @@ pub struct NodeArgs {
     /// Largest client request body in bytes (PUT /kv); larger gets 413.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Auto-increment step (MySQL's auto_increment_increment).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub id_step: u64,
+    /// Auto-increment offset (MySQL's auto_increment_offset), 1..=step.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub id_offset: u64,
 }
 
 /// One `--peer ID=HOST:PORT`.
@@ -93,11 +125,17 @@ fn parse_peer(s: &str) -> Result<PeerArg, String> {
 }
 
 fn parse_strategy(s: &str) -> Result<StrategyKind, String> {
-    const KNOWN: [StrategyKind; 1] = [StrategyKind::Lww];
-    KNOWN.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-        let names: Vec<&str> = KNOWN.iter().map(|k| k.name()).collect();
+    StrategyKind::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
         format!("unknown strategy {s:?} (known: {})", names.join(", "))
     })
+}
+
+/// A switch spelled `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// The validated node configuration: what [`super::run`] works from.
@@ -110,6 +148,23 @@ pub struct NodeConfig {
     pub peer_urls: BTreeMap<NodeId, String>,
     pub fsync: FsyncMode,
     pub max_body_bytes: usize,
+    pub ids: IdSequence,
+}
+
+/// How the node hands out auto-increment ids: the next id after `max` is
+/// the smallest `v > max` with `v % step == offset % step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSequence {
+    pub step: u64,
+    pub offset: u64,
+}
+
+impl IdSequence {
+    pub fn next_after(self, max: u64) -> u64 {
+        let residue = self.offset % self.step;
+        let candidate = max + 1;
+        candidate + (residue + self.step - candidate % self.step) % self.step
+    }
 }
 
 impl NodeArgs {
@@ -131,12 +186,44 @@ impl NodeArgs {
             );
         }
         anyhow::ensure!(self.max_body_bytes > 0, "--max-body-bytes must be positive");
+        anyhow::ensure!(
+            self.id_offset <= self.id_step,
+            "--id-offset {} must be at most --id-step {}",
+            self.id_offset,
+            self.id_step
+        );
+        anyhow::ensure!(
+            self.priority.is_empty() || self.strategy == StrategyKind::Priority,
+            "--priority only applies to --strategy priority"
+        );
+        anyhow::ensure!(
+            self.on_write.is_none() || self.strategy == StrategyKind::Custom,
+            "--on-write only applies to --strategy custom"
+        );
+        anyhow::ensure!(
+            self.stuck_after.is_finite() && self.stuck_after > 0.0,
+            "--stuck-after must be a positive number of seconds"
+        );
+        let on_write = match &self.on_write {
+            Some(path) => Some(std::sync::Arc::new(super::handler::ScriptHandler::load(
+                path, &self.id,
+            )?)
+                as std::sync::Arc<dyn diverge_replica::Handler>),
+            None => None,
+        };
         let mut replica = Config::new(
             self.id.clone(),
             peer_urls.keys().cloned().collect(),
             self.strategy,
         );
         replica.forward_remote = self.forward_remote;
+        replica.strategy_options = diverge_replica::StrategyOptions {
+            priority: self.priority,
+            on_write,
+        };
+        replica.causal_delivery = self.causal_delivery == OnOff::On;
+        replica.stuck_after_ns = (self.stuck_after * 1e9) as u64;
+        replica.leader = self.leader;
         replica.batch_max = self.batch_max as usize;
         Ok(NodeConfig {
             replica,
@@ -145,6 +232,10 @@ impl NodeArgs {
             peer_urls,
             fsync: self.fsync,
             max_body_bytes: self.max_body_bytes,
+            ids: IdSequence {
+                step: self.id_step,
+                offset: self.id_offset,
+            },
         })
     }
 }
@@ -223,7 +314,7 @@ mod tests {
             ["--peer", "n2=127.0.0.1:0"],
             ["--peer", "=127.0.0.1:7002"],
             ["--peer", "n 2=127.0.0.1:7002"],
-            ["--strategy", "crdt"],
+            ["--strategy", "crdts"],
             ["--fsync", "sometimes"],
             ["--batch-max", "0"],
         ] {

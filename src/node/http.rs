@@ -7,6 +7,7 @@
 //! JSON (axum's own 404/405/413 texts) into `{"error": ..., "node": ...}`,
 //! adding `node` to JSON error bodies that lack it.
 
+use super::compound::{self, Claim};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -17,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use diverge_replica::{Batch, Input, Reply};
+use diverge_replica::{Batch, Input, Refusal, Reply};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -44,6 +45,11 @@ pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
         .route(
             "/replicate",
             post(replicate).layer(DefaultBodyLimit::max(REPLICATE_BODY_BYTES_MAX)),
+        )
+        .route("/ids/{key}", post(next_id))
+        .route(
+            "/claim/{key}",
+            post(claim).layer(DefaultBodyLimit::max(max_body_bytes)),
         )
         .route("/admin/status", get(status))
         .route("/admin/clock", post(set_clock))
@@ -174,9 +180,14 @@ async fn read(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WriteBody {
-    value: Value,
+    /// The value to write; absent with `increment`.
+    #[serde(default)]
+    value: Option<Value>,
     #[serde(default)]
     context: Option<String>,
+    /// Add this to a counter instead of writing a value (`crdt` only).
+    #[serde(default)]
+    increment: Option<i64>,
 }
 
 async fn write(
@@ -185,10 +196,23 @@ async fn write(
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Response, ApiError> {
     let context = body.context.as_deref().map(decode_context).transpose()?;
-    let input = Input::Write {
-        key: key.clone(),
-        value: body.value,
-        context,
+    let input = match (body.value, body.increment) {
+        (Some(value), None) => Input::Write {
+            key: key.clone(),
+            value,
+            context,
+            entropy: rand::random(),
+        },
+        (None, Some(delta)) => Input::Increment {
+            key: key.clone(),
+            delta,
+        },
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the body needs exactly one of \"value\" and \"increment\"",
+            ));
+        }
     };
     match node.request(input).await? {
         Reply::Written { context, dot } => Ok(Json(json!({
@@ -210,6 +234,19 @@ async fn write(
             })),
         )
             .into_response()),
+        Reply::Refused(Refusal::NotLeader { leader }) => Ok((
+            StatusCode::MISDIRECTED_REQUEST,
+            Json(json!({
+                "error": format!("{} is a follower and refuses writes; write to the leader {leader}", node.id()),
+                "node": node.id(),
+                "leader": leader,
+            })),
+        )
+            .into_response()),
+        Reply::Refused(Refusal::BadValue(message)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+        )),
         other => Err(unexpected(other)),
     }
 }
@@ -222,6 +259,38 @@ async fn replicate(
     match node.request(Input::Receive(batch)).await? {
         Reply::Received { acked } => Ok(Json(json!({ "node": node.id(), "acked": acked }))),
         other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /ids/{key}`: the next auto-increment id of sequence `key`.
+async fn next_id(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value>, ApiError> {
+    let id = compound::next_id(&node, key.clone()).await?;
+    Ok(Json(json!({ "node": node.id(), "key": key, "id": id })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimBody {
+    value: Value,
+}
+
+/// `POST /claim/{key}`: insert-if-absent; 409 if this node holds a value.
+async fn claim(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    JsonBody(body): JsonBody<ClaimBody>,
+) -> Result<Response, ApiError> {
+    match compound::claim(&node, key.clone(), body.value).await? {
+        Claim::Accepted => Ok(Json(json!({ "node": node.id(), "key": key })).into_response()),
+        Claim::Taken(values) => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!("{key:?} is taken at {}", node.id()),
+                "node": node.id(),
+                "values": values,
+            })),
+        )
+            .into_response()),
     }
 }
 

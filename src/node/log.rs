@@ -140,7 +140,7 @@ pub fn max_entry_seq<'a>(records: impl IntoIterator<Item = &'a Record>) -> LogSe
         .into_iter()
         .filter_map(|r| match r {
             Record::Entry { seq, .. } => Some(*seq),
-            Record::Cursor { .. } => None,
+            Record::Cursor { .. } | Record::Buffered { .. } => None,
         })
         .max()
         .unwrap_or(0)

@@ -9,6 +9,7 @@
 //! - [`replicator`]: posting batches to peers, the tick and persisted loops.
 //! - [`validate`]: keys, node ids, contexts and batches checked at the edge.
 //! - [`clock`]: the wall clock.
+//! - [`handler`]: user conflict handlers as sandboxed rhai scripts.
 //!
 //! # Lifecycle
 //! [`run`] opens the log, rebuilds the core from its records, binds the
@@ -19,6 +20,8 @@
 
 pub mod args;
 pub mod clock;
+pub mod compound;
+pub mod handler;
 pub mod http;
 pub mod log;
 pub mod replicator;
@@ -66,7 +69,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let recovered = records.len();
     let core = Replica::recover(config.replica.clone(), records);
     let replicator = replicator::Replicator::new(config.peer_urls.clone())?;
-    let node = Node::new(core, log, replicator);
+    let node = Node::new(core, log, replicator, config.ids);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -110,9 +110,24 @@ pub fn spawn_ticker(node: Arc<Node>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(TICK_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Stuck changes already reported, so each is logged once.
+        let mut reported = std::collections::BTreeSet::new();
         loop {
             interval.tick().await;
             let (_, _durable) = node.step(Input::Tick);
+            let stuck = node.stuck();
+            for (dot, deps) in &stuck {
+                if reported.insert(dot.clone()) {
+                    tracing::error!(
+                        node = %node.id(),
+                        origin = %dot.node,
+                        seq = dot.seq,
+                        deps = ?deps.0,
+                        "a received change is stuck: it has waited longer than the bound for a change it depends on"
+                    );
+                }
+            }
+            reported.retain(|d| stuck.iter().any(|(s, _)| s == d));
         }
     })
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use diverge_replica::{Input, NodeId, Replica, Reply, Status};
 
+use super::args::IdSequence;
 use super::clock::Clock;
 use super::log::{Durable, LogError, LogWriter};
 use super::replicator::Replicator;
@@ -28,6 +29,10 @@ pub struct Node {
     log: LogWriter,
     clock: Clock,
     replicator: Replicator,
+    /// How `POST /ids/{key}` hands out auto-increment ids.
+    pub ids: IdSequence,
+    /// sequence -> the largest id this node has issued (ids never go back).
+    pub issued_ids: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +44,15 @@ pub enum StepError {
 }
 
 impl Node {
-    pub fn new(core: Replica, log: LogWriter, replicator: Replicator) -> Arc<Node> {
+    pub fn new(
+        core: Replica,
+        log: LogWriter,
+        replicator: Replicator,
+        ids: IdSequence,
+    ) -> Arc<Node> {
         Arc::new(Node {
+            ids,
+            issued_ids: Mutex::new(std::collections::HashMap::new()),
             id: core.id().clone(),
             core: Mutex::new(core),
             log,
@@ -91,6 +103,34 @@ impl Node {
         (output.reply, durable)
     }
 
+    /// Run `steps` on the core under its lock, as one atomic operation (a
+    /// read and the write it decides, e.g.), then queue every record, send
+    /// every batch, and wait until the records are durable.
+    pub async fn atomically<T>(
+        self: &Arc<Self>,
+        steps: impl FnOnce(&mut Replica, diverge_replica::Nanos) -> (T, Vec<diverge_replica::Output>),
+    ) -> Result<T, StepError> {
+        let (result, sends, durable) = {
+            let mut core = self.lock_core();
+            let (result, outputs) = steps(&mut core, self.clock.now_ns());
+            let mut records = Vec::new();
+            let mut sends = Vec::new();
+            for output in outputs {
+                records.extend(output.persist);
+                sends.extend(output.send);
+            }
+            (result, sends, self.log.append(records))
+        };
+        for outgoing in sends {
+            self.replicator.send(self, outgoing);
+        }
+        match durable.wait().await {
+            Ok(()) => Ok(result),
+            Err(LogError::Stopped) => Err(StepError::ShuttingDown),
+            Err(e) => fail_stop(&e),
+        }
+    }
+
     /// Step the core with a request and release its reply once durable.
     pub async fn request(self: &Arc<Self>, input: Input) -> Result<Reply, StepError> {
         let (reply, durable) = self.step(input);
@@ -106,6 +146,11 @@ impl Node {
     pub fn set_clock_offset_ms(&self, offset_ms: i64) {
         self.lock_core()
             .set_clock_offset_ns(offset_ms.saturating_mul(1_000_000));
+    }
+
+    /// Buffered changes waiting longer than the stuck bound.
+    pub fn stuck(&self) -> Vec<(diverge_replica::Dot, diverge_replica::VersionVector)> {
+        self.lock_core().stuck()
     }
 
     pub fn status(&self) -> Status {

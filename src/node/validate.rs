@@ -177,6 +177,9 @@ mod tests {
             ts: 1,
             vv,
             path: vec![node.into()],
+            uid: 0,
+            deps: Default::default(),
+            crdt: None,
         }
     }
 

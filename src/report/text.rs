@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use diverge_checkers::{AnomalyKind, Validity};
+use diverge_checkers::{AnomalyKind, Expectation, Validity};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
@@ -28,6 +28,8 @@ struct OpRow {
 struct KindRow {
     anomaly: String,
     count: usize,
+    /// Anomalies the run's configuration does not explain: bugs.
+    unexpected: usize,
 }
 
 /// Render `results`; `detail` lists the anomalies themselves.
@@ -69,9 +71,45 @@ pub fn render(results: &Results, detail: bool) -> String {
         .map(|kind| KindRow {
             anomaly: kind.name().to_string(),
             count: check.anomaly_counts.get(kind.name()).copied().unwrap_or(0),
+            unexpected: check
+                .unexpected_counts
+                .get(kind.name())
+                .copied()
+                .unwrap_or(0),
         })
+        .filter(|row| row.count > 0)
         .collect();
-    let _ = writeln!(out, "{}", Table::new(kinds).with(Style::rounded()));
+    if kinds.is_empty() {
+        let _ = writeln!(
+            out,
+            "anomalies: none of {} kinds found",
+            AnomalyKind::all().len()
+        );
+    } else {
+        let _ = writeln!(out, "{}", Table::new(kinds).with(Style::rounded()));
+    }
+    if let Some(lag) = &check.lag {
+        let _ = writeln!(
+            out,
+            "replication lag (ack at origin -> first read elsewhere): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} values ({} never read elsewhere)",
+            lag.p50_ms, lag.p99_ms, lag.max_ms, lag.observed, lag.never_observed
+        );
+    }
+    if !check.availability.is_empty() {
+        let per_node: Vec<String> = check
+            .availability
+            .iter()
+            .map(|(node, c)| {
+                let total = (c.ok + c.fail + c.info).max(1);
+                format!("{node} {:.1}%", 100.0 * c.ok as f64 / total as f64)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "availability (ok share per node): {}",
+            per_node.join(", ")
+        );
+    }
     if let Some(run) = &results.run {
         render_faults(&mut out, run);
     }
@@ -179,9 +217,13 @@ fn render_anomalies(out: &mut String, results: &Results) {
         let _ = writeln!(out, "{} ({}):", kind.name(), of_kind.len());
         for anomaly in of_kind.iter().take(LISTED_PER_KIND) {
             let witnesses: Vec<String> = anomaly.witnesses.iter().map(u64::to_string).collect();
+            let expectation = match anomaly.expectation {
+                Expectation::Unexpected => "UNEXPECTED",
+                Expectation::Inherent => "inherent",
+            };
             let _ = writeln!(
                 out,
-                "  - key {}: {} [ops {}]",
+                "  - [{expectation}] key {}: {} [ops {}]",
                 anomaly.key.as_deref().unwrap_or("-"),
                 anomaly.explanation,
                 witnesses.join(", ")
@@ -213,7 +255,13 @@ fn verdict_line(results: &Results) -> String {
                     (n > 0).then(|| format!("{n} {}", k.name()))
                 })
                 .collect();
-            format!("verdict: INVALID ({})", found.join(", "))
+            let unexpected: usize = check.unexpected_counts.values().sum();
+            let judged = match (unexpected, &results.run) {
+                (0, Some(run)) => format!("; all inherent to {} on {}", run.strategy, run.topology),
+                (0, None) => String::new(),
+                (n, _) => format!("; {n} UNEXPECTED for this configuration"),
+            };
+            format!("verdict: INVALID ({}{judged})", found.join(", "))
         }
     }
 }

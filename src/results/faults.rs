@@ -17,6 +17,24 @@ pub struct FaultWindow {
     pub value: Value,
 }
 
+/// The fault windows of a history file, reading only its nemesis lines (a
+/// history can be large; the checkers read it separately).
+pub fn fault_windows_in(path: &std::path::Path) -> anyhow::Result<Vec<FaultWindow>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path)?;
+    let mut nemesis_ops = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if line.contains("\"nemesis\"") {
+            // A torn last line is skipped, as the checkers do.
+            if let Ok(op) = serde_json::from_str::<Op>(&line) {
+                nemesis_ops.push(op);
+            }
+        }
+    }
+    Ok(fault_windows(&nemesis_ops))
+}
+
 /// Pair each completed `start-X` with the next completed `stop-X`.
 pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
     let mut windows: Vec<FaultWindow> = Vec::new();

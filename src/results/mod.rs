@@ -3,11 +3,13 @@
 //! format renders from this one value.
 
 mod faults;
+mod figures;
 
 use diverge_checkers::{AnomalyKind, CheckResult, Validity};
 use serde::{Deserialize, Serialize};
 
-pub use faults::{FaultWindow, fault_windows};
+pub use faults::{FaultWindow, fault_windows, fault_windows_in};
+pub use figures::{Figures, verdict_name};
 
 use crate::net::LinkCounters;
 

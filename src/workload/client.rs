@@ -102,7 +102,46 @@ impl NodeClient {
 
     /// Names a request in error messages: `node n1 GET /kv/k3`.
     fn what(&self, method: &str, key: &str) -> String {
-        format!("node {} {method} /kv/{key}", self.id)
+        self.what_path(method, &format!("/kv/{key}"))
+    }
+
+    /// Names a request to `path` in error messages: `node n1 POST /ids/k3`.
+    fn what_path(&self, method: &str, path: &str) -> String {
+        format!("node {} {method} {path}", self.id)
+    }
+
+    /// `POST /ids/{key}`: the node's next auto-increment id.
+    pub async fn next_id(&self, key: &str) -> Result<u64, CallError> {
+        let what = self.what_path("POST", &format!("/ids/{key}"));
+        let response = self
+            .http
+            .post(format!("{}/ids/{key}", self.base))
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| classify(&what, e))?;
+        let body: Value = check_status(&what, response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| CallError::Indefinite(format!("{what}: malformed id reply: {e}")))?;
+        body["id"]
+            .as_u64()
+            .ok_or_else(|| CallError::Indefinite(format!("{what}: no id in the reply: {body}")))
+    }
+
+    /// `POST /claim/{key}`: insert-if-absent; `Conflict` if the name is taken.
+    pub async fn claim(&self, key: &str, value: &Value) -> Result<(), CallError> {
+        let what = self.what_path("POST", &format!("/claim/{key}"));
+        let response = self
+            .http
+            .post(format!("{}/claim/{key}", self.base))
+            .timeout(self.timeout)
+            .json(&json!({ "value": value }))
+            .send()
+            .await
+            .map_err(|e| classify(&what, e))?;
+        check_status(&what, response).await.map(|_| ())
     }
 }
 

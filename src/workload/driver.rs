@@ -1,6 +1,7 @@
 //! The client processes: each draws ops from its own seeded generator, routes
 //! them to a node, executes them, and records invocation and completion.
 
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::client::NodeClient;
-use super::{Completion, Invocation, register, set};
+use super::{Completion, Invocation, causal, claims, counter, list_append, register, set};
 use crate::cli::{Routing, WorkloadName};
 use crate::history::HistoryHandle;
 use crate::seeds::sub_seed;
@@ -29,11 +30,14 @@ pub struct ClientPlan {
 }
 
 /// Totals of what the clients did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ClientTotals {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
+    /// Every key an op was invoked on (names are made up as the
+    /// constraint workload goes), for the final reads.
+    pub keys: BTreeSet<String>,
 }
 
 /// Run every client process until the time limit; each finishes the op it
@@ -59,6 +63,7 @@ pub async fn run_clients(
             totals.ok += t.ok;
             totals.fail += t.fail;
             totals.info += t.info;
+            totals.keys.extend(t.keys);
         }
     }
     totals
@@ -77,12 +82,20 @@ async fn client_process(
     // a new process id (Jepsen's convention): its op may still be pending.
     let mut process = index as u64;
     let mut serial = 0u64;
+    // Unique across the test: every process has its own residue class.
+    let mut unique = move || {
+        serial += 1;
+        (serial - 1) * plan.concurrency as u64 + index as u64 + 1
+    };
     let period = plan
         .rate
         .map(|rate| Duration::from_secs_f64(plan.concurrency as f64 / rate));
     // Spread the clients' first ops over one period so they do not move in lockstep.
     let mut next_start =
         Instant::now() + period.map_or(Duration::ZERO, |p| p.mul_f64(rng.random::<f64>()));
+    // Ops queued by a multi-op step (causal chains), sent to the same node.
+    let mut pending: VecDeque<Invocation> = VecDeque::new();
+    let mut node = &nodes[0];
     loop {
         if let Some(period) = period {
             let now = Instant::now();
@@ -94,23 +107,47 @@ async fn client_process(
         if Instant::now() >= deadline {
             break;
         }
-        // Unique across the test: every process has its own residue class.
-        let unique = serial * plan.concurrency as u64 + index as u64 + 1;
-        serial += 1;
-        let key_index = rng.random_range(0..plan.keys.len());
-        let key = plan.keys[key_index].clone();
-        let op = match plan.workload {
-            WorkloadName::Set => set::next(&mut rng, key, unique),
-            // unique-ids and constraint run over SQL only (src/db/); config
-            // validation keeps them away from HTTP nodes.
-            WorkloadName::Register | WorkloadName::UniqueIds | WorkloadName::Constraint => {
-                register::next(&mut rng, key, unique)
+        let op = match pending.pop_front() {
+            Some(op) => op,
+            None => {
+                let key_index = rng.random_range(0..plan.keys.len());
+                let key = plan.keys[key_index].clone();
+                let mut steps = match plan.workload {
+                    WorkloadName::Set => vec![set::next(&mut rng, key, unique())],
+                    WorkloadName::Register => vec![register::next(&mut rng, key, unique())],
+                    WorkloadName::Counter => vec![counter::next(&mut rng, key)],
+                    WorkloadName::ListAppend => vec![list_append::next(&mut rng, key, unique())],
+                    WorkloadName::UniqueIds => vec![claims::next_generate()],
+                    WorkloadName::Constraint => {
+                        // Every few rounds of the clients a fresh name, so
+                        // that claims race for it on several leaders.
+                        let claimant = unique();
+                        let round = (claimant - 1) / (2 * plan.concurrency as u64);
+                        vec![claims::next_claim(format!("name-{round}"), claimant)]
+                    }
+                    WorkloadName::Causal => causal::next_steps(&mut rng, &plan.keys, &mut unique),
+                }
+                .into_iter();
+                let first = steps.next().expect("a step has an op");
+                pending.extend(steps);
+                let home = plan
+                    .keys
+                    .iter()
+                    .position(|k| *k == first.key)
+                    .unwrap_or(index);
+                node = match (plan.workload, plan.routing) {
+                    // Causal sessions stay on one node, so what a session
+                    // sees is what its node delivered (and in what order).
+                    (WorkloadName::Causal, _) => &nodes[index % nodes.len()],
+                    (_, Routing::Random) => &nodes[rng.random_range(0..nodes.len())],
+                    (_, Routing::Home) => &nodes[home % nodes.len()],
+                };
+                first
             }
         };
-        let node = match plan.routing {
-            Routing::Random => &nodes[rng.random_range(0..nodes.len())],
-            Routing::Home => &nodes[key_index % nodes.len()],
-        };
+        if !totals.keys.contains(&op.key) {
+            totals.keys.insert(op.key.clone());
+        }
         let completion = invoke(plan.workload, node, &op, Process::Client(process), history).await;
         match completion {
             OpType::Ok => totals.ok += 1,
@@ -148,9 +185,10 @@ async fn invoke(
     );
     let done: Completion = match workload {
         WorkloadName::Set => set::execute(node, op).await,
-        WorkloadName::Register | WorkloadName::UniqueIds | WorkloadName::Constraint => {
-            register::execute(node, op).await
-        }
+        WorkloadName::Register | WorkloadName::Causal => register::execute(node, op).await,
+        WorkloadName::Counter => counter::execute(node, op).await,
+        WorkloadName::ListAppend => list_append::execute(node, op).await,
+        WorkloadName::UniqueIds | WorkloadName::Constraint => claims::execute(node, op).await,
     };
     history.record(
         process,

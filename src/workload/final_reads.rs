@@ -6,7 +6,7 @@ use diverge_checkers::{OpType, Process};
 use serde_json::Value;
 
 use super::client::NodeClient;
-use super::set;
+use super::{counter, list_append, set};
 use crate::cli::WorkloadName;
 use crate::history::HistoryHandle;
 
@@ -38,9 +38,14 @@ pub async fn final_reads(
                 Ok(reply) => {
                     let value = match workload {
                         WorkloadName::Set => set::elements_value(&reply.values),
+                        WorkloadName::Counter => Value::from(counter::current(&reply.values)),
+                        WorkloadName::ListAppend => {
+                            Value::Array(list_append::merged(&reply.values))
+                        }
                         WorkloadName::Register
-                        | WorkloadName::UniqueIds
-                        | WorkloadName::Constraint => Value::Array(reply.values),
+                        | WorkloadName::Causal
+                        | WorkloadName::Constraint
+                        | WorkloadName::UniqueIds => Value::Array(reply.values),
                     };
                     history.record(
                         process,

@@ -4,13 +4,18 @@
 //! time limit, recording every op in the history.
 //!
 //! - [`client`]: HTTP calls to a node and which failures are definite.
-//! - [`set`], [`register`]: the workloads.
+//! - [`set`], [`register`], [`counter`], [`list_append`], [`causal`],
+//!   [`claims`] (unique ids and constraints): the workloads.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
 
+pub mod causal;
+pub mod claims;
 pub mod client;
+pub mod counter;
 mod driver;
 mod final_reads;
+pub mod list_append;
 pub mod register;
 pub mod set;
 

@@ -102,7 +102,7 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let layout = Layout {
         run_dir,
         template: &template,
-        db: &config.db,
+        config,
     };
     let mut servers: Vec<Server> = Vec::with_capacity(n);
     let mut leftovers = Leftovers { files: Vec::new() };
@@ -204,23 +204,14 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let history = diverge_checkers::read_history(&run_dir.join("history.jsonl"))?;
     db_findings.extend(findings::duplicate_ids(&history));
     db_findings.extend(findings::double_claims(&history));
-    let mut check =
-        diverge_checkers::check(&history, crate::control::checker_workload(config.workload));
-    if matches!(
-        config.workload,
-        crate::cli::WorkloadName::UniqueIds | crate::cli::WorkloadName::Constraint
-    ) {
-        // The register checker stands in until the checkers judge unique-ids
-        // and constraint: only its divergence of the final reads applies; ids
-        // and claimants are not `write`s, so its "impossible" reads and lost
-        // writes are artefacts. Duplicate ids and double claims are findings above.
-        let anomalies = check
-            .anomalies
-            .into_iter()
-            .filter(|a| a.kind == diverge_checkers::AnomalyKind::Divergence)
-            .collect();
-        check = diverge_checkers::CheckResult::new(anomalies, check.stats, check.inconclusive);
-    }
+    // MariaDB applies replicated rows in arrival order, not by any conflict
+    // strategy: nothing is inherent to a strategy (`mariadb` is unknown to
+    // the checkers).
+    let options = diverge_checkers::CheckOptions {
+        strategy: Some("mariadb".into()),
+        ..crate::control::check_options(config)
+    };
+    let check = diverge_checkers::check_with(&history, &options);
     let mut notes = vec![format!(
         "replication positions (gtid_binlog_pos) at the end: {}",
         catch_up

@@ -12,8 +12,9 @@ use mysql_async::{Conn, OptsBuilder};
 
 use crate::cli::FsyncMode;
 use crate::cluster::{NodeProcess, NodeSpec};
+use crate::config::TestConfig;
 use crate::config::shell_quote;
-use crate::db::{DbConfig, DbTopology};
+use crate::db::DbTopology;
 
 /// The SQL user diverge connects as (created locally on every instance,
 /// never replicated), and the schema every workload uses.
@@ -109,7 +110,7 @@ pub async fn install_template(dir: &Path) -> Result<PathBuf> {
 pub struct Layout<'a> {
     pub run_dir: &'a Path,
     pub template: &'a Path,
-    pub db: &'a DbConfig,
+    pub config: &'a TestConfig,
 }
 
 impl Layout<'_> {
@@ -150,8 +151,8 @@ impl Layout<'_> {
             "--log-bin=binlog".into(),
             "--log-slave-updates".into(),
             "--binlog-format=ROW".into(),
-            format!("--auto-increment-increment={}", self.db.id_step),
-            format!("--auto-increment-offset={}", self.db.offset_of(i)),
+            format!("--auto-increment-increment={}", self.config.id_step),
+            format!("--auto-increment-offset={}", self.config.id_offset.of(i)),
             "--slave-net-timeout=4".into(),
             "--innodb-buffer-pool-size=16M".into(),
             "--innodb-log-file-size=8M".into(),
@@ -160,7 +161,7 @@ impl Layout<'_> {
             "--performance-schema=OFF".into(),
             "--max-connections=500".into(),
         ];
-        if self.db.topology == DbTopology::AllToAll {
+        if self.config.db.topology == DbTopology::AllToAll {
             flags.push("--gtid-ignore-duplicates=ON".into());
         }
         let command = std::iter::once(tool("mariadbd"))
@@ -178,6 +179,11 @@ impl Layout<'_> {
             fsync: FsyncMode::Always,
             node_bin: PathBuf::from("mariadbd"),
             template: Some(command),
+            // Set as server flags above; the template does not use them.
+            id_step: self.config.id_step,
+            id_offset: self.config.id_offset.of(i),
+            forward_remote: false,
+            extra_args: Vec::new(),
         };
         let process = NodeProcess::spawn(spec)?;
         Ok(Server {

@@ -91,8 +91,11 @@ fn next(workload: WorkloadName, rng: &mut impl Rng, key: String, unique: u64) ->
     match workload {
         WorkloadName::Set => set::next(rng, key, unique),
         WorkloadName::Register => register::next(rng, key, unique),
-        WorkloadName::UniqueIds => Invocation::new("generate", String::new(), Value::Null),
-        WorkloadName::Constraint => Invocation::new("claim", key, Value::from(unique)),
+        WorkloadName::UniqueIds => crate::workload::claims::next_generate(),
+        WorkloadName::Constraint => crate::workload::claims::next_claim(key, unique),
+        WorkloadName::Counter | WorkloadName::ListAppend | WorkloadName::Causal => {
+            unreachable!("config validation keeps {workload:?} away from --db mariadb")
+        }
     }
 }
 
@@ -174,6 +177,9 @@ pub async fn read_key(
         ),
         WorkloadName::UniqueIds => ("SELECT id FROM ids ORDER BY id", mysql_async::Params::Empty),
         WorkloadName::Constraint => ("SELECT claimant FROM claims WHERE name = ?", (key,).into()),
+        WorkloadName::Counter | WorkloadName::ListAppend | WorkloadName::Causal => {
+            return Err(format!("{workload:?} does not run against --db mariadb"));
+        }
     };
     client.read(sql, params).await.map(ints)
 }
@@ -181,7 +187,7 @@ pub async fn read_key(
 /// The keys final reads cover: the key pool, or `ids` (the whole table) for unique-ids.
 pub fn final_keys(workload: WorkloadName, keys: &[String]) -> Vec<String> {
     match workload {
-        WorkloadName::UniqueIds => vec!["ids".to_string()],
+        WorkloadName::UniqueIds => vec![crate::workload::claims::ID_SEQUENCE.to_string()],
         _ => keys.to_vec(),
     }
 }

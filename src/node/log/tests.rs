@@ -20,6 +20,9 @@ fn entry(seq: LogSeq, key: &str, value: serde_json::Value) -> Record {
             ts: 1_700_000_000_000_000_000 + seq,
             vv,
             path: vec!["n1".into()],
+            uid: 0,
+            deps: Default::default(),
+            crdt: None,
         },
     }
 }

@@ -1,0 +1,477 @@
+//! The compact history every checker runs on.
+//!
+//! [`Op`] is the history's exchange format: owned strings and a
+//! `serde_json::Value` per line, convenient for the controller that writes
+//! it. Checking a million ops needs less: [`Hist`] holds one fixed-size
+//! [`COp`] per line, with `f`, `key` and `node` interned to `u32` ids
+//! ([`Names`]), and values as [`Val`]s (an `i64`, or an id into a side table
+//! for anything that is not an integer). Array values live in one shared pool
+//! ([`Hist::elems`]). [`Hist::from_ops`] builds it from ops in memory;
+//! [`crate::parse::read_hist`] builds it straight from JSONL bytes.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::history::{Elem, Op, OpType, Process};
+
+/// A fast, non-cryptographic hash map (histories are not adversarial).
+pub type FastMap<K, V> = foldhash::HashMap<K, V>;
+/// See [`FastMap`].
+pub type FastSet<T> = foldhash::HashSet<T>;
+
+/// "No key" / "no node" / "no op".
+pub const NONE: u32 = u32::MAX;
+/// The process number standing for the nemesis.
+pub const NEMESIS: u64 = u64::MAX;
+
+/// `f` ids fixed in every [`Hist`]: the names are interned in this order
+/// before any op, so checkers compare ids instead of strings.
+pub mod fid {
+    pub const ADD: u32 = 0;
+    pub const WRITE: u32 = 1;
+    pub const READ: u32 = 2;
+    pub const FINAL_READ: u32 = 3;
+    pub const APPEND: u32 = 4;
+    pub const CLAIM: u32 = 5;
+    pub const GENERATE: u32 = 6;
+    /// The names, in id order.
+    pub const NAMES: [&str; 7] = [
+        "add",
+        "write",
+        "read",
+        "final-read",
+        "append",
+        "claim",
+        "generate",
+    ];
+}
+
+/// A value or array element: an integer, or (for anything else, and for the
+/// 2^32 integers nearest `i64::MIN`) an id into [`Hist::others`]. 8 bytes,
+/// `Copy`, hashable.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Val(i64);
+
+const OTHER_BASE: i64 = i64::MIN;
+const OTHER_END: i64 = i64::MIN + (1 << 32);
+
+impl Val {
+    /// A value no read returned (the side table's last id).
+    pub const UNSEEN: Val = Val(OTHER_END - 1);
+
+    /// The integer `n`, if it is representable without the side table.
+    pub fn int(n: i64) -> Option<Val> {
+        (n >= OTHER_END).then_some(Val(n))
+    }
+
+    fn other(id: u32) -> Val {
+        Val(OTHER_BASE + i64::from(id))
+    }
+
+    /// The integer, unless this is a side-table value.
+    pub fn as_int(self) -> Option<i64> {
+        (self.0 >= OTHER_END).then_some(self.0)
+    }
+
+    fn other_id(self) -> Option<u32> {
+        (self.0 < OTHER_END).then(|| (self.0 - OTHER_BASE) as u32)
+    }
+}
+
+impl fmt::Debug for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.other_id() {
+            None => write!(f, "{}", self.0),
+            Some(id) => write!(f, "other#{id}"),
+        }
+    }
+}
+
+/// An op's `value`: absent/`null`, one scalar, or an array in the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CValue {
+    Null,
+    One(Val),
+    Many { start: u32, len: u32 },
+}
+
+/// One line of the history, compact.
+#[derive(Clone, Copy, Debug)]
+pub struct COp {
+    pub index: u64,
+    pub time: u64,
+    /// The client process, or [`NEMESIS`].
+    pub process: u64,
+    pub value: CValue,
+    /// Interned in [`Hist::keys`], or [`NONE`].
+    pub key: u32,
+    /// Interned in [`Hist::nodes`], or [`NONE`].
+    pub node: u32,
+    /// Interned in [`Hist::fs`]; see [`fid`].
+    pub f: u32,
+    pub kind: OpType,
+}
+
+impl COp {
+    pub fn is_client(&self) -> bool {
+        self.process != NEMESIS
+    }
+}
+
+/// A map from written values to ids (`u32`): a plain array when the values
+/// are integers in a compact range (the usual case: values are unique
+/// counters), a hash map otherwise. Lookups are the checkers' hot loop.
+#[derive(Clone, Debug, Default)]
+pub struct ValMap {
+    base: i64,
+    dense: Vec<u32>,
+    sparse: FastMap<Val, u32>,
+}
+
+impl ValMap {
+    /// Builds from `(value, id)` pairs; the first id of a value wins.
+    pub fn build(pairs: impl Iterator<Item = (Val, u32)> + Clone) -> ValMap {
+        let (mut lo, mut hi, mut n) = (i64::MAX, i64::MIN, 0usize);
+        for (v, _) in pairs.clone() {
+            if let Some(x) = v.as_int() {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+            n += 1;
+        }
+        let mut map = ValMap::default();
+        let span = hi.checked_sub(lo).and_then(|s| usize::try_from(s).ok());
+        let dense = span.is_some_and(|s| s <= 4 * n + 1024);
+        if dense {
+            map.base = lo;
+            map.dense = vec![NONE; span.unwrap() + 1];
+        }
+        for (v, id) in pairs {
+            match v.as_int() {
+                Some(x) if dense => {
+                    let slot = &mut map.dense[(x - lo) as usize];
+                    if *slot == NONE {
+                        *slot = id;
+                    }
+                }
+                _ => {
+                    map.sparse.entry(v).or_insert(id);
+                }
+            }
+        }
+        map
+    }
+
+    #[inline]
+    pub fn get(&self, v: Val) -> Option<u32> {
+        if let Some(x) = v.as_int()
+            && !self.dense.is_empty()
+        {
+            let i = x.wrapping_sub(self.base);
+            return match self.dense.get(usize::try_from(i).ok()?) {
+                Some(&id) if id != NONE => Some(id),
+                _ => None,
+            };
+        }
+        self.sparse.get(&v).copied()
+    }
+}
+
+/// A string interner: each distinct name gets the next `u32`.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    ids: FastMap<Box<str>, u32>,
+    list: Vec<Box<str>>,
+}
+
+impl Names {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.list.len() as u32;
+        self.ids.insert(name.into(), id);
+        self.list.push(name.into());
+        id
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name of `id`; "" for [`NONE`].
+    pub fn name(&self, id: u32) -> &str {
+        self.list.get(id as usize).map_or("", |s| s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.list.iter().map(|s| &**s)
+    }
+}
+
+/// The side table of non-integer values.
+#[derive(Clone, Debug, Default)]
+pub struct Others {
+    ids: FastMap<Elem, u32>,
+    list: Vec<Elem>,
+}
+
+impl Others {
+    pub fn val(&mut self, elem: Elem) -> Val {
+        if let Elem::Int(n) = elem
+            && let Some(v) = Val::int(n)
+        {
+            return v;
+        }
+        if let Some(&id) = self.ids.get(&elem) {
+            return Val::other(id);
+        }
+        let id = self.list.len() as u32;
+        self.ids.insert(elem.clone(), id);
+        self.list.push(elem);
+        Val::other(id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The value of `elem` if it was interned.
+    pub fn find(&self, elem: &Elem) -> Option<Val> {
+        if let Elem::Int(n) = elem
+            && let Some(v) = Val::int(*n)
+        {
+            return Some(v);
+        }
+        self.ids.get(elem).map(|&id| Val::other(id))
+    }
+}
+
+/// A whole history, compact. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Hist {
+    pub ops: Vec<COp>,
+    /// Array values, back to back; [`CValue::Many`] points into it.
+    pub elems: Vec<Val>,
+    pub keys: Names,
+    pub nodes: Names,
+    pub fs: Names,
+    pub others: Others,
+}
+
+impl Default for Hist {
+    fn default() -> Self {
+        let mut fs = Names::default();
+        for name in fid::NAMES {
+            fs.id(name);
+        }
+        Hist {
+            ops: Vec::new(),
+            elems: Vec::new(),
+            keys: Names::default(),
+            nodes: Names::default(),
+            fs,
+            others: Others::default(),
+        }
+    }
+}
+
+impl Hist {
+    /// Interns ops already in memory (the [`crate::check`] path).
+    pub fn from_ops(history: &[Op]) -> Hist {
+        let mut hist = Hist::default();
+        hist.ops.reserve(history.len());
+        for op in history {
+            let value = hist.value_of(&op.value);
+            hist.push(op, value);
+        }
+        hist
+    }
+
+    fn push(&mut self, op: &Op, value: CValue) {
+        let cop = COp {
+            index: op.index,
+            time: op.time,
+            process: match op.process {
+                Process::Client(n) => n.min(NEMESIS - 1),
+                Process::Nemesis => NEMESIS,
+            },
+            value,
+            key: op.key.as_deref().map_or(NONE, |k| self.keys.id(k)),
+            node: op.node.as_deref().map_or(NONE, |n| self.nodes.id(n)),
+            f: self.fs.id(&op.f),
+            kind: op.kind,
+        };
+        self.ops.push(cop);
+    }
+
+    /// Converts a JSON value (arrays into the pool).
+    pub fn value_of(&mut self, value: &Value) -> CValue {
+        match value {
+            Value::Null => CValue::Null,
+            Value::Array(items) => {
+                let start = self.elems.len() as u32;
+                for item in items {
+                    let v = self.others.val(Elem::from_value(item));
+                    self.elems.push(v);
+                }
+                CValue::Many {
+                    start,
+                    len: items.len() as u32,
+                }
+            }
+            scalar => CValue::One(self.others.val(Elem::from_value(scalar))),
+        }
+    }
+
+    /// The elements of a read result: an array's items, a scalar as one
+    /// element, `null` as none (like [`Op::elements`]).
+    pub fn elements<'s>(&'s self, value: &'s CValue) -> &'s [Val] {
+        match value {
+            CValue::Null => &[],
+            CValue::One(v) => std::slice::from_ref(v),
+            CValue::Many { start, len } => &self.elems[*start as usize..(*start + *len) as usize],
+        }
+    }
+
+    /// A written value as one [`Val`]: the scalar itself; an array or `null`
+    /// through the side table (as its JSON text), like [`Elem::from_value`].
+    pub fn written(&mut self, value: CValue) -> Val {
+        match value {
+            CValue::One(v) => v,
+            other => {
+                let json = self.to_json(other).to_string();
+                self.others.val(Elem::Json(json))
+            }
+        }
+    }
+
+    pub fn elem(&self, v: Val) -> Elem {
+        match v.other_id() {
+            None => Elem::Int(v.0),
+            Some(id) => self.others.list[id as usize].clone(),
+        }
+    }
+
+    /// Back to JSON, for reports.
+    pub fn to_json(&self, value: CValue) -> Value {
+        match value {
+            CValue::Null => Value::Null,
+            CValue::One(v) => self.elem(v).to_value(),
+            CValue::Many { .. } => Value::Array(
+                self.elements(&value)
+                    .iter()
+                    .map(|&v| self.elem(v).to_value())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A value for explanations: its JSON text.
+    pub fn show(&self, v: Val) -> String {
+        self.elem(v).to_string()
+    }
+
+    pub fn key_name(&self, key: u32) -> &str {
+        self.keys.name(key)
+    }
+
+    pub fn node_name(&self, node: u32) -> &str {
+        self.nodes.name(node)
+    }
+
+    /// Appends `other`, renumbering its interned ids and pool offsets:
+    /// the merge step of the parallel parser.
+    pub fn append(&mut self, other: Hist) {
+        let keys: Vec<u32> = other.keys.iter().map(|k| self.keys.id(k)).collect();
+        let nodes: Vec<u32> = other.nodes.iter().map(|n| self.nodes.id(n)).collect();
+        let fs: Vec<u32> = other.fs.iter().map(|f| self.fs.id(f)).collect();
+        let others: Vec<Val> = other
+            .others
+            .list
+            .iter()
+            .map(|e| self.others.val(e.clone()))
+            .collect();
+        let remap_val = |v: Val| match v.other_id() {
+            Some(id) => others[id as usize],
+            None => v,
+        };
+        let base = self.elems.len() as u32;
+        if others.is_empty() {
+            self.elems.extend_from_slice(&other.elems);
+        } else {
+            self.elems.extend(other.elems.iter().map(|&v| remap_val(v)));
+        }
+        let remap = |id: u32, table: &[u32]| if id == NONE { NONE } else { table[id as usize] };
+        self.ops.reserve(other.ops.len());
+        self.ops.extend(other.ops.iter().map(|op| COp {
+            key: remap(op.key, &keys),
+            node: remap(op.node, &nodes),
+            f: fs[op.f as usize],
+            value: match op.value {
+                CValue::Null => CValue::Null,
+                CValue::One(v) => CValue::One(remap_val(v)),
+                CValue::Many { start, len } => CValue::Many {
+                    start: start + base,
+                    len,
+                },
+            },
+            ..*op
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn vals_round_trip_through_the_side_table() {
+        let mut hist = Hist::default();
+        for value in [json!(5), json!(-3), json!("x"), json!(1.5), json!(u64::MAX)] {
+            let v = hist.value_of(&value);
+            assert_eq!(hist.to_json(v), value);
+        }
+        let v = hist.value_of(&json!(i64::MIN));
+        assert_eq!(hist.to_json(v), json!(i64::MIN));
+        let arr = hist.value_of(&json!([1, "a", [2]]));
+        assert_eq!(hist.to_json(arr), json!([1, "a", [2]]));
+        let w = hist.written(arr);
+        assert_eq!(hist.show(w), "[1,\"a\",[2]]");
+    }
+
+    #[test]
+    fn append_renumbers_ids() {
+        let mut a = Hist::default();
+        a.keys.id("k1");
+        a.value_of(&json!([1, 2]));
+        let mut b = Hist::default();
+        let key = b.keys.id("k2");
+        let value = b.value_of(&json!(["s", 3]));
+        b.ops.push(COp {
+            index: 0,
+            time: 0,
+            process: 1,
+            value,
+            key,
+            node: NONE,
+            f: b.fs.id("custom"),
+            kind: OpType::Ok,
+        });
+        a.append(b);
+        let op = a.ops[0];
+        assert_eq!(a.key_name(op.key), "k2");
+        assert_eq!(a.fs.name(op.f), "custom");
+        assert_eq!(a.to_json(op.value), json!(["s", 3]));
+    }
+}

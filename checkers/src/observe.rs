@@ -1,0 +1,118 @@
+//! Measurements from the history alone (no verdict): replication lag and
+//! availability per node.
+
+use std::collections::BTreeMap;
+
+use crate::history::OpType;
+use crate::index::HistoryIndex;
+use crate::model::{NONE, fid};
+use crate::result::{LagStats, OutcomeCounts};
+
+/// Replication lag per acknowledged written value: from its write's `ok`
+/// completion to the completion of the first `ok` (non-final) read on
+/// another node that returned it, 0 if that read completed first. `None`
+/// when no value was ever observed on another node.
+/// `first_seen` comes from [`crate::reads::check_and_observe`].
+pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
+    let mut lags_ns: Vec<u64> = Vec::new();
+    let mut never = 0;
+    for (w, &seen) in index.writes.iter().zip(first_seen) {
+        if w.outcome != OpType::Ok {
+            continue;
+        }
+        if seen == u64::MAX {
+            never += 1;
+        } else {
+            lags_ns.push(seen.saturating_sub(w.end_time));
+        }
+    }
+    if lags_ns.is_empty() {
+        return None;
+    }
+    lags_ns.sort_unstable();
+    let at = |q: f64| lags_ns[((lags_ns.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+    Some(LagStats {
+        observed: lags_ns.len() as u64,
+        never_observed: never,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    })
+}
+
+/// ok / fail / info per node over client ops (final reads excluded; a
+/// never-completed op counts as info).
+pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
+    let hist = index.hist;
+    let mut counts = vec![OutcomeCounts::default(); hist.nodes.len()];
+    for p in &index.pairs {
+        let node = p.node(hist);
+        if node == NONE || p.invoke(hist).f == fid::FINAL_READ {
+            continue;
+        }
+        let c = &mut counts[node as usize];
+        match p.outcome(hist) {
+            OpType::Ok => c.ok += 1,
+            OpType::Fail => c.fail += 1,
+            _ => c.info += 1,
+        }
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| c.ok + c.fail + c.info > 0)
+        .map(|(n, c)| (hist.node_name(n as u32).to_owned(), c))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::h;
+    use crate::{LagStats, OutcomeCounts, Workload, check};
+
+    #[test]
+    fn lag_and_availability_from_the_history() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            2 2 invoke read r @n2
+            3 2 ok     read r [] @n2
+            4 2 invoke read r @n2
+            5 2 ok     read r [1] @n2
+            6 1 invoke write r 2 @n1
+            7 1 ok     write r 2 @n1
+            8 3 invoke write r 3 @n2
+            9 3 fail   write r 3 @n2
+            10 4 invoke read r @n1
+            11 4 info  read r @n1
+        ");
+        let result = check(&history, Workload::Register);
+        // Value 1: ok at op 1 (1 ms), first seen on n2 at op 5 (5 ms).
+        assert_eq!(
+            result.lag,
+            Some(LagStats {
+                observed: 1,
+                never_observed: 1,
+                p50_ms: 4.0,
+                p99_ms: 4.0,
+                max_ms: 4.0
+            })
+        );
+        assert_eq!(
+            result.availability["n1"],
+            OutcomeCounts {
+                ok: 2,
+                fail: 0,
+                info: 1
+            }
+        );
+        assert_eq!(
+            result.availability["n2"],
+            OutcomeCounts {
+                ok: 2,
+                fail: 1,
+                info: 0
+            }
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Operations that read a key and write it in one atomic step at this node,
+//! as a single-leader database would: auto-increment ids and
+//! insert-if-absent claims. Atomic at one node only: two leaders can still
+//! hand out the same id or accept the same claim (the seed's autoincrement
+//! and integrity-constraint pitfalls), which is what the workloads measure.
+
+use std::sync::Arc;
+
+use diverge_replica::{Input, Output, Reply};
+use serde_json::Value;
+
+use super::shell::{Node, StepError};
+
+/// The outcome of a claim.
+pub enum Claim {
+    Accepted,
+    /// The key already holds these values.
+    Taken(Vec<Value>),
+}
+
+/// Hand out the next auto-increment id of sequence `key`: one past the
+/// largest id this node has seen (its own or replicated), on the node's
+/// step and offset.
+pub async fn next_id(node: &Arc<Node>, key: String) -> Result<u64, StepError> {
+    let ids = node.ids;
+    node.atomically(|core, now| {
+        let mut read = core.step(now, Input::Read { key: key.clone() });
+        let (values, context) = match read.reply.take() {
+            Some(Reply::Read { values, context }) => (values, context),
+            _ => return (None, vec![read]),
+        };
+        // Like MySQL's auto-increment counter, the node never goes back: it
+        // continues past the largest id it holds now or ever issued itself
+        // (a replicated write may have replaced its own later id).
+        let held = values.iter().filter_map(Value::as_u64).max().unwrap_or(0);
+        let mut issued_by_key = node.issued_ids.lock().unwrap_or_else(|e| e.into_inner());
+        // First use of the sequence since start: recover from the log.
+        let issued = issued_by_key.entry(key.clone()).or_insert_with(|| {
+            core.log()
+                .iter()
+                .filter(|c| c.key == key && c.dot.node == *core.id())
+                .filter_map(|c| c.value.as_u64())
+                .max()
+                .unwrap_or(0)
+        });
+        let id = ids.next_after(held.max(*issued));
+        *issued = id;
+        let write = core.step(
+            now,
+            Input::Write {
+                key,
+                value: Value::from(id),
+                context: Some(context),
+                // Unique-id strategies draw the write's id from this; these
+                // compound writes win by causality, not by id.
+                entropy: 0,
+            },
+        );
+        let accepted = matches!(write.reply, Some(Reply::Written { .. }));
+        (accepted.then_some(id), vec![read, write])
+    })
+    .await?
+    .ok_or(StepError::NoReply)
+}
+
+/// Write `value` to `key` only if this node holds nothing for it.
+pub async fn claim(node: &Arc<Node>, key: String, value: Value) -> Result<Claim, StepError> {
+    node.atomically(|core, now| {
+        let mut read = core.step(now, Input::Read { key: key.clone() });
+        let (values, context) = match read.reply.take() {
+            Some(Reply::Read { values, context }) => (values, context),
+            _ => return (Err(StepError::NoReply), vec![read]),
+        };
+        if !values.is_empty() {
+            return (Ok(Claim::Taken(values)), vec![read]);
+        }
+        let write: Output = core.step(
+            now,
+            Input::Write {
+                key,
+                value,
+                context: Some(context),
+                // Unique-id strategies draw the write's id from this; these
+                // compound writes win by causality, not by id.
+                entropy: 0,
+            },
+        );
+        let outcome = match write.reply {
+            Some(Reply::Written { .. }) => Ok(Claim::Accepted),
+            _ => Err(StepError::NoReply),
+        };
+        (outcome, vec![read, write])
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::node::args::IdSequence;
+
+    #[test]
+    fn ids_follow_step_and_offset() {
+        let plain = IdSequence { step: 1, offset: 1 };
+        assert_eq!(plain.next_after(0), 1);
+        assert_eq!(plain.next_after(41), 42);
+        let second_of_three = IdSequence { step: 3, offset: 2 };
+        assert_eq!(second_of_three.next_after(0), 2);
+        assert_eq!(second_of_three.next_after(2), 5);
+        assert_eq!(second_of_three.next_after(3), 5);
+        assert_eq!(second_of_three.next_after(4), 5);
+        assert_eq!(second_of_three.next_after(5), 8);
+        let third_of_three = IdSequence { step: 3, offset: 3 };
+        assert_eq!(third_of_three.next_after(0), 3);
+        assert_eq!(third_of_three.next_after(7), 9);
+    }
+}

@@ -1,0 +1,145 @@
+//! The figures that sum a run up in one row: what `diverge compare` tabulates
+//! and what `diverge suite` scenarios set expectations on. Most come from the
+//! results; the rest from one streaming pass over the history.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use diverge_checkers::{OpType, Validity};
+use serde::{Deserialize, Serialize};
+
+use super::Results;
+
+/// One run, summed up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// `valid`, `invalid` or `unknown`.
+    pub verdict: String,
+    /// Client ops completed (final reads excluded).
+    pub ops: u64,
+    /// Writes and adds acknowledged `ok`.
+    pub acknowledged_writes: u64,
+    pub lost_updates: u64,
+    pub divergent_keys: u64,
+    /// Causal anomalies (every kind whose name mentions "causal"); `None`
+    /// when no such checker ran.
+    pub causal_violations: Option<u64>,
+    /// The most values one `ok` read returned (siblings kept side by side);
+    /// `None` unless the workload writes registers (a set read returns the
+    /// whole set, which is not siblings).
+    pub siblings_max: Option<u64>,
+    /// Share of client ops that completed `ok`, 0..=1.
+    pub availability: f64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    /// Seconds until replication quiesced after the workload; `None` for a
+    /// bare history.
+    pub convergence_s: Option<f64>,
+    pub quiesced: bool,
+    /// Every anomaly kind's count, by name.
+    pub anomaly_counts: std::collections::BTreeMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    time: u64,
+    process: serde_json::Value,
+    #[serde(rename = "type")]
+    kind: OpType,
+    #[serde(borrow)]
+    f: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
+impl Figures {
+    /// Sum up `results` and the history at `history`.
+    pub fn of(results: &Results, history: &Path) -> Result<Figures> {
+        let file = File::open(history).with_context(|| format!("opening {}", history.display()))?;
+        let reader = BufReader::with_capacity(1 << 16, file);
+        let mut open: HashMap<u64, u64> = HashMap::new();
+        let mut latencies_us: Vec<u32> = Vec::new();
+        let (mut acknowledged, mut siblings, mut registers) = (0u64, 0u64, false);
+        for line in reader.lines() {
+            let line = line.with_context(|| format!("reading {}", history.display()))?;
+            let Ok(op) = serde_json::from_str::<Line>(&line) else {
+                continue;
+            };
+            let Some(process) = op.process.as_u64() else {
+                continue;
+            };
+            if op.f == "final-read" {
+                continue;
+            }
+            if op.kind == OpType::Invoke {
+                open.insert(process, op.time);
+                continue;
+            }
+            if let Some(start) = open.remove(&process) {
+                latencies_us
+                    .push((op.time.saturating_sub(start) / 1000).min(u32::MAX as u64) as u32);
+            }
+            if op.kind == OpType::Ok {
+                match op.f.as_ref() {
+                    "add" => acknowledged += 1,
+                    "write" => {
+                        acknowledged += 1;
+                        registers = true;
+                    }
+                    "read" => {
+                        let n = op.value.as_array().map_or(0, Vec::len) as u64;
+                        siblings = siblings.max(n);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        latencies_us.sort_unstable();
+        let quantile = |q: f64| {
+            if latencies_us.is_empty() {
+                return 0.0;
+            }
+            let i = ((latencies_us.len() - 1) as f64 * q).round() as usize;
+            latencies_us[i] as f64 / 1000.0
+        };
+        let check = &results.check;
+        let count = |kind: &str| check.anomaly_counts.get(kind).copied().unwrap_or(0) as u64;
+        let causal: Vec<u64> = check
+            .anomaly_counts
+            .iter()
+            .filter(|(k, _)| k.contains("causal"))
+            .map(|(_, &n)| n as u64)
+            .collect();
+        let stats = &check.stats;
+        Ok(Figures {
+            verdict: verdict_name(check.valid).to_string(),
+            ops: stats.ops,
+            acknowledged_writes: acknowledged,
+            lost_updates: count("lost-update"),
+            divergent_keys: count("divergence"),
+            causal_violations: (!causal.is_empty()).then(|| causal.iter().sum()),
+            siblings_max: registers.then_some(siblings),
+            availability: if stats.ops == 0 {
+                0.0
+            } else {
+                stats.ok as f64 / stats.ops as f64
+            },
+            latency_ms_p50: quantile(0.5),
+            latency_ms_p99: quantile(0.99),
+            convergence_s: results.run.as_ref().map(|r| r.quiesce_s),
+            quiesced: results.run.as_ref().is_some_and(|r| r.quiesced),
+            anomaly_counts: check.anomaly_counts.clone(),
+        })
+    }
+}
+
+pub fn verdict_name(valid: Validity) -> &'static str {
+    match valid {
+        Validity::Valid => "valid",
+        Validity::Invalid => "invalid",
+        Validity::Unknown => "unknown",
+    }
+}
