@@ -41,7 +41,8 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         strategy: args.strategy.clone().or_else(|| stored("strategy")),
         topology: args.topology.clone().or_else(|| stored("topology")),
         causal_delivery: test.get("causal_delivery").and_then(Value::as_bool),
-        id_offsets: test.get("id_offsets").and_then(Value::as_bool),
+        // Runs store `id_offset` as "per-node" or {"all": n}.
+        id_offsets: test.get("id_offset").map(|o| o == "per-node"),
     };
     let (check, torn_tail) = diverge_checkers::check_file(&history_path, &opts)?;
     if torn_tail {

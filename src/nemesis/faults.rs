@@ -49,8 +49,8 @@ pub enum ActiveFault {
     },
 }
 
-/// How many nodes a process fault hits.
-fn draw_victims(n: usize, rng: &mut impl Rng) -> Vec<usize> {
+/// The nodes a process fault hits: one, a minority, a majority or all.
+pub fn draw_victims(n: usize, rng: &mut impl Rng) -> Vec<usize> {
     let count = match rng.random_range(0..4) {
         0 => 1,
         1 => (n - 1) / 2,

@@ -8,11 +8,11 @@
 //! - crash: SIGKILL `mariadbd`, restart it later from its datadir;
 //! - pause: SIGSTOP / SIGCONT.
 
+use crate::nemesis::faults::draw_victims;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diverge_checkers::{OpType, Process};
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
@@ -39,20 +39,6 @@ enum Active {
     Pause(Vec<usize>),
 }
 
-fn victims(n: usize, rng: &mut impl Rng) -> Vec<usize> {
-    let count = match rng.random_range(0..3) {
-        0 => 1,
-        1 => n / 2 + 1,
-        _ => n,
-    }
-    .clamp(1, n);
-    let mut all: Vec<usize> = (0..n).collect();
-    all.shuffle(rng);
-    all.truncate(count);
-    all.sort();
-    all
-}
-
 impl Targets {
     fn names(&self, nodes: &[usize]) -> Value {
         json!(
@@ -67,7 +53,7 @@ impl Targets {
         let n = self.ids.len();
         match kind {
             FaultKind::Crash => {
-                let nodes = victims(n, rng);
+                let nodes = draw_victims(n, rng);
                 let mut servers = self.servers.lock().await;
                 for &i in &nodes {
                     servers[i].process.kill_and_wait().await;
@@ -76,7 +62,7 @@ impl Targets {
                 (Active::Crash(nodes), value)
             }
             FaultKind::Pause => {
-                let nodes = victims(n, rng);
+                let nodes = draw_victims(n, rng);
                 let servers = self.servers.lock().await;
                 for &i in &nodes {
                     servers[i].process.pause();
