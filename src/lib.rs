@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod db;
 pub mod history;
+pub mod http1;
 pub mod nemesis;
 pub mod net;
 pub mod node;

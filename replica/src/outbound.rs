@@ -44,7 +44,20 @@ pub struct Outbound {
     pub failures: u64,
     /// Nothing is sent before this time (backoff after a failure).
     pub retry_at: Nanos,
+    /// When the newest in-flight batch was sent.
+    last_sent_at: Nanos,
     probe: Probe,
+}
+
+/// When a batch may join others already in flight to a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pipelining {
+    /// Most batches in flight.
+    pub window: usize,
+    /// A full batch's worth of entries waiting may always go.
+    pub full: u64,
+    /// Fewer may go once the newest batch in flight has waited this long.
+    pub linger: Nanos,
 }
 
 impl Default for Outbound {
@@ -55,6 +68,7 @@ impl Default for Outbound {
             inflight: Vec::new(),
             failures: 0,
             retry_at: 0,
+            last_sent_at: 0,
             probe: Probe::Needed,
         }
     }
@@ -67,15 +81,30 @@ impl Outbound {
     }
 
     /// What may be sent at `now` given the durable log end.
-    pub fn want_send(&self, now: Nanos, durable: LogSeq, window: usize) -> Option<NextSend> {
+    ///
+    /// One batch is always allowed in flight; further ones (up to the
+    /// window) only once a full batch waits behind it or the newest one
+    /// in flight has lingered. On a fast link this coalesces the changes of
+    /// many group commits into one batch per round trip (Nagle's idea)
+    /// instead of one small batch per commit, each a request at both ends;
+    /// a backlog after a partition still streams with the window full, and
+    /// a slow (delayed, reordering) link still gets several batches in
+    /// flight, which it may deliver out of order.
+    pub fn want_send(&self, now: Nanos, durable: LogSeq, rule: Pipelining) -> Option<NextSend> {
         if now < self.retry_at {
             return None;
         }
         match self.probe {
             Probe::Needed => Some(NextSend::Probe),
             Probe::InFlight => None,
-            Probe::Done => (self.next < durable && self.inflight.len() < window.max(1))
-                .then_some(NextSend::Range { after: self.next }),
+            Probe::Done => {
+                let waiting = durable.saturating_sub(self.next);
+                let room = self.inflight.is_empty()
+                    || (self.inflight.len() < rule.window.max(1)
+                        && (waiting >= rule.full.max(1)
+                            || now.saturating_sub(self.last_sent_at) >= rule.linger));
+                (waiting > 0 && room).then_some(NextSend::Range { after: self.next })
+            }
         }
     }
 
@@ -83,10 +112,11 @@ impl Outbound {
         self.probe = Probe::InFlight;
     }
 
-    pub fn sent(&mut self, after: LogSeq, upto: LogSeq) {
+    pub fn sent(&mut self, after: LogSeq, upto: LogSeq, now: Nanos) {
         debug_assert_eq!(after, self.next);
         self.inflight.push((after, upto));
         self.next = upto;
+        self.last_sent_at = now;
     }
 
     /// The peer answered the send of `(after, upto]` with its cursor
@@ -190,8 +220,8 @@ mod tests {
     #[test]
     fn racing_replies_do_not_rewind_while_hole_is_in_flight() {
         let mut o = probed();
-        o.sent(0, 10);
-        o.sent(10, 20);
+        o.sent(0, 10, 0);
+        o.sent(10, 20, 0);
         // The second batch overtook the first at the peer.
         o.on_ok(10, 20, 0, 100);
         assert_eq!((o.acked, o.next, o.inflight()), (0, 20, 1));
@@ -203,8 +233,8 @@ mod tests {
     #[test]
     fn drained_pipeline_with_unconfirmed_tail_rewinds() {
         let mut o = probed();
-        o.sent(0, 10);
-        o.sent(10, 20);
+        o.sent(0, 10, 0);
+        o.sent(10, 20, 0);
         o.on_ok(10, 20, 0, 100);
         // The peer lost the buffered second range before the first landed.
         o.on_ok(0, 10, 10, 100);
@@ -214,12 +244,36 @@ mod tests {
     #[test]
     fn stale_answers_are_ignored() {
         let mut o = probed();
-        o.sent(0, 10);
+        o.sent(0, 10, 0);
         o.on_err(0, 10, 5, 10, 100);
         assert_eq!((o.next, o.failures, o.retry_at), (0, 1, 15));
         o.on_ok(0, 10, 10, 100); // answer to the dropped batch
         o.on_err(0, 10, 6, 10, 100);
         o.on_ok(0, 0, 50, 100); // stale probe answer
         assert_eq!((o.acked, o.next, o.failures, o.retry_at), (0, 0, 1, 15));
+    }
+
+    #[test]
+    fn short_batches_wait_behind_one_in_flight_until_it_lingers() {
+        let rule = Pipelining {
+            window: 3,
+            full: 100,
+            linger: 50,
+        };
+        let range = |after| Some(NextSend::Range { after });
+        let mut o = probed();
+        assert_eq!(o.want_send(1000, 0, rule), None, "nothing to send");
+        assert_eq!(
+            o.want_send(1000, 5, rule),
+            range(0),
+            "the first always goes"
+        );
+        o.sent(0, 5, 1000);
+        assert_eq!(o.want_send(1010, 8, rule), None, "3 entries coalesce");
+        assert_eq!(o.want_send(1050, 8, rule), range(5), "the link is slow");
+        o.sent(5, 8, 1050);
+        assert_eq!(o.want_send(1060, 108, rule), range(8), "a full batch waits");
+        o.sent(8, 108, 1060);
+        assert_eq!(o.want_send(5000, 300, rule), None, "window of three");
     }
 }

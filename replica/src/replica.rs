@@ -10,7 +10,7 @@ use crate::delivery::{Buffer, Conditions};
 use crate::dots::AppliedDots;
 use crate::inbound::Inbound;
 use crate::log::Log;
-use crate::outbound::{NextSend, Outbound};
+use crate::outbound::{NextSend, Outbound, Pipelining};
 use crate::strategy::{Crdt, KeyState, Strategy, StrategyKind, StrategyOptions};
 use crate::types::*;
 use crate::version::{Context, VersionVector};
@@ -39,6 +39,9 @@ pub struct Config {
     pub batch_max: usize,
     /// Most batches in flight per peer.
     pub window: usize,
+    /// A batch shorter than `batch_max` joins others in flight only after
+    /// the newest has been in flight this long (see [`Pipelining`]).
+    pub linger_ns: Nanos,
     /// First retry delay after a failed send; doubles up to `retry_max_ns`.
     pub retry_base_ns: Nanos,
     pub retry_max_ns: Nanos,
@@ -57,6 +60,7 @@ impl Config {
             forward_remote: false,
             batch_max: 512,
             window: 4,
+            linger_ns: 5_000_000,
             retry_base_ns: 20_000_000,
             retry_max_ns: 1_000_000_000,
         }
@@ -611,14 +615,21 @@ impl Replica {
         }
     }
 
+    fn pipelining(&self) -> Pipelining {
+        Pipelining {
+            window: self.config.window,
+            full: self.config.batch_max as u64,
+            linger: self.config.linger_ns,
+        }
+    }
+
     /// Everything the senders may send now.
     fn pump(&mut self, now: Nanos) -> Output {
         let mut send = Vec::new();
         let peers: Vec<NodeId> = self.outbound.keys().cloned().collect();
         for peer in peers {
-            while let Some(next) =
-                self.outbound[&peer].want_send(now, self.durable, self.config.window)
-            {
+            let rule = self.pipelining();
+            while let Some(next) = self.outbound[&peer].want_send(now, self.durable, rule) {
                 let batch = match next {
                     NextSend::Probe => {
                         self.outbound.get_mut(&peer).expect("peer").sent_probe();
@@ -626,10 +637,11 @@ impl Replica {
                     }
                     NextSend::Range { after } => {
                         let batch = self.batch_for(&peer, after);
-                        self.outbound
-                            .get_mut(&peer)
-                            .expect("peer")
-                            .sent(batch.after, batch.upto);
+                        self.outbound.get_mut(&peer).expect("peer").sent(
+                            batch.after,
+                            batch.upto,
+                            now,
+                        );
                         batch
                     }
                 };

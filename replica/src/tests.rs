@@ -356,19 +356,28 @@ fn batches_respect_window_batch_max_and_durable() {
     assert_eq!(r.status().peers[0].inflight, 2);
     assert!(r.step(1000, Input::Tick).send.is_empty(), "window full");
     let out = deliver(&mut r, 1000, "n2", 0, 2, Ok(2));
-    assert_eq!(
-        ranges(&out),
-        vec![("n2".into(), 4, 5, 1)],
-        "only durable entries"
+    assert!(
+        out.send.is_empty(),
+        "a partial batch waits behind the one in flight: {out:?}"
     );
     let out = r.step(1000, Input::Persisted { upto: 7 });
-    assert!(out.send.is_empty(), "window full again");
+    assert_eq!(
+        ranges(&out),
+        vec![("n2".into(), 4, 6, 2)],
+        "a full batch pipelines"
+    );
     let out = deliver(&mut r, 1000, "n2", 2, 4, Ok(4));
-    assert_eq!(ranges(&out), vec![("n2".into(), 5, 7, 2)]);
+    assert!(out.send.is_empty(), "one entry waits: {out:?}");
+    let out = deliver(&mut r, 1000, "n2", 4, 6, Ok(6));
+    assert_eq!(
+        ranges(&out),
+        vec![("n2".into(), 6, 7, 1)],
+        "only durable entries, once nothing is in flight"
+    );
     let st = r.status();
     assert_eq!(
         (st.durable, st.peers[0].acked, st.peers[0].backlog),
-        (7, 4, 3)
+        (7, 6, 1)
     );
     // Persisted never claims more than the log holds.
     r.step(1000, Input::Persisted { upto: 99 });
@@ -424,12 +433,14 @@ fn all_to_all_skips_remote_entries_relay_forwards_them() {
             Input::Receive(batch("n2", 1, 2, vec![change("d", json!(4), "n2", 2, 6)])),
         );
         let out = r.step(40, Input::Persisted { upto: 4 });
+        assert!(out.send.is_empty(), "waits behind the first batch");
         let n3_gets = usize::from(forward);
+        let mut out = deliver(&mut r, 40, "n2", 0, 3, Ok(3));
+        out.send.extend(deliver(&mut r, 40, "n3", 0, 3, Ok(3)).send);
         assert_eq!(
             ranges(&out),
             vec![("n2".into(), 3, 4, 0), ("n3".into(), 3, 4, n3_gets)]
         );
-        deliver(&mut r, 40, "n2", 0, 3, Ok(3));
         deliver(&mut r, 40, "n2", 3, 4, Ok(4));
         let st = r.status();
         assert_eq!(st.peers[0].peer, "n2");

@@ -99,10 +99,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let clients: Vec<NodeClient> = ids
         .iter()
         .zip(&urls)
-        .map(|(id, url)| {
-            NodeClient::new(id.clone(), url.clone(), http.clone(), config.op_timeout())
-        })
-        .collect();
+        .map(|(id, url)| NodeClient::new(id.clone(), url, config.op_timeout()))
+        .collect::<anyhow::Result<_>>()?;
     let plan = ClientPlan {
         workload: config.workload,
         seed: config.seed,

@@ -2,10 +2,15 @@
 //! definite (`fail`: the op certainly had no effect) and which are not
 //! (`info`: it may or may not have taken effect).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::http1::{Http1Client, Response, SendError};
 
 /// A node's answer to a read.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,34 +44,41 @@ impl CallError {
 #[derive(Clone)]
 pub struct NodeClient {
     pub id: String,
-    base: String,
-    http: reqwest::Client,
+    http: Arc<Http1Client>,
     timeout: Duration,
 }
 
 impl NodeClient {
-    pub fn new(id: String, base_url: String, http: reqwest::Client, timeout: Duration) -> Self {
-        NodeClient {
+    /// A client of the node `id` serving at `base_url` (`http://host:port`).
+    pub fn new(id: String, base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let http = Http1Client::new(base_url).map_err(|e| anyhow::anyhow!("node {id}: {e}"))?;
+        Ok(NodeClient {
             id,
-            base: base_url,
-            http,
+            http: Arc::new(http),
             timeout,
-        }
+        })
+    }
+
+    /// One request with the op timeout; a 2xx answer's body, or the
+    /// classified failure.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Bytes, CallError> {
+        let what = || self.what_path(method.as_str(), path);
+        let json = body.map(|b| serde_json::to_vec(b).expect("a JSON value serializes"));
+        let response =
+            tokio::time::timeout(self.timeout, self.http.request(method.clone(), path, json))
+                .await
+                .map_err(|_| CallError::Indefinite(format!("{}: timeout", what())))?
+                .map_err(|e| classify(&what(), e))?;
+        check_status(&what(), response)
     }
 
     pub async fn read(&self, key: &str) -> Result<ReadReply, CallError> {
-        let response = self
-            .http
-            .get(format!("{}/kv/{key}", self.base))
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| classify(&self.what("GET", key), e))?;
-        let response = check_status(&self.what("GET", key), response).await?;
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| classify(&self.what("GET", key), e))?;
+        let body = self.call(Method::GET, &format!("/kv/{key}"), None).await?;
         serde_json::from_slice::<ReadReply>(&body).map_err(|e| {
             CallError::Definite(format!(
                 "{}: malformed read reply (want {{\"values\": [...], \"context\": \"...\"}}): {e}: {}",
@@ -88,16 +100,9 @@ impl NodeClient {
             Some(context) => json!({ "value": value, "context": context }),
             None => json!({ "value": value }),
         };
-        let response = self
-            .http
-            .put(format!("{}/kv/{key}", self.base))
-            .timeout(self.timeout)
-            .json(&body)
-            .send()
+        self.call(Method::PUT, &format!("/kv/{key}"), Some(&body))
             .await
-            .map_err(|e| classify(&self.what("PUT", key), e))?;
-        check_status(&self.what("PUT", key), response).await?;
-        Ok(())
+            .map(|_| ())
     }
 
     /// Names a request in error messages: `node n1 GET /kv/k3`.
@@ -112,18 +117,10 @@ impl NodeClient {
 
     /// `POST /ids/{key}`: the node's next auto-increment id.
     pub async fn next_id(&self, key: &str) -> Result<u64, CallError> {
-        let what = self.what_path("POST", &format!("/ids/{key}"));
-        let response = self
-            .http
-            .post(format!("{}/ids/{key}", self.base))
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| classify(&what, e))?;
-        let body: Value = check_status(&what, response)
-            .await?
-            .json()
-            .await
+        let path = format!("/ids/{key}");
+        let body = self.call(Method::POST, &path, None).await?;
+        let what = self.what_path("POST", &path);
+        let body: Value = serde_json::from_slice(&body)
             .map_err(|e| CallError::Indefinite(format!("{what}: malformed id reply: {e}")))?;
         body["id"]
             .as_u64()
@@ -132,41 +129,30 @@ impl NodeClient {
 
     /// `POST /claim/{key}`: insert-if-absent; `Conflict` if the name is taken.
     pub async fn claim(&self, key: &str, value: &Value) -> Result<(), CallError> {
-        let what = self.what_path("POST", &format!("/claim/{key}"));
-        let response = self
-            .http
-            .post(format!("{}/claim/{key}", self.base))
-            .timeout(self.timeout)
-            .json(&json!({ "value": value }))
-            .send()
+        let body = json!({ "value": value });
+        self.call(Method::POST, &format!("/claim/{key}"), Some(&body))
             .await
-            .map_err(|e| classify(&what, e))?;
-        check_status(&what, response).await.map(|_| ())
+            .map(|_| ())
     }
 }
 
 /// `what` names the request (`node n1 PUT /kv/k3`).
-fn classify(what: &str, error: reqwest::Error) -> CallError {
-    if error.is_connect() {
-        CallError::Definite(format!("{what}: connection refused: {error}"))
-    } else if error.is_timeout() {
-        CallError::Indefinite(format!("{what}: timeout"))
-    } else {
-        CallError::Indefinite(format!("{what}: request failed: {error}"))
+fn classify(what: &str, error: SendError) -> CallError {
+    match error {
+        SendError::Connect(e) => CallError::Definite(format!("{what}: connection refused: {e}")),
+        SendError::Invalid(e) => CallError::Definite(format!("{what}: {e}")),
+        SendError::Lost(e) => CallError::Indefinite(format!("{what}: request failed: {e}")),
     }
 }
 
-async fn check_status(
-    what: &str,
-    response: reqwest::Response,
-) -> Result<reqwest::Response, CallError> {
-    let status = response.status();
+fn check_status(what: &str, response: Response) -> Result<Bytes, CallError> {
+    let status = response.status;
     if status.is_success() {
-        return Ok(response);
+        return Ok(response.body);
     }
-    let body = response.text().await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&response.body);
     let body = &body[..body.floor_char_boundary(200)];
-    if status == reqwest::StatusCode::CONFLICT {
+    if status == StatusCode::CONFLICT {
         Err(CallError::Conflict)
     } else if status.is_client_error() {
         Err(CallError::Definite(format!(
