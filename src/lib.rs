@@ -21,4 +21,5 @@ pub mod report;
 pub mod results;
 pub mod seeds;
 pub mod serve;
+pub mod stdout;
 pub mod workload;

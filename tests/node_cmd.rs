@@ -155,3 +155,61 @@ fn an_unknown_placeholder_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// `diverge compare --node-cmd ...` with flags, into a fresh results dir.
+fn compare(template: &str, flags: &[&str]) -> (Output, tempfile::TempDir) {
+    let results = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .arg("compare")
+        .arg("--results")
+        .arg(results.path())
+        .args(["--node-cmd", template, "--quiet"])
+        .args(flags)
+        .output()
+        .unwrap();
+    (output, results)
+}
+
+#[test]
+fn compare_runs_a_node_without_strategy_choice_once_and_reports_like_a_run() {
+    // The template has no {strategy}: one row, the nodes' own (lww).
+    let (output, results) = compare(
+        &python_node(""),
+        &["--workload", "register", "--time-limit", "2", "--seed", "5"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let dir = results.path().join("latest-compare");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{json}");
+    assert_eq!(rows[0]["strategy"], "lww");
+    assert_eq!(rows[0]["topology"], "all-to-all");
+    let figures = &rows[0]["figures"];
+    assert_eq!(figures["verdict"], "valid", "{json}");
+    assert!(
+        figures["acknowledged_writes"].as_u64().unwrap() > 0,
+        "{json}"
+    );
+    assert!(figures.get("db_findings").is_none(), "{json}");
+    let run_dir = results.path().join(rows[0]["run_dir"].as_str().unwrap());
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains(r#"id="links""#),
+        "the run's report has its links"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("lww / all-to-all"), "{stdout}");
+    assert!(!stdout.contains("db findings"), "{stdout}");
+}
+
+#[test]
+fn compare_refuses_several_strategies_the_template_does_not_pass_on() {
+    let (output, _results) = compare(&python_node(""), &["--strategies", "lww,merge"]);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid --strategies") && stderr.contains("{strategy}"),
+        "{stderr}"
+    );
+}

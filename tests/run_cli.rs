@@ -214,3 +214,37 @@ fn a_node_that_cannot_start_is_named_with_its_log_and_leaves_nothing_behind() {
     );
     assert_no_node_left(results.path());
 }
+
+/// `diverge run | head -1`: stdout closes early. The controller ignores
+/// SIGPIPE (it writes to sockets), so its writes to stdout fail with EPIPE;
+/// the run must go on quietly, store its results and exit as usual.
+#[test]
+fn a_reader_that_stops_reading_does_not_stop_the_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let results = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args(["run", "--time-limit", "1", "--nodes", "2", "--seed", "4"])
+        .arg("--results")
+        .arg(results.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe's read end is closed.
+    assert!(first.starts_with("seed: 4"), "{first}");
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    let run_dir = std::fs::canonicalize(results.path().join("latest")).unwrap();
+    let json = results_json(&run_dir);
+    assert!(run_dir.join("report.html").is_file());
+    let expected = if json["valid"] == true { 0 } else { 1 };
+    assert_eq!(output.status.code(), Some(expected), "{stderr}");
+    assert_no_node_left(results.path());
+}

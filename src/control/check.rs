@@ -9,6 +9,7 @@ use diverge_checkers::{CheckOptions, Workload};
 use serde_json::Value;
 
 use crate::cli::CheckArgs;
+use crate::config::TestConfig;
 use crate::report;
 use crate::results::Results;
 
@@ -36,13 +37,30 @@ pub fn check(args: CheckArgs) -> Result<i32> {
             })?,
         },
     };
-    let opts = CheckOptions {
-        workload,
-        strategy: args.strategy.clone().or_else(|| stored("strategy")),
-        topology: args.topology.clone().or_else(|| stored("topology")),
-        causal_delivery: test.get("causal_delivery").and_then(Value::as_bool),
-        // Runs store `id_offset` as "per-node" or {"all": n}.
-        id_offsets: test.get("id_offset").map(|o| o == "per-node"),
+    let opts = match serde_json::from_value::<TestConfig>(test.clone()) {
+        // A run directory: judge as the run did (its strategy, MariaDB's
+        // own resolution, topology, causal delivery, id offsets), with the
+        // flags given here on top.
+        Ok(config) => {
+            let run = super::check_options(&config);
+            CheckOptions {
+                workload,
+                strategy: args.strategy.clone().or(run.strategy),
+                topology: args.topology.clone().or(run.topology),
+                ..run
+            }
+        }
+        // A bare history, or a test.json this build cannot read in full.
+        Err(_) => CheckOptions {
+            workload,
+            strategy: args.strategy.clone().or_else(|| stored("strategy")),
+            topology: args.topology.clone().or_else(|| stored("topology")),
+            causal_delivery: test
+                .pointer("/options/causal_delivery")
+                .and_then(Value::as_bool),
+            // Runs store `id_offset` as "per-node" or {"all": n}.
+            id_offsets: test.get("id_offset").map(|o| o == "per-node"),
+        },
     };
     let (check, torn_tail) = diverge_checkers::check_file(&history_path, &opts)?;
     if torn_tail {
@@ -56,7 +74,7 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         Some(run) => Results::from_run(check, run),
         None => Results::bare(check),
     };
-    print!("{}", report::text::render(&results, !args.quiet));
+    crate::say_raw!("{}", report::text::render(&results, !args.quiet));
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         report::json::write(&results, &out.join("results.json"))?;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, execute, rundir};
 use crate::cli::{CompareArgs, RunArgs, StrategyName};
 use crate::config::TestConfig;
+use crate::db::DbName;
 use crate::report;
 use crate::results::Figures;
 
@@ -50,7 +51,7 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
         .context("installing the Ctrl-C handler")?;
     let seed = args.run.seed.unwrap_or_else(rand::random);
     let configs = plan(&args, seed)?;
-    println!(
+    crate::say!(
         "seed: {seed}; comparing {} configurations: {}",
         configs.len(),
         configs.iter().map(label).collect::<Vec<_>>().join(", ")
@@ -64,8 +65,8 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
         }
     };
     let dir = write(&comparison, &results_dir)?;
-    println!("\n{}", report::compare::table(&comparison));
-    println!("comparison: {}", dir.join("compare.html").display());
+    crate::say!("\n{}", report::compare::table(&comparison));
+    crate::say!("comparison: {}", dir.join("compare.html").display());
     Ok(if comparison.rows.iter().any(|r| r.error.is_some()) {
         EXIT_HARNESS_ERROR
     } else {
@@ -75,22 +76,14 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
 
 /// One validated config per strategy and topology, all with `seed`.
 pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
-    let strategies: Vec<StrategyName> = if args.strategies.is_empty() {
-        // `custom` needs handler files; it joins the default set only when
-        // they are given.
-        let handlers = args.run.on_write.is_some() || args.run.on_read.is_some();
-        StrategyName::value_variants()
-            .iter()
-            .copied()
-            .filter(|s| *s != StrategyName::Custom || handlers)
-            .collect()
-    } else {
-        args.strategies.clone()
-    };
-    let topologies: Vec<String> = if args.topologies.is_empty() {
-        vec![TOPOLOGIES[0].to_string()]
-    } else {
+    let strategies = strategies(args)?;
+    let topologies: Vec<String> = if !args.topologies.is_empty() {
         args.topologies.clone()
+    } else if args.run.db == DbName::Mariadb {
+        // The one choice MariaDB's replication offers here.
+        vec!["ring".into(), "all-to-all".into()]
+    } else {
+        vec![super::name_of(&args.run.topology)]
     };
     let mut configs = Vec::new();
     for topology in &topologies {
@@ -99,7 +92,7 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
             row.seed = Some(seed);
             row.strategy = *strategy;
             set_topology(&mut row, topology)?;
-            let strategy_name = value_name(strategy);
+            let strategy_name = strategy_label(&row);
             let base = args
                 .run
                 .test_name
@@ -114,6 +107,64 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
         }
     }
     Ok(configs)
+}
+
+/// The strategies to run: `--strategies`, or every strategy; only the
+/// nodes' own when the system under test has no strategy to choose.
+fn strategies(args: &CompareArgs) -> Result<Vec<StrategyName>> {
+    if args.run.db == DbName::Mariadb {
+        if !args.strategies.is_empty() {
+            bail!(
+                "invalid --strategies: MariaDB has no conflict strategies to compare (it applies \
+                 replicated rows as they arrive); compare it over --topologies ring,all-to-all \
+                 (the default with --db mariadb)"
+            );
+        }
+        // A placeholder: rows are labelled `mariadb` (`strategy_label`).
+        return Ok(vec![StrategyName::Lww]);
+    }
+    let fixed_nodes = args
+        .run
+        .node_cmd
+        .as_deref()
+        .is_some_and(|t| !t.contains("{strategy}"));
+    if fixed_nodes {
+        // The template does not pass the strategy on: every row would run
+        // the same nodes, so there is one strategy, the nodes' own.
+        if args.strategies.len() > 1 {
+            bail!(
+                "invalid --strategies: the --node-cmd template has no {{strategy}}, so every \
+                 strategy would run the same nodes; give the nodes' own strategy (e.g. \
+                 --strategies lww) and compare --topologies, or pass {{strategy}} to the nodes"
+            );
+        }
+        return Ok(vec![
+            args.strategies
+                .first()
+                .copied()
+                .unwrap_or(args.run.strategy),
+        ]);
+    }
+    Ok(if args.strategies.is_empty() {
+        // `custom` needs handler files; it joins the default set only when
+        // they are given.
+        let handlers = args.run.on_write.is_some() || args.run.on_read.is_some();
+        StrategyName::value_variants()
+            .iter()
+            .copied()
+            .filter(|s| *s != StrategyName::Custom || handlers)
+            .collect()
+    } else {
+        args.strategies.clone()
+    })
+}
+
+/// How a row's strategy is shown: MariaDB has its own resolution.
+fn strategy_label(args: &RunArgs) -> String {
+    match args.db {
+        DbName::Mariadb => "mariadb".into(),
+        DbName::Reference => value_name(&args.strategy),
+    }
 }
 
 /// Give a row its topology.
@@ -138,7 +189,14 @@ fn value_name<T: ValueEnum>(value: &T) -> String {
 }
 
 fn label(config: &TestConfig) -> String {
-    format!("{}/{}", value_name(&config.strategy), config.topology)
+    format!("{}/{}", config_strategy(config), config.topology)
+}
+
+fn config_strategy(config: &TestConfig) -> String {
+    match config.db.name {
+        DbName::Mariadb => "mariadb".into(),
+        DbName::Reference => value_name(&config.strategy),
+    }
 }
 
 async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
@@ -152,9 +210,9 @@ async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
         rows: Vec::new(),
     };
     for (i, config) in configs.iter().enumerate() {
-        println!("\n[{}/{}] {}", i + 1, configs.len(), label(config));
+        crate::say!("\n[{}/{}] {}", i + 1, configs.len(), label(config));
         let mut row = Row {
-            strategy: value_name(&config.strategy),
+            strategy: config_strategy(config),
             topology: config.topology.clone(),
             test_name: config.test_name.clone(),
             run_dir: None,
@@ -170,7 +228,7 @@ async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
                     .map(|p| p.display().to_string());
                 match Figures::of(&executed.results, &executed.run_dir.join("history.jsonl")) {
                     Ok(figures) => {
-                        println!(
+                        crate::say!(
                             "{}: {} ({} lost updates, {} divergent keys)",
                             label(config),
                             figures.verdict,

@@ -62,7 +62,7 @@ impl Display {
             let task = tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    println!(
+                    crate::say!(
                         "progress: {:.0}/{:.0}s, {}",
                         started.elapsed().as_secs_f64(),
                         limit.as_secs_f64(),

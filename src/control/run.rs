@@ -33,7 +33,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .context("installing the Ctrl-C handler")?;
     let config = TestConfig::from_args(&args, rand::random())?;
     // The seed comes first, so even a run that dies can be replayed.
-    println!("seed: {} (replay: {})", config.seed, config.replay);
+    crate::say!("seed: {} (replay: {})", config.seed, config.replay);
     let executed = tokio::select! {
         executed = execute(&config) => executed?,
         _ = interrupt.recv() => {
@@ -42,7 +42,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             return Ok(EXIT_INTERRUPTED);
         }
     };
-    println!("\n{}", report::text::render(&executed.results, !args.quiet));
+    crate::say!("\n{}", report::text::render(&executed.results, !args.quiet));
     Ok(executed.results.exit_code())
 }
 
@@ -55,7 +55,7 @@ pub async fn execute(config: &TestConfig) -> Result<Executed> {
         run_dir.join("test.json"),
         serde_json::to_string_pretty(config)? + "\n",
     )?;
-    println!("run directory: {}", run_dir.display());
+    crate::say!("run directory: {}", run_dir.display());
     let results = run_test(config, &run_dir).await?;
     rundir::link_latest(&config.results_dir, &config.test_name, &run_dir)?;
     std::fs::write(
@@ -79,7 +79,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let started_at = chrono::Local::now().to_rfc3339();
     let ready_start = Instant::now();
     let testbed = Testbed::start(config, run_dir, http.clone()).await?;
-    println!(
+    crate::say!(
         "cluster: {} nodes ready in {:.0} ms",
         config.nodes,
         ready_start.elapsed().as_secs_f64() * 1000.0
@@ -132,9 +132,12 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     if let Some(nemesis) = nemesis {
         nemesis.await.context("the nemesis task failed")?;
     }
-    println!(
+    crate::say!(
         "workload: {:.1}s, {} ok, {} fail, {} info",
-        workload_s, totals.ok, totals.fail, totals.info
+        workload_s,
+        totals.ok,
+        totals.fail,
+        totals.info
     );
 
     let (quiescence, quiesce_note) = quiesce::wait_quiescent_or_settle(
@@ -188,14 +191,21 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     Ok(Results::from_run(check, run))
 }
 
-/// What the checkers need to know of the run to judge its anomalies.
+/// What the checkers need to know of the run to judge its anomalies; the
+/// run and `diverge check` of its directory both use this.
 pub fn check_options(config: &TestConfig) -> diverge_checkers::CheckOptions {
+    // MariaDB has no conflict strategy of diverge's: it applies replicated
+    // rows as they arrive (`mariadb`, unknown to the checkers, makes no
+    // anomaly inherent to a strategy).
+    let strategy = match config.db.name {
+        crate::db::DbName::Mariadb => "mariadb".to_string(),
+        crate::db::DbName::Reference => name_of(&config.strategy),
+    };
     diverge_checkers::CheckOptions {
         workload: checker_workload(config.workload),
-        strategy: Some(name_of(&config.strategy)),
+        strategy: Some(strategy),
         topology: Some(config.topology.clone()),
-        // The reference node delivers changes as they arrive.
-        causal_delivery: Some(false),
+        causal_delivery: Some(config.options.causal_delivery),
         id_offsets: Some(config.id_offset == IdOffset::PerNode),
     }
 }

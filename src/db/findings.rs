@@ -1,156 +1,132 @@
-//! Findings for the `unique-ids` and `constraint` workloads, read off the
-//! history: an id handed out more than once, a name two claimants were told
-//! they own. The checkers judge these workloads too (`unique-ids`,
-//! `constraint`); the findings name the instances involved, next to the
-//! replication errors of the run.
+//! Tie the database's own findings to the checkers' anomalies, so each
+//! problem is reported once: an id handed out twice or a name granted twice
+//! is the checkers' anomaly (`duplicate-id`, `constraint-violation`, with its
+//! witness ops); what MariaDB adds is the applier that stopped on it (1062
+//! duplicate key, with its error). Such a finding names the anomaly it
+//! comes from instead of repeating it.
 
-use std::collections::BTreeMap;
-
-use diverge_checkers::{Op, OpType, Process};
-use serde_json::Value;
+use diverge_checkers::{Anomaly, AnomalyKind};
 
 use crate::results::DbFinding;
 
-/// Ids that more than one `ok` `generate` returned.
-pub fn duplicate_ids(history: &[Op]) -> Vec<DbFinding> {
-    let mut by_id: BTreeMap<String, Vec<&Op>> = BTreeMap::new();
-    for op in history {
-        if op.kind == OpType::Ok && op.f == "generate" && !op.value.is_null() {
-            by_id.entry(op.value.to_string()).or_default().push(op);
+/// MariaDB's "duplicate key" error number.
+const ER_DUP_ENTRY: u32 = 1062;
+
+/// Point every stopped applier whose duplicate entry is a duplicate id or a
+/// double claim at that anomaly ([`DbFinding::anomaly`]).
+pub fn relate(findings: &mut [DbFinding], anomalies: &[Anomaly]) {
+    for finding in findings.iter_mut() {
+        if finding.errno != Some(ER_DUP_ENTRY) {
+            continue;
         }
+        let Some((table, entry)) = duplicate_entry(&finding.message) else {
+            continue;
+        };
+        finding.anomaly = match table {
+            "ids" => anomalies
+                .iter()
+                .find(|a| {
+                    a.kind == AnomalyKind::DuplicateId
+                        && a.explanation.starts_with(&format!("id {entry} "))
+                })
+                .map(|_| format!("duplicate-id: id {entry}")),
+            "claims" => anomalies
+                .iter()
+                .find(|a| {
+                    a.kind == AnomalyKind::ConstraintViolation && a.key.as_deref() == Some(entry)
+                })
+                .map(|_| format!("constraint-violation: name {entry}")),
+            _ => None,
+        };
     }
-    by_id
-        .into_iter()
-        .filter(|(_, ops)| ops.len() > 1)
-        .map(|(id, ops)| DbFinding {
-            node: nodes_of(&ops),
-            kind: "duplicate-id".into(),
-            channel: None,
-            errno: None,
-            message: format!(
-                "id {id} was handed out {} times: {}",
-                ops.len(),
-                witnesses(&ops)
-            ),
-        })
-        .collect()
 }
 
-/// Names that more than one `ok` `claim` was granted.
-pub fn double_claims(history: &[Op]) -> Vec<DbFinding> {
-    // The claimant is on the invoke; the completion repeats it.
-    let mut by_name: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
-    for op in history {
-        if op.kind == OpType::Ok
-            && op.f == "claim"
-            && let Some(name) = op.key.as_deref()
-        {
-            by_name.entry(name).or_default().push(op);
-        }
-    }
-    by_name
-        .into_iter()
-        .filter(|(_, ops)| ops.len() > 1)
-        .map(|(name, ops)| DbFinding {
-            node: nodes_of(&ops),
-            kind: "double-claim".into(),
-            channel: None,
-            errno: None,
-            message: format!(
-                "name {name:?} was granted to {} claimants: {}",
-                ops.len(),
-                witnesses(&ops)
-            ),
-        })
-        .collect()
-}
-
-fn nodes_of(ops: &[&Op]) -> String {
-    let mut nodes: Vec<&str> = ops.iter().filter_map(|o| o.node.as_deref()).collect();
-    nodes.sort();
-    nodes.dedup();
-    nodes.join(",")
-}
-
-fn witnesses(ops: &[&Op]) -> String {
-    ops.iter()
-        .map(|o| {
-            let who = match (&o.value, o.f.as_str()) {
-                (Value::Null, _) | (_, "generate") => String::new(),
-                (v, _) => format!("claimant {v} "),
-            };
-            let process = match o.process {
-                Process::Client(p) => format!("process {p}"),
-                Process::Nemesis => "nemesis".into(),
-            };
-            format!(
-                "{who}on {} (op {}, {process})",
-                o.node.as_deref().unwrap_or("?"),
-                o.index
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// The table and the entry of a duplicate-key applier error, e.g.
+/// `Could not execute Write_rows_v1 event on table diverge.claims; Duplicate
+/// entry 'k3' for key 'PRIMARY', Error_code: 1062; ...` gives
+/// `("claims", "k3")`.
+fn duplicate_entry(message: &str) -> Option<(&str, &str)> {
+    let table = message
+        .split("on table ")
+        .nth(1)?
+        .split(|c: char| c == ';' || c.is_whitespace())
+        .next()?;
+    let table = table.rsplit('.').next()?;
+    let entry = message.split("Duplicate entry '").nth(1)?;
+    let entry = &entry[..entry.find("' for key")?];
+    Some((table, entry))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(lines: &str) -> Vec<Op> {
-        diverge_checkers::parse_history(lines, "test").unwrap()
+    fn stopped(errno: u32, message: &str) -> DbFinding {
+        DbFinding {
+            node: "n2".into(),
+            kind: "replication-stopped".into(),
+            channel: Some("replicating from n1".into()),
+            errno: Some(errno),
+            message: message.into(),
+            anomaly: None,
+        }
     }
 
+    const CLAIMS_1062: &str = "SQL (applier) thread stopped: Could not execute Write_rows_v1 event on table diverge.claims; Duplicate entry 'k3' for key 'PRIMARY', Error_code: 1062; handler error HA_ERR_FOUND_DUPP_KEY; the event's master log binlog.000001, end_log_pos 1234";
+
     #[test]
-    fn an_id_returned_twice_is_a_finding() {
-        let history = parse(concat!(
-            r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"generate","node":"n1"}"#,
-            "\n",
-            r#"{"index":1,"time":2,"process":0,"type":"ok","f":"generate","value":1,"node":"n1"}"#,
-            "\n",
-            r#"{"index":2,"time":3,"process":1,"type":"invoke","f":"generate","node":"n2"}"#,
-            "\n",
-            r#"{"index":3,"time":4,"process":1,"type":"ok","f":"generate","value":1,"node":"n2"}"#,
-            "\n",
-            r#"{"index":4,"time":5,"process":1,"type":"invoke","f":"generate","node":"n2"}"#,
-            "\n",
-            r#"{"index":5,"time":6,"process":1,"type":"ok","f":"generate","value":2,"node":"n2"}"#,
-            "\n",
-        ));
-        let found = duplicate_ids(&history);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].node, "n1,n2");
+    fn the_entry_and_table_of_a_duplicate_key_error() {
+        assert_eq!(duplicate_entry(CLAIMS_1062), Some(("claims", "k3")));
         assert_eq!(
-            found[0].message,
-            "id 1 was handed out 2 times: on n1 (op 1, process 0); on n2 (op 3, process 1)"
+            duplicate_entry(
+                "Could not execute Write_rows_v1 event on table diverge.ids; Duplicate entry '17' for key 'PRIMARY', Error_code: 1062"
+            ),
+            Some(("ids", "17"))
         );
+        assert_eq!(duplicate_entry("IO thread stopped: error 1236"), None);
     }
 
     #[test]
-    fn a_name_granted_twice_is_a_finding_and_a_refusal_is_not() {
-        let history = parse(concat!(
-            r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"claim","key":"alice","value":10,"node":"n1"}"#,
-            "\n",
-            r#"{"index":1,"time":2,"process":0,"type":"ok","f":"claim","key":"alice","value":10,"node":"n1"}"#,
-            "\n",
-            r#"{"index":2,"time":3,"process":1,"type":"invoke","f":"claim","key":"alice","value":20,"node":"n2"}"#,
-            "\n",
-            r#"{"index":3,"time":4,"process":1,"type":"ok","f":"claim","key":"alice","value":20,"node":"n2"}"#,
-            "\n",
-            r#"{"index":4,"time":5,"process":2,"type":"invoke","f":"claim","key":"bob","value":30,"node":"n2"}"#,
-            "\n",
-            r#"{"index":5,"time":6,"process":2,"type":"ok","f":"claim","key":"bob","value":30,"node":"n2"}"#,
-            "\n",
-            r#"{"index":6,"time":7,"process":3,"type":"invoke","f":"claim","key":"bob","value":40,"node":"n1"}"#,
-            "\n",
-            r#"{"index":7,"time":8,"process":3,"type":"fail","f":"claim","key":"bob","value":40,"node":"n1","error":"taken"}"#,
-            "\n",
-        ));
-        let found = double_claims(&history);
-        assert_eq!(found.len(), 1, "{found:?}");
+    fn a_stopped_applier_names_the_anomaly_it_stopped_on() {
+        let anomalies = vec![
+            Anomaly::new(
+                AnomalyKind::ConstraintViolation,
+                "k3",
+                vec![4, 9],
+                "name \"k3\" was granted to 10 on n1 (op 4) and to 20 on n2 (op 9)".into(),
+            ),
+            Anomaly::keyless(
+                AnomalyKind::DuplicateId,
+                vec![2, 3],
+                "id 17 was handed out 2 times (first ops 2 and 3), by nodes n1, n2".into(),
+            ),
+        ];
+        let mut findings = vec![
+            stopped(1062, CLAIMS_1062),
+            stopped(
+                1062,
+                "Could not execute Write_rows_v1 event on table diverge.ids; Duplicate entry '17' for key 'PRIMARY', Error_code: 1062",
+            ),
+            // 1 is a prefix of 17: not the same id.
+            stopped(
+                1062,
+                "Could not execute Write_rows_v1 event on table diverge.ids; Duplicate entry '1' for key 'PRIMARY', Error_code: 1062",
+            ),
+            stopped(
+                1032,
+                "Could not execute Update_rows_v1 event on table diverge.registers; Can't find record",
+            ),
+        ];
+        relate(&mut findings, &anomalies);
+        let related: Vec<Option<&str>> = findings.iter().map(|f| f.anomaly.as_deref()).collect();
         assert_eq!(
-            found[0].message,
-            "name \"alice\" was granted to 2 claimants: claimant 10 on n1 (op 1, process 0); claimant 20 on n2 (op 3, process 1)"
+            related,
+            [
+                Some("constraint-violation: name k3"),
+                Some("duplicate-id: id 17"),
+                None,
+                None
+            ]
         );
     }
 }

@@ -6,8 +6,9 @@
 //!   auto-increment from the run's `--id-step`/`--id-offset`).
 //! - [`mariadb`]: local `mariadbd` instances replicating through TCP links,
 //!   driven over SQL.
-//! - [`findings`]: ids handed out twice and names claimed twice, per
-//!   instance, next to the checkers' verdicts.
+//! - [`findings`]: stopped appliers tied to the anomaly they stopped on
+//!   (an id handed out twice, a name granted twice), so each problem is
+//!   reported once.
 
 pub mod findings;
 pub mod mariadb;

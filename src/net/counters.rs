@@ -1,6 +1,8 @@
 //! Per-link counters for the results: what happened to the messages on one
 //! directed link, and the delays the link applied (percentiles from a small
 //! fixed-size histogram, so memory stays bounded however long the test runs).
+//! A TCP link ([`super::tcp`]) counts the chunks of its byte streams as
+//! messages and adds its connections and bytes ([`TcpTraffic`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +34,23 @@ pub struct LinkCounters {
     pub delay_ms_p50: u64,
     pub delay_ms_p99: u64,
     pub delay_ms_max: u64,
+    /// Set for a TCP link: its connections and bytes. Its messages are
+    /// chunks (one read from either side, forwarded as one write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpTraffic>,
+}
+
+/// What a TCP link did with connections and bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpTraffic {
+    /// Connections accepted and forwarded to the target.
+    pub connections: u64,
+    /// Connections accepted and closed at once because the link was cut.
+    pub refused: u64,
+    /// Open connections closed by a cut (a partition the peers notice).
+    pub cut: u64,
+    /// Bytes delivered, both directions.
+    pub bytes: u64,
 }
 
 /// The live, mutable counters of one link (kept behind the link's lock).
@@ -64,6 +83,7 @@ impl Stats {
             delay_ms_p50: self.delays.percentile(0.50),
             delay_ms_p99: self.delays.percentile(0.99),
             delay_ms_max: self.delays.max,
+            tcp: None,
         }
     }
 }

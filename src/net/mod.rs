@@ -9,7 +9,8 @@
 //! - `link`: one link's server, its per-message decisions and the forwarding.
 //! - [`delay`]: sampling latencies and reorder delays from a link's RNG.
 //! - [`counters`]: per-link counters and delay percentiles for the results.
-//! - [`tcp`]: TCP-level links (cut, latency, hold) for databases whose
+//! - [`tcp`]: TCP-level links (cut, latency, hold; counted like the HTTP
+//!   links, plus connections and bytes) for databases whose
 //!   replication is not HTTP (MariaDB).
 //!
 //! Faults compose: [`LinkLayer::update_all`] edits every link's behaviour in
@@ -36,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use behaviour::{DropMode, Latency, LinkBehaviour};
-pub use counters::LinkCounters;
+pub use counters::{LinkCounters, TcpTraffic};
 pub use link::MAX_BODY_BYTES;
 
 use crate::seeds::sub_seed;

@@ -9,19 +9,22 @@
 //! - `hold`: nothing is forwarded (connections stay open) until released.
 //!
 //! Kept small and separate from the HTTP links ([`super::LinkLayer`]): no
-//! per-message faults, since a TCP stream has no messages.
+//! per-message faults, since a TCP stream has no messages. Its counters are
+//! the HTTP links' ([`LinkCounters`]) with a chunk (one read from either
+//! side, forwarded as one write) as the message, plus connections and bytes
+//! ([`TcpTraffic`]), so the reports show both kinds in the same terms.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use super::counters::{LinkCounters, Stats, TcpTraffic};
 
 /// What a TCP link does to its traffic now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,14 +37,11 @@ pub struct TcpBehaviour {
     pub hold: bool,
 }
 
-/// Counters of one TCP link, for the results.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TcpLinkCounters {
-    pub from: String,
-    pub to: String,
-    pub connections: u64,
-    pub refused: u64,
-    pub bytes: u64,
+/// The counters of one link, under one lock (taken briefly, per chunk).
+#[derive(Default)]
+struct Counted {
+    stats: Stats,
+    traffic: TcpTraffic,
 }
 
 struct Shared {
@@ -49,13 +49,18 @@ struct Shared {
     to: String,
     target: SocketAddr,
     behaviour: watch::Sender<TcpBehaviour>,
-    connections: AtomicU64,
-    refused: AtomicU64,
-    bytes: AtomicU64,
+    counted: Mutex<Counted>,
+}
+
+impl Shared {
+    fn count(&self, f: impl FnOnce(&mut Counted)) {
+        f(&mut self.counted.lock().expect("tcp link counters lock"));
+    }
 }
 
 /// One directed link: traffic of `from`'s server to its client `to` (for
-/// MariaDB: `to`'s replica connects here to reach `from`'s binlog).
+/// MariaDB: `to`'s replica connects here to reach `from`'s binlog). Both
+/// directions of a connection count on this link.
 pub struct TcpLink {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -74,9 +79,7 @@ impl TcpLink {
             to: to.to_string(),
             target,
             behaviour: watch::channel(TcpBehaviour::default()).0,
-            connections: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
+            counted: Mutex::default(),
         });
         let server = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(TcpLink {
@@ -107,13 +110,13 @@ impl TcpLink {
         self.shared.behaviour.send_modify(f);
     }
 
-    pub fn counters(&self) -> TcpLinkCounters {
-        TcpLinkCounters {
-            from: self.shared.from.clone(),
-            to: self.shared.to.clone(),
-            connections: self.shared.connections.load(Ordering::Relaxed),
-            refused: self.shared.refused.load(Ordering::Relaxed),
-            bytes: self.shared.bytes.load(Ordering::Relaxed),
+    /// A snapshot of the counters, in the HTTP links' terms plus
+    /// [`LinkCounters::tcp`].
+    pub fn counters(&self) -> LinkCounters {
+        let counted = self.shared.counted.lock().expect("tcp link counters lock");
+        LinkCounters {
+            tcp: Some(counted.traffic.clone()),
+            ..counted.stats.snapshot(&self.shared.from, &self.shared.to)
         }
     }
 }
@@ -133,11 +136,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         if shared.behaviour.borrow().cut {
-            shared.refused.fetch_add(1, Ordering::Relaxed);
+            shared.count(|c| c.traffic.refused += 1);
             drop(inbound);
             continue;
         }
-        shared.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(connection(inbound, shared.clone()));
     }
 }
@@ -145,8 +147,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 /// Forward one connection both ways until either side closes or the link is cut.
 async fn connection(inbound: TcpStream, shared: Arc<Shared>) {
     let Ok(outbound) = TcpStream::connect(shared.target).await else {
+        // The target is down (a crashed instance), not the link.
+        shared.count(|c| c.stats.forward_errors += 1);
         return;
     };
+    shared.count(|c| c.traffic.connections += 1);
     let _ = inbound.set_nodelay(true);
     let _ = outbound.set_nodelay(true);
     let (in_read, in_write) = inbound.into_split();
@@ -162,7 +167,52 @@ async fn connection(inbound: TcpStream, shared: Arc<Shared>) {
         _ = pumps => {}
         _ = cut.wait_for(|b| b.cut) => {}
     }
+    // A pump may notice the cut first (a held chunk): either way the cut
+    // closed this connection.
+    if shared.behaviour.borrow().cut {
+        shared.count(|c| c.traffic.cut += 1);
+    }
     // Dropping the halves closes both sockets.
+}
+
+/// One chunk between its read and its write: dropped unless delivered,
+/// including when the pump is cancelled because the link was cut.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    arrived: Instant,
+    delivered: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared, held: bool) -> Self {
+        shared.count(|c| {
+            c.stats.received += 1;
+            c.stats.held += u64::from(held);
+        });
+        InFlight {
+            shared,
+            arrived: Instant::now(),
+            delivered: false,
+        }
+    }
+
+    fn delivered(mut self, bytes: usize) {
+        self.delivered = true;
+        let delay_ms = self.arrived.elapsed().as_millis() as u64;
+        self.shared.count(|c| {
+            c.stats.passed += 1;
+            c.stats.delays.record(delay_ms);
+            c.traffic.bytes += bytes as u64;
+        });
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.delivered {
+            self.shared.count(|c| c.stats.dropped += 1);
+        }
+    }
 }
 
 async fn pump(
@@ -177,9 +227,12 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        // Held: wait until released (or cut, which ends the connection).
-        if behaviour.wait_for(|b| !b.hold || b.cut).await.is_err() {
-            return;
+        let chunk = InFlight::new(shared, behaviour.borrow().hold);
+        // Held: wait until released; a cut ends the connection and drops
+        // the chunk (whichever of this and the cut's wake-up runs first).
+        match behaviour.wait_for(|b| !b.hold || b.cut).await {
+            Ok(b) if !b.cut => {}
+            _ => return,
         }
         let latency_ms = behaviour.borrow().latency_ms;
         if latency_ms > 0 {
@@ -188,7 +241,7 @@ async fn pump(
         if to.write_all(&buf[..n]).await.is_err() {
             return;
         }
-        shared.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        chunk.delivered(n);
     }
 }
 
@@ -223,7 +276,8 @@ impl TcpLinks {
         }
     }
 
-    pub fn counters(&self) -> Vec<TcpLinkCounters> {
+    /// Every link's counters, in route order.
+    pub fn counters(&self) -> Vec<LinkCounters> {
         self.links.iter().map(TcpLink::counters).collect()
     }
 }
@@ -271,9 +325,9 @@ mod tests {
         link.update(|b| b.cut = false);
         let mut s = TcpStream::connect(link.addr()).await.unwrap();
         assert_eq!(round_trip(&mut s, b"again").await.unwrap(), b"again");
-        let counters = link.counters();
-        assert_eq!((counters.connections, counters.refused), (2, 1));
-        assert_eq!(counters.bytes, 20);
+        let tcp = link.counters().tcp.unwrap();
+        assert_eq!((tcp.connections, tcp.refused, tcp.cut), (2, 1, 1));
+        assert_eq!(tcp.bytes, 20);
     }
 
     #[tokio::test]
@@ -296,5 +350,80 @@ mod tests {
         round_trip(&mut s, b"y").await.unwrap();
         // Both directions pass the link: two delays.
         assert!(start.elapsed() >= Duration::from_millis(200));
+    }
+
+    /// Counters for a link that passes, holds, cuts and refuses: what the
+    /// links table of a MariaDB run shows.
+    #[tokio::test]
+    async fn counts_chunks_connections_bytes_holds_cuts_and_delays() {
+        let link = TcpLink::start("n1", "n2", echo().await).await.unwrap();
+        let mut s = TcpStream::connect(link.addr()).await.unwrap();
+        round_trip(&mut s, b"abc").await.unwrap();
+
+        // Held for at least 150 ms, then released (the echo of it comes
+        // back after the release, so it is not held).
+        link.update(|b| b.hold = true);
+        s.write_all(b"held").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        link.update(|b| b.hold = false);
+        let mut buf = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+
+        // A chunk held when the link is cut never arrives: it is dropped.
+        link.update(|b| b.hold = true);
+        s.write_all(b"lost").await.unwrap();
+        wait_until(|| link.counters().held == 2).await;
+        link.update(|b| b.cut = true);
+        let closed = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+        // Two attempts while cut are refused.
+        for _ in 0..2 {
+            let mut refused = TcpStream::connect(link.addr()).await.unwrap();
+            let _ = tokio::time::timeout(Duration::from_secs(2), refused.read(&mut buf)).await;
+        }
+        wait_until(|| link.counters().tcp.unwrap().refused == 2).await;
+
+        let c = link.counters();
+        assert_eq!((c.from.as_str(), c.to.as_str()), ("n1", "n2"));
+        // abc and held, each way, passed; lost was received and dropped.
+        assert_eq!((c.received, c.passed, c.dropped, c.held), (5, 4, 1, 2));
+        assert!(c.delay_ms_max >= 150, "{c:?}");
+        assert!(c.delay_ms_p50 < 150, "{c:?}");
+        let tcp = c.tcp.clone().unwrap();
+        assert_eq!((tcp.connections, tcp.refused, tcp.cut), (1, 2, 1));
+        assert_eq!(tcp.bytes, 2 * (3 + 4));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["tcp"]["bytes"], 14, "{json}");
+        assert_eq!(json["dropped"], 1, "{json}");
+    }
+
+    #[tokio::test]
+    async fn a_target_that_is_down_is_a_forward_error_not_a_connection() {
+        // A port nothing listens on: bind, note it, close.
+        let gone = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let link = TcpLink::start("n1", "n2", gone).await.unwrap();
+        let mut s = TcpStream::connect(link.addr()).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        let c = link.counters();
+        assert_eq!(c.forward_errors, 1, "{c:?}");
+        assert_eq!(c.tcp.unwrap().connections, 0);
+    }
+
+    /// Poll `condition` (counters update on other tasks) for up to 2 s.
+    async fn wait_until(condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !condition() {
+            assert!(Instant::now() < deadline, "condition not reached in 2 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }

@@ -3,15 +3,16 @@
 
 use std::fmt::Write;
 
+use tabled::builder::Builder;
 use tabled::settings::Style;
-use tabled::{Table, Tabled};
 
 use super::html::escape;
 use crate::control::compare::{Comparison, Row};
 use crate::results::Figures;
 
-/// The columns, in order, as (header, cell) pairs of one row.
-fn cells(row: &Row) -> Vec<(&'static str, String)> {
+/// The columns, in order, as (header, cell) pairs of one row; `db` adds
+/// the database's findings (MariaDB rows).
+fn cells(row: &Row, db: bool) -> Vec<(&'static str, String)> {
     let configuration = format!("{} / {}", row.strategy, row.topology);
     let Some(f) = &row.figures else {
         return vec![
@@ -22,7 +23,7 @@ fn cells(row: &Row) -> Vec<(&'static str, String)> {
             ),
         ];
     };
-    vec![
+    let mut cells = vec![
         ("configuration", configuration),
         ("acknowledged writes", f.acknowledged_writes.to_string()),
         ("lost updates", f.lost_updates.to_string()),
@@ -41,8 +42,43 @@ fn cells(row: &Row) -> Vec<(&'static str, String)> {
             format!("{:.1}/{:.1}", f.latency_ms_p50, f.latency_ms_p99),
         ),
         ("convergence s", convergence(f)),
-        ("verdict", f.verdict.clone()),
-    ]
+    ];
+    if db {
+        cells.push((
+            "db findings",
+            f.db_findings.map_or("-".into(), |n| n.to_string()),
+        ));
+    }
+    cells.push(("verdict", f.verdict.clone()));
+    cells
+}
+
+/// The column headers: `db findings` only when a row ran a database that
+/// reports them.
+fn headers(comparison: &Comparison) -> Vec<&'static str> {
+    let mut headers = vec![
+        "configuration",
+        "acknowledged writes",
+        "lost updates",
+        "divergent keys",
+        "causal violations",
+        "siblings seen",
+        "availability",
+        "p50/p99 ms",
+        "convergence s",
+    ];
+    if has_db(comparison) {
+        headers.push("db findings");
+    }
+    headers.push("verdict");
+    headers
+}
+
+fn has_db(comparison: &Comparison) -> bool {
+    comparison
+        .rows
+        .iter()
+        .any(|r| r.figures.as_ref().is_some_and(|f| f.db_findings.is_some()))
 }
 
 fn convergence(f: &Figures) -> String {
@@ -53,59 +89,34 @@ fn convergence(f: &Figures) -> String {
     }
 }
 
-#[derive(Tabled)]
-struct TableRow {
-    configuration: String,
-    #[tabled(rename = "acked writes")]
-    acknowledged: String,
-    #[tabled(rename = "lost updates")]
-    lost: String,
-    #[tabled(rename = "divergent keys")]
-    divergent: String,
-    #[tabled(rename = "causal violations")]
-    causal: String,
-    #[tabled(rename = "siblings seen")]
-    siblings: String,
-    availability: String,
-    #[tabled(rename = "p50/p99 ms")]
-    latency: String,
-    #[tabled(rename = "convergence s")]
-    convergence: String,
-    verdict: String,
+/// The short header of a column in the text table.
+fn short(header: &str) -> &str {
+    match header {
+        "acknowledged writes" => "acked writes",
+        other => other,
+    }
 }
 
 /// The table printed at the end of `diverge compare`.
 pub fn table(comparison: &Comparison) -> String {
-    let rows: Vec<TableRow> = comparison
-        .rows
-        .iter()
-        .map(|row| {
-            let c = cells(row);
-            let get = |name: &str| {
-                c.iter()
-                    .find(|(h, _)| *h == name)
-                    .map_or("-".to_string(), |(_, v)| v.clone())
-            };
-            TableRow {
-                configuration: get("configuration"),
-                acknowledged: get("acknowledged writes"),
-                lost: get("lost updates"),
-                divergent: get("divergent keys"),
-                causal: get("causal violations"),
-                siblings: get("siblings seen"),
-                availability: get("availability"),
-                latency: get("p50/p99 ms"),
-                convergence: get("convergence s"),
-                verdict: get("verdict"),
-            }
-        })
-        .collect();
+    let headers = headers(comparison);
+    let db = has_db(comparison);
+    let mut builder = Builder::default();
+    builder.push_record(headers.iter().map(|h| short(h)));
+    for row in &comparison.rows {
+        let c = cells(row, db);
+        builder.push_record(headers.iter().map(|name| {
+            c.iter()
+                .find(|(h, _)| h == name)
+                .map_or("-".to_string(), |(_, v)| v.clone())
+        }));
+    }
     format!(
         "workload {}, nemesis {}, seed {}\n{}",
         comparison.workload,
         comparison.nemesis,
         comparison.seed,
-        Table::new(rows).with(Style::rounded())
+        builder.build().with(Style::rounded())
     )
 }
 
@@ -130,20 +141,10 @@ code{{font:12px ui-monospace,monospace}}</style></head><body>
         seed = comparison.seed,
         started = escape(&comparison.started_at),
     );
-    let headers = [
-        "configuration",
-        "acknowledged writes",
-        "lost updates",
-        "divergent keys",
-        "causal violations",
-        "siblings seen",
-        "availability",
-        "p50/p99 ms",
-        "convergence s",
-        "verdict",
-        "report",
-    ];
-    for h in headers {
+    let db = has_db(comparison);
+    let mut headers = headers(comparison);
+    headers.push("report");
+    for h in &headers {
         let _ = write!(out, "<th>{h}</th>");
     }
     out.push_str("</tr>");
@@ -156,7 +157,7 @@ code{{font:12px ui-monospace,monospace}}</style></head><body>
         .max(1);
     for row in &comparison.rows {
         out.push_str("<tr>");
-        let c = cells(row);
+        let c = cells(row, db);
         if row.figures.is_none() {
             let _ = write!(
                 out,
@@ -170,7 +171,7 @@ code{{font:12px ui-monospace,monospace}}</style></head><body>
         for (header, value) in &c {
             let class = match *header {
                 "verdict" => value.clone(),
-                "lost updates" | "divergent keys" | "causal violations"
+                "lost updates" | "divergent keys" | "causal violations" | "db findings"
                     if value != "0" && value != "-" =>
                 {
                     "bad".into()
@@ -202,7 +203,12 @@ code{{font:12px ui-monospace,monospace}}</style></head><body>
     }
     let _ = writeln!(
         out,
-        r#"</table><p>Lost updates: acknowledged writes no node kept. Siblings seen: the most values one register read returned (- for sets, whose reads return the whole set). Availability: the share of client ops that completed ok. Convergence: seconds for replication to quiesce after the workload.</p><p>First row's command: <code>{}</code></p></body></html>"#,
+        r#"</table><p>Lost updates: acknowledged writes no node kept. Siblings seen: the most values one register read returned (- for sets, whose reads return the whole set). Availability: the share of client ops that completed ok. Convergence: seconds for replication to quiesce after the workload.{}</p><p>First row's command: <code>{}</code></p></body></html>"#,
+        if db {
+            " Db findings: problems the database reported about itself (stopped replication appliers), in each run's report."
+        } else {
+            ""
+        },
         escape(&comparison.replay)
     );
     out

@@ -158,7 +158,24 @@ struct LinkRow {
     delay: String,
 }
 
-/// The fault windows and, when any fault touched the links, the link counters.
+#[derive(Tabled)]
+struct TcpLinkRow {
+    link: String,
+    connections: u64,
+    refused: u64,
+    cut: u64,
+    bytes: u64,
+    #[tabled(rename = "chunks passed")]
+    passed: u64,
+    held: u64,
+    dropped: u64,
+    #[tabled(rename = "delay p50/p99/max ms")]
+    delay: String,
+}
+
+/// The fault windows and, when any fault touched the links, the link
+/// counters (TCP links, which carry MariaDB's replication, in their own
+/// table: connections and bytes, chunks as messages).
 fn render_faults(out: &mut String, run: &RunInfo) {
     if !run.faults.is_empty() {
         let rows: Vec<FaultRow> = run
@@ -178,13 +195,36 @@ fn render_faults(out: &mut String, run: &RunInfo) {
             Table::new(rows).with(Style::rounded())
         );
     }
-    let busy = run
-        .links
+    let (tcp, http): (Vec<_>, Vec<_>) = run.links.iter().partition(|l| l.tcp.is_some());
+    if !tcp.is_empty() {
+        let rows: Vec<TcpLinkRow> = tcp
+            .iter()
+            .map(|l| {
+                let t = l.tcp.clone().unwrap_or_default();
+                TcpLinkRow {
+                    link: format!("{}->{}", l.from, l.to),
+                    connections: t.connections,
+                    refused: t.refused,
+                    cut: t.cut,
+                    bytes: t.bytes,
+                    passed: l.passed,
+                    held: l.held,
+                    dropped: l.dropped,
+                    delay: format!("{}/{}/{}", l.delay_ms_p50, l.delay_ms_p99, l.delay_ms_max),
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "tcp links:\n{}",
+            Table::new(rows).with(Style::rounded())
+        );
+    }
+    let busy = http
         .iter()
         .any(|l| l.passed + l.dropped + l.lost + l.held + l.duplicated > 0);
     if busy {
-        let rows: Vec<LinkRow> = run
-            .links
+        let rows: Vec<LinkRow> = http
             .iter()
             .map(|l| LinkRow {
                 link: format!("{}->{}", l.from, l.to),
@@ -278,9 +318,13 @@ fn render_db_findings(out: &mut String, run: &RunInfo) {
             .as_deref()
             .map_or(String::new(), |c| format!(" ({c})"));
         let errno = f.errno.map_or(String::new(), |e| format!(" error {e}:"));
+        let anomaly = f
+            .anomaly
+            .as_deref()
+            .map_or(String::new(), |a| format!(" [stems from the anomaly {a}]"));
         let _ = writeln!(
             out,
-            "  - {} {}{channel}:{errno} {}",
+            "  - {} {}{channel}:{errno} {}{anomaly}",
             f.node, f.kind, f.message
         );
     }

@@ -39,6 +39,10 @@ pub struct Figures {
     /// bare history.
     pub convergence_s: Option<f64>,
     pub quiesced: bool,
+    /// Problems the database reported about itself (stopped appliers);
+    /// `None` for the reference nodes, which report none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_findings: Option<u64>,
     /// Every anomaly kind's count, by name.
     pub anomaly_counts: std::collections::BTreeMap<String, usize>,
 }
@@ -131,6 +135,11 @@ impl Figures {
             latency_ms_p99: quantile(0.99),
             convergence_s: results.run.as_ref().map(|r| r.quiesce_s),
             quiesced: results.run.as_ref().is_some_and(|r| r.quiesced),
+            db_findings: results
+                .run
+                .as_ref()
+                .filter(|r| r.strategy == "mariadb")
+                .map(|r| r.db_findings.len() as u64),
             anomaly_counts: check.anomaly_counts.clone(),
         })
     }

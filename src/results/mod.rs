@@ -70,12 +70,19 @@ pub struct DbFinding {
     pub errno: Option<u32>,
     /// The database's own words.
     pub message: String,
+    /// The checkers' anomaly this finding stems from (e.g. an applier that
+    /// stopped on a name granted twice: `constraint-violation: name k3`);
+    /// the anomaly, with its witnesses, is the report of that problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<String>,
 }
 
 impl Results {
     /// Fold the run's own observations into the verdict: a run that did not
     /// quiesce, or whose final reads are incomplete, cannot vouch for
-    /// anomalies that depend on the final state.
+    /// anomalies that depend on the final state; a database that reported
+    /// a problem of its own (a stopped applier) fails the run. `diverge
+    /// check` folds a stored run's facts in the same way.
     pub fn from_run(mut check: CheckResult, run: RunInfo) -> Self {
         let mut doubts = Vec::new();
         if !run.quiesced {
@@ -102,6 +109,9 @@ impl Results {
             }
             check.inconclusive.extend(doubts);
         }
+        if !run.db_findings.is_empty() {
+            check.valid = Validity::Invalid;
+        }
         Results {
             check,
             run: Some(run),
@@ -119,5 +129,63 @@ impl Results {
             Validity::Invalid => 1,
             Validity::Unknown => 2,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_info(db_findings: Vec<DbFinding>) -> RunInfo {
+        RunInfo {
+            test_name: "t".into(),
+            seed: 1,
+            workload: "unique-ids".into(),
+            strategy: "mariadb".into(),
+            topology: "ring".into(),
+            nodes: 2,
+            started_at: String::new(),
+            workload_s: 1.0,
+            quiesced: true,
+            quiesce_s: 0.1,
+            final_reads_ok: 2,
+            final_reads_expected: 2,
+            replay: String::new(),
+            faults: Vec::new(),
+            links: Vec::new(),
+            notes: Vec::new(),
+            db_findings,
+        }
+    }
+
+    /// The run and `diverge check` of its directory both fold the stored
+    /// findings in here, so both give the same verdict.
+    #[test]
+    fn a_database_finding_fails_a_run_the_checkers_found_clean() {
+        let history = diverge_checkers::parse_history(
+            concat!(
+                r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"generate","node":"n1"}"#,
+                "\n",
+                r#"{"index":1,"time":2,"process":0,"type":"ok","f":"generate","value":1,"node":"n1"}"#,
+                "\n",
+            ),
+            "test",
+        )
+        .unwrap();
+        let clean = || diverge_checkers::check(&history, diverge_checkers::Workload::UniqueIds);
+        assert_eq!(clean().valid, Validity::Valid);
+        let results = Results::from_run(clean(), run_info(Vec::new()));
+        assert_eq!(results.exit_code(), 0);
+        let stopped = DbFinding {
+            node: "n2".into(),
+            kind: "replication-stopped".into(),
+            channel: Some("replicating from n1".into()),
+            errno: Some(1236),
+            message: "IO (receiver) thread stopped: ...".into(),
+            anomaly: None,
+        };
+        let results = Results::from_run(clean(), run_info(vec![stopped]));
+        assert_eq!(results.check.valid, Validity::Invalid);
+        assert_eq!(results.exit_code(), 1);
     }
 }

@@ -31,7 +31,7 @@ pub async fn serve(args: ServeArgs) -> Result<i32> {
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     let addr = listener.local_addr()?;
-    println!("serving {} at http://{addr}/", root.display());
+    crate::say!("serving {} at http://{addr}/", root.display());
     axum::serve(listener, router(root))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -243,6 +243,7 @@ mod tests {
             latency_ms_p99: 5.0,
             convergence_s: Some(0.1),
             quiesced: true,
+            db_findings: None,
             anomaly_counts: [
                 ("lost-update".to_string(), 3),
                 ("divergence".to_string(), 0),

@@ -47,7 +47,7 @@ pub async fn suite(args: SuiteArgs) -> Result<i32> {
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .context("installing the Ctrl-C handler")?;
     let scenarios = load_all(&args.dir, &args.results, args.only.as_deref())?;
-    println!(
+    crate::say!(
         "suite {}: {} scenarios",
         args.dir.display(),
         scenarios.len()
@@ -60,22 +60,22 @@ pub async fn suite(args: SuiteArgs) -> Result<i32> {
             return Ok(EXIT_INTERRUPTED);
         }
     };
-    println!("\n{}", table(&outcomes));
+    crate::say!("\n{}", table(&outcomes));
     if let Some(path) = &args.junit {
         std::fs::write(
             path,
             junit::render(&outcomes, started.elapsed().as_secs_f64()),
         )
         .with_context(|| format!("writing {}", path.display()))?;
-        println!("JUnit XML: {}", path.display());
+        crate::say!("JUnit XML: {}", path.display());
     }
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.failures.is_empty()).collect();
     for o in &failed {
-        println!("FAILED {}: {}", o.name, o.failures.join("; "));
-        println!("  replay: {}", o.replay);
+        crate::say!("FAILED {}: {}", o.name, o.failures.join("; "));
+        crate::say!("  replay: {}", o.replay);
     }
     let errors = outcomes.iter().filter(|o| o.error.is_some()).count();
-    println!(
+    crate::say!(
         "suite: {} passed, {} failed, {} errors",
         outcomes.len() - failed.len() - errors,
         failed.len(),
@@ -117,7 +117,7 @@ pub fn load_all(dir: &Path, results: &Path, only: Option<&str>) -> Result<Vec<Sc
 async fn run_all(scenarios: &[Scenario]) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
-        println!(
+        crate::say!(
             "\n[{}/{}] {}{}",
             i + 1,
             scenarios.len(),
@@ -128,9 +128,9 @@ async fn run_all(scenarios: &[Scenario]) -> Vec<Outcome> {
         );
         let outcome = run_one(s).await;
         match (&outcome.error, outcome.failures.is_empty()) {
-            (Some(e), _) => println!("{}: ERROR {e}", s.name),
-            (None, true) => println!("{}: pass ({})", s.name, outcome.passed.join(", ")),
-            (None, false) => println!("{}: FAIL ({})", s.name, outcome.failures.join("; ")),
+            (Some(e), _) => crate::say!("{}: ERROR {e}", s.name),
+            (None, true) => crate::say!("{}: pass ({})", s.name, outcome.passed.join(", ")),
+            (None, false) => crate::say!("{}: FAIL ({})", s.name, outcome.failures.join("; ")),
         }
         outcomes.push(outcome);
     }

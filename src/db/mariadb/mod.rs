@@ -7,8 +7,8 @@
 //! clients ([`sql`]) run the workload while the [`nemesis`] partitions,
 //! crashes and pauses instances. At the end: heal, wait (bounded) until
 //! every applier caught up or stopped, read every key on every instance,
-//! stop the instances. Stopped appliers, ids handed out twice and names
-//! claimed twice are findings; divergence and lost updates are checked on
+//! stop the instances. Stopped appliers are findings; divergence, lost
+//! updates, ids handed out twice and names granted twice are checked on
 //! the history as for any run.
 
 pub mod nemesis;
@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use diverge_checkers::Validity;
 use tokio::sync::Mutex;
 
 use crate::cluster::free_port;
@@ -139,7 +138,7 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
                 .with_context(|| format!("configuring {id} to replicate from {}", ids[m]))?;
         }
     }
-    println!(
+    crate::say!(
         "mariadb: {n} instances, {}, ready in {:.0} ms",
         config.topology,
         ready_start.elapsed().as_secs_f64() * 1000.0
@@ -185,7 +184,7 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     (&mut *nemesis.0.lock().await)
         .await
         .context("the nemesis task failed")?;
-    println!("workload: {workload_s:.1}s, {ok} ok, {fail} fail, {info} info");
+    crate::say!("workload: {workload_s:.1}s, {ok} ok, {fail} fail, {info} info");
 
     let addrs: Vec<(String, u16)> = ids.iter().cloned().zip(ports.iter().copied()).collect();
     let catch_up = replication::wait_caught_up(&addrs, config.quiesce_timeout()).await;
@@ -202,17 +201,15 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     tracing::debug!(written, "history closed");
 
     let history = diverge_checkers::read_history(&run_dir.join("history.jsonl"))?;
-    db_findings.extend(findings::duplicate_ids(&history));
-    db_findings.extend(findings::double_claims(&history));
     // MariaDB applies replicated rows in arrival order, not by any conflict
-    // strategy: nothing is inherent to a strategy (`mariadb` is unknown to
-    // the checkers).
-    let options = diverge_checkers::CheckOptions {
-        strategy: Some("mariadb".into()),
-        ..crate::control::check_options(config)
-    };
-    let check = diverge_checkers::check_with(&history, &options);
-    let mut notes = vec![format!(
+    // strategy: `check_options` names the strategy `mariadb`, which makes no
+    // anomaly inherent to a strategy (`diverge check` does the same).
+    let check = diverge_checkers::check_with(&history, &crate::control::check_options(config));
+    // Ids handed out twice and names granted twice are the checkers'
+    // anomalies; an applier that stopped on one says so instead of
+    // repeating it.
+    findings::relate(&mut db_findings, &check.anomalies);
+    let notes = vec![format!(
         "replication positions (gtid_binlog_pos) at the end: {}",
         catch_up
             .states
@@ -221,12 +218,6 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
             .collect::<Vec<_>>()
             .join(" ")
     )];
-    notes.extend(tcp_links.iter().map(|l| {
-        format!(
-            "tcp link {}->{}: {} connections, {} refused, {} bytes",
-            l.from, l.to, l.connections, l.refused, l.bytes
-        )
-    }));
     let run = RunInfo {
         test_name: config.test_name.clone(),
         seed: config.seed,
@@ -242,15 +233,12 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         final_reads_expected: keys.len() * n,
         replay: config.replay.clone(),
         faults: fault_windows(&history),
-        links: Vec::new(),
+        links: tcp_links,
         notes,
         db_findings,
     };
-    let has_findings = !run.db_findings.is_empty();
-    let mut results = Results::from_run(check, run);
-    if has_findings {
-        results.check.valid = Validity::Invalid;
-    }
+    // Findings (stopped appliers) make the verdict invalid there.
+    let results = Results::from_run(check, run);
     drop(leftovers);
     Ok(results)
 }

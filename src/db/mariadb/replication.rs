@@ -184,6 +184,7 @@ pub fn stopped_appliers(states: &[(String, InstanceState)]) -> Vec<DbFinding> {
                     channel: channel.clone(),
                     errno: (c.sql_errno != 0).then_some(c.sql_errno),
                     message: format!("SQL (applier) thread stopped: {}", c.sql_error),
+                    anomaly: None,
                 });
             }
             if c.io_running == "No" {
@@ -193,6 +194,7 @@ pub fn stopped_appliers(states: &[(String, InstanceState)]) -> Vec<DbFinding> {
                     channel,
                     errno: (c.io_errno != 0).then_some(c.io_errno),
                     message: format!("IO (receiver) thread stopped: {}", c.io_error),
+                    anomaly: None,
                 });
             }
         }

@@ -84,18 +84,42 @@ fn tool(name: &str) -> String {
     }
 }
 
+/// Kills a process group when dropped, unless disarmed: the run can be
+/// dropped (Ctrl-C) while `mariadb-install-db` runs, and the bootstrap
+/// `mariadbd` it starts must not outlive it.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: signalling the process group we started; no memory is touched.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Make one initialised datadir under `dir` (system tables), to copy per instance.
 pub async fn install_template(dir: &Path) -> Result<PathBuf> {
     let template = dir.join("template");
-    let output = tokio::process::Command::new(tool("mariadb-install-db"))
+    let child = tokio::process::Command::new(tool("mariadb-install-db"))
         .arg("--no-defaults")
         .arg("--user=root")
         .arg(format!("--datadir={}", template.display()))
         .arg("--skip-test-db")
+        // Its own group, so the guard reaches the bootstrap server too.
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
-        .output()
+        .spawn()
+        .context("running mariadb-install-db")?;
+    let mut group = GroupGuard(child.id());
+    let output = child
+        .wait_with_output()
         .await
         .context("running mariadb-install-db")?;
+    group.0 = None;
     if !output.status.success() {
         bail!(
             "mariadb-install-db failed ({}): {}",

@@ -1,6 +1,8 @@
 //! The page around the charts: header and verdict, the per-checker summary,
 //! fault windows, anomalies with their witness ops, the final values of
 //! divergent keys, link counters, and the style and script, all inline.
+//! Sections only some runs have (database findings, per-instance final
+//! values, TCP links) are in [`super::system`].
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -63,8 +65,14 @@ impl Page<'_> {
         self.summary(&mut out);
         self.charts(&mut out);
         self.faults(&mut out);
+        if let Some(run) = &self.results.run {
+            super::system::findings(&mut out, run);
+        }
         self.anomalies(&mut out);
         self.divergent(&mut out);
+        if let Some(values) = &self.digest.final_values {
+            super::system::final_values(&mut out, values);
+        }
         self.links(&mut out);
         self.files(&mut out);
         let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
@@ -515,8 +523,17 @@ impl Page<'_> {
         if run.links.is_empty() {
             return;
         }
-        out.push_str(r#"<section id="links"><h2>Links</h2><table class="links"><tr><th>link</th><th>received</th><th>passed</th><th>dropped</th><th>lost</th><th>lost replies</th><th>held</th><th>duplicated</th><th>forward errors</th><th>delay p50/p99/max ms</th></tr>"#);
-        for l in &run.links {
+        out.push_str(r#"<section id="links"><h2>Links</h2>"#);
+        let (tcp, http): (Vec<_>, Vec<_>) = run.links.iter().partition(|l| l.tcp.is_some());
+        if !tcp.is_empty() {
+            super::system::tcp_links(out, &tcp);
+        }
+        if http.is_empty() {
+            out.push_str("</section>");
+            return;
+        }
+        out.push_str(r#"<table class="links"><tr><th>link</th><th>received</th><th>passed</th><th>dropped</th><th>lost</th><th>lost replies</th><th>held</th><th>duplicated</th><th>forward errors</th><th>delay p50/p99/max ms</th></tr>"#);
+        for l in http {
             let _ = write!(
                 out,
                 r#"<tr><td>{}&rarr;{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}/{}/{}</td></tr>"#,
@@ -591,7 +608,7 @@ fn cut(text: &str) -> String {
 }
 
 /// An op's value, cut to [`VALUE_CHARS`] with a note giving its full size.
-fn value_text(v: Option<&Value>) -> String {
+pub(super) fn value_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::Array(items)) => {

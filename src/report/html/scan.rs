@@ -1,10 +1,11 @@
 //! One streaming pass over `history.jsonl` that keeps only what the page
 //! draws: per-time-bin counts and latency histograms, per-process-row
 //! counts, the nemesis ops, the largest read, and the raw lines of the
-//! witness ops the page quotes. Memory is bounded by the number of bins and
+//! witness ops the page quotes, and (when asked) the final reads of the
+//! first [`FINAL_KEYS`] keys. Memory is bounded by the number of bins and
 //! rows, never by the history's length.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -33,6 +34,33 @@ pub struct Digest {
     pub final_reads: u64,
     /// Lines in the file.
     pub lines: u64,
+    /// Final values by key and node, when the scan was asked for them.
+    pub final_values: Option<FinalValues>,
+}
+
+/// Keys whose final values per instance the page shows; the rest are counted.
+pub const FINAL_KEYS: usize = 100;
+
+/// The `ok` final reads of the first [`FINAL_KEYS`] keys (in history order):
+/// key -> node -> value.
+#[derive(Debug, Default)]
+pub struct FinalValues {
+    pub by_key: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Final reads of keys past the first [`FINAL_KEYS`], not kept.
+    pub more_reads: usize,
+}
+
+impl FinalValues {
+    fn record(&mut self, op: Op) {
+        let (Some(key), Some(node)) = (op.key, op.node) else {
+            return;
+        };
+        if !self.by_key.contains_key(&key) && self.by_key.len() >= FINAL_KEYS {
+            self.more_reads += 1;
+            return;
+        }
+        self.by_key.entry(key).or_default().insert(node, op.value);
+    }
 }
 
 /// Only the fields the scan reads; `value` is counted, never built.
@@ -122,11 +150,20 @@ impl<'de> Deserialize<'de> for ValueLen {
 
 /// Scan `path`; `rows` folds client processes onto timeline rows (the
 /// test's concurrency: a retired process's successor shares its row), and
-/// `witnesses` are the op indices whose lines the page quotes.
-pub fn scan(path: &Path, rows: Option<u64>, witnesses: &HashSet<u64>) -> Result<Digest> {
+/// `witnesses` are the op indices whose lines the page quotes;
+/// `final_values` keeps the final reads of the first keys.
+pub fn scan(
+    path: &Path,
+    rows: Option<u64>,
+    witnesses: &HashSet<u64>,
+    final_values: bool,
+) -> Result<Digest> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut digest = Digest::default();
+    let mut digest = Digest {
+        final_values: final_values.then(FinalValues::default),
+        ..Digest::default()
+    };
     // Open invokes: process -> invoke time.
     let mut open: HashMap<u64, u64> = HashMap::new();
     let mut buf = String::with_capacity(256);
@@ -163,6 +200,12 @@ pub fn scan(path: &Path, rows: Option<u64>, witnesses: &HashSet<u64>) -> Result<
         };
         if line.f == diverge_checkers::history::f::FINAL_READ {
             digest.final_reads += u64::from(line.kind == OpType::Ok);
+            if line.kind == OpType::Ok
+                && let Some(values) = &mut digest.final_values
+                && let Ok(op) = serde_json::from_str::<Op>(text)
+            {
+                values.record(op);
+            }
             continue;
         }
         match line.kind {
