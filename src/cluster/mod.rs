@@ -133,5 +133,11 @@ impl Drop for Cluster {
         for node in &mut self.nodes {
             node.kill_now();
         }
+        // SIGKILL is delivered asynchronously: wait (bounded) until every
+        // node is gone, or one could still be seen after the controller exits.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        for node in &mut self.nodes {
+            node.reap_by(deadline);
+        }
     }
 }

@@ -101,6 +101,17 @@ impl NodeProcess {
         }
     }
 
+    /// After [`kill_now`](Self::kill_now): block (up to `deadline`) until the
+    /// process has died and is reaped, so that nothing of it is left when
+    /// the controller exits right after (Drop paths cannot await).
+    pub fn reap_by(&mut self, deadline: std::time::Instant) {
+        if let Some(child) = self.child.as_mut() {
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
     fn signal(&self, signal: libc::c_int) {
         self.signal_pid(self.pid(), signal);
     }

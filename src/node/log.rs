@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use diverge_replica::{LogSeq, Record};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc as tokio_mpsc, oneshot, watch};
 
 /// Name of the log file inside the node's data directory.
 pub const LOG_FILE_NAME: &str = "replication.log";
@@ -196,6 +196,9 @@ pub fn open(path: &Path, mode: FsyncMode) -> Result<(LogWriter, Vec<Record>), Lo
 
 type Done = oneshot::Sender<Result<(), LogError>>;
 
+/// A committed group's waiters and its outcome, handed to the completer task.
+type Completion = (Vec<Done>, Result<(), LogError>);
+
 enum Msg {
     Append {
         records: Vec<Record>,
@@ -257,6 +260,7 @@ impl LogWriter {
         let (persisted_tx, persisted_rx) = watch::channel(persisted);
         let commits = Arc::new(AtomicU64::new(0));
         let thread = WriterThread {
+            completer: spawn_completer(),
             commits: commits.clone(),
             file,
             path,
@@ -351,6 +355,9 @@ struct WriterThread {
     /// Set after the first I/O error: every later append fails with it.
     failed: Option<String>,
     commits: Arc<AtomicU64>,
+    /// Hands each committed group's waiters to a task on the node's runtime
+    /// (None outside a runtime: the thread then completes them itself).
+    completer: Option<tokio_mpsc::UnboundedSender<Completion>>,
 }
 
 impl WriterThread {
@@ -401,7 +408,10 @@ impl WriterThread {
             if flush_due || close.is_some() {
                 let sync = self.mode == FsyncMode::Always || close.is_some();
                 let result = self.commit(&mut buf, buf_max_seq, sync);
-                complete(&mut waiters, &result);
+                self.complete(
+                    &mut waiters,
+                    result.as_ref().map(|_| ()).map_err(LogError::shared),
+                );
                 if self.mode == FsyncMode::Never {
                     next_flush = Instant::now() + NEVER_FLUSH_INTERVAL;
                 }
@@ -448,14 +458,59 @@ impl WriterThread {
     }
 }
 
-fn complete(waiters: &mut Vec<Done>, result: &Result<(), LogError>) {
-    for done in waiters.drain(..) {
+/// Start the task that completes committed groups on the current runtime,
+/// if there is one. Waking one task per group from the writer thread costs
+/// one cross-thread wake-up (an eventfd write and a context switch) instead
+/// of one per waiting request; the task then wakes the requests on the
+/// runtime's own thread, which is cheap. Under load a group holds tens of
+/// requests, and those wake-ups were a tenth of a node's system calls.
+fn spawn_completer() -> Option<tokio_mpsc::UnboundedSender<Completion>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let (tx, mut rx) = tokio_mpsc::unbounded_channel::<Completion>();
+    runtime.spawn(async move {
+        while let Some((waiters, result)) = rx.recv().await {
+            complete_now(waiters, &result);
+        }
+    });
+    Some(tx)
+}
+
+impl WriterThread {
+    /// Resolve `waiters` with `result`, through the completer task if any.
+    fn complete(&self, waiters: &mut Vec<Done>, result: Result<(), LogError>) {
+        if waiters.is_empty() {
+            return;
+        }
+        let waiters = std::mem::take(waiters);
+        let unsent = match &self.completer {
+            Some(completer) => match completer.send((waiters, result)) {
+                Ok(()) => return,
+                // The runtime is gone: complete here.
+                Err(tokio_mpsc::error::SendError(unsent)) => unsent,
+            },
+            None => (waiters, result),
+        };
+        complete_now(unsent.0, &unsent.1);
+    }
+}
+
+fn complete_now(waiters: Vec<Done>, result: &Result<(), LogError>) {
+    for done in waiters {
         let outcome = match result {
             Ok(()) => Ok(()),
-            Err(LogError::Failed(reason)) => Err(LogError::Failed(reason.clone())),
-            Err(e) => Err(LogError::Failed(e.to_string())),
+            Err(e) => Err(e.shared()),
         };
         let _ = done.send(outcome);
+    }
+}
+
+impl LogError {
+    /// The error as every waiter of a failed group sees it.
+    fn shared(&self) -> LogError {
+        match self {
+            LogError::Failed(reason) => LogError::Failed(reason.clone()),
+            e => LogError::Failed(e.to_string()),
+        }
     }
 }
 
