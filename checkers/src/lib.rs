@@ -64,7 +64,7 @@ pub use parse::{
     History, HistoryError, parse_hist, parse_history, parse_history_detailed, read_hist,
     read_history, read_history_detailed,
 };
-pub use result::{CheckResult, LagStats, OutcomeCounts, Stats, Validity};
+pub use result::{CheckResult, LagStats, NeverReplicated, OutcomeCounts, Stats, Validity};
 pub use synth::{SynthSpec, synth_history};
 pub use workload::{UnknownWorkload, Workload};
 
@@ -118,6 +118,10 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     let mut result = CheckResult::new(anomalies, Stats::of_hist(hist), inconclusive);
     result.lag = lag;
     result.availability = observe::availability(&index);
+    result.never_replicated = observe::never_replicated(
+        &index,
+        matches!(opts.workload, Workload::Set | Workload::ListAppend),
+    );
     result
 }
 
@@ -204,6 +208,10 @@ mod tests {
                 ]
                 .map(|(n, c)| (n.to_owned(), c))
                 .into(),
+                never_replicated: Some(NeverReplicated {
+                    count: 0,
+                    acknowledged: 1
+                }),
             }
         );
     }

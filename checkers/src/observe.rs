@@ -1,12 +1,12 @@
-//! Measurements from the history alone (no verdict): replication lag and
-//! availability per node.
+//! Measurements from the history alone (no verdict): replication lag,
+//! writes that never reached every node, and availability per node.
 
 use std::collections::BTreeMap;
 
 use crate::history::OpType;
 use crate::index::HistoryIndex;
 use crate::model::{NONE, fid};
-use crate::result::{LagStats, OutcomeCounts};
+use crate::result::{LagStats, NeverReplicated, OutcomeCounts};
 
 /// Replication lag per acknowledged written value: from its write's `ok`
 /// completion to the completion of the first `ok` (non-final) read on
@@ -40,6 +40,36 @@ pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
     })
 }
 
+/// Acknowledged writes that some node's final read holds and another's
+/// lacks: they reached some nodes and never the rest (a ring or star cut by
+/// a node that is down). Writes no final read holds are lost updates, not
+/// counted here. Only for workloads whose final reads hold every surviving
+/// write (set, list-append); `None` otherwise or without final reads.
+pub fn never_replicated(index: &HistoryIndex, accumulates: bool) -> Option<NeverReplicated> {
+    if !accumulates {
+        return None;
+    }
+    let mut figure = NeverReplicated::default();
+    let mut any = false;
+    for k in &index.keys {
+        if k.final_reads.is_empty() {
+            continue;
+        }
+        any = true;
+        for w in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+            if w.outcome != OpType::Ok {
+                continue;
+            }
+            figure.acknowledged += 1;
+            let holding = k.final_reads.iter().filter(|r| r.contains(w.value)).count();
+            if holding > 0 && holding < k.final_reads.len() {
+                figure.count += 1;
+            }
+        }
+    }
+    any.then_some(figure)
+}
+
 /// ok / fail / info per node over client ops (final reads excluded; a
 /// never-completed op counts as info).
 pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
@@ -68,7 +98,36 @@ pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
 #[cfg(test)]
 mod tests {
     use crate::testing::h;
-    use crate::{LagStats, OutcomeCounts, Workload, check};
+    use crate::{LagStats, NeverReplicated, OutcomeCounts, Validity, Workload, check};
+
+    #[test]
+    fn writes_held_by_some_final_reads_only_never_replicated() {
+        // n2 is down: not read at the end, and no verdict of "unknown" for it.
+        let history = h("
+            0 nemesis ok start-down _ [\"n2\"]
+            1 1 invoke add s 1 @n1
+            2 1 ok     add s 1 @n1
+            3 2 invoke add s 2 @n3
+            4 2 ok     add s 2 @n3
+            5 3 invoke add s 3 @n2
+            6 3 fail   add s 3 @n2
+            7 9 invoke final-read s @n1
+            8 9 ok     final-read s [1,2] @n1
+            9 9 invoke final-read s @n3
+            10 9 ok    final-read s [2] @n3
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(
+            result.never_replicated,
+            Some(NeverReplicated {
+                count: 1,
+                acknowledged: 2
+            })
+        );
+        assert_eq!(result.inconclusive, Vec::<String>::new());
+        assert_eq!(result.valid, Validity::Invalid, "n1 and n3 diverge");
+        assert_eq!(result.anomaly_counts["divergence"], 1);
+    }
 
     #[test]
     fn lag_and_availability_from_the_history() {

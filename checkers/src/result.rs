@@ -30,6 +30,19 @@ pub struct CheckResult {
     /// ok / fail / info per node (client ops, final reads excluded).
     #[serde(default)]
     pub availability: BTreeMap<String, OutcomeCounts>,
+    /// Acknowledged writes some node's final read holds and another's lacks
+    /// (set and list-append workloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_replicated: Option<NeverReplicated>,
+}
+
+/// Acknowledged writes that reached some nodes and never the others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeverReplicated {
+    /// Writes present in some final reads of their key and absent from others.
+    pub count: u64,
+    /// Acknowledged writes to keys with final reads (the denominator).
+    pub acknowledged: u64,
 }
 
 /// Replication lag: for each written value, the time from its write's `ok`
@@ -98,6 +111,7 @@ impl CheckResult {
             unexpected_counts,
             lag: None,
             availability: BTreeMap::new(),
+            never_replicated: None,
         }
     }
 }
