@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 use crate::history::OpType;
 use crate::index::HistoryIndex;
 use crate::model::{NONE, fid};
-use crate::result::{LagStats, NeverReplicated, OutcomeCounts};
+use crate::result::{LagBin, LagStats, NeverReplicated, OutcomeCounts};
+
+/// Bins of the replication lag over time: enough to see a fault's effect,
+/// few enough to keep `results.json` small whatever the history's length.
+const LAG_BINS: u64 = 100;
 
 /// Replication lag per acknowledged written value: from its write's `ok`
 /// completion to the completion of the first `ok` (non-final) read on
@@ -38,6 +42,42 @@ pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
         p99_ms: at(0.99),
         max_ms: at(1.0),
     })
+}
+
+/// Replication lag over time: the same per-value lags as [`lag`], binned by
+/// the write's `ok` completion time into at most [`LAG_BINS`] bins of equal
+/// width (whole milliseconds), each with exact p50 / p99 / max. Empty bins
+/// are left out; empty when no value was observed on another node.
+pub fn lag_over_time(index: &HistoryIndex, first_seen: &[u64]) -> Vec<LagBin> {
+    let samples: Vec<(u64, u64)> = index
+        .writes
+        .iter()
+        .zip(first_seen)
+        .filter(|(w, seen)| w.outcome == OpType::Ok && **seen != u64::MAX)
+        .map(|(w, &seen)| (w.end_time, seen.saturating_sub(w.end_time)))
+        .collect();
+    let Some(end) = samples.iter().map(|s| s.0).max() else {
+        return Vec::new();
+    };
+    let width_ns = (end / LAG_BINS + 1).div_ceil(1_000_000) * 1_000_000;
+    let mut bins: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (at, lag) in samples {
+        bins.entry(at / width_ns).or_default().push(lag);
+    }
+    bins.into_iter()
+        .map(|(i, mut lags)| {
+            lags.sort_unstable();
+            let at = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+            LagBin {
+                start_s: (i * width_ns) as f64 / 1e9,
+                width_s: width_ns as f64 / 1e9,
+                values: lags.len() as u64,
+                p50_ms: at(0.5),
+                p99_ms: at(0.99),
+                max_ms: at(1.0),
+            }
+        })
+        .collect()
 }
 
 /// Acknowledged writes that some node's final read holds and another's
@@ -99,6 +139,31 @@ pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
 mod tests {
     use crate::testing::h;
     use crate::{LagStats, NeverReplicated, OutcomeCounts, Validity, Workload, check};
+
+    #[test]
+    fn lag_over_time_bins_each_value_by_its_ack() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            2 2 invoke read r @n2
+            3 2 ok     read r [1] @n2
+            96 1 invoke write r 2 @n1
+            97 1 ok     write r 2 @n1
+            98 2 invoke read r @n2
+            99 2 ok     read r [2] @n2
+            100 1 invoke write r 3 @n1
+            101 1 ok    write r 3 @n1
+        ");
+        let result = check(&history, Workload::Register);
+        // Acks at 1 ms and 97 ms; 1 ms bins (97 ms / 100, rounded up).
+        let bins: Vec<(f64, u64, f64)> = result
+            .lag_over_time
+            .iter()
+            .map(|b| (b.start_s, b.values, b.max_ms))
+            .collect();
+        assert_eq!(bins, [(0.001, 1, 2.0), (0.097, 1, 2.0)]);
+        assert!(result.lag_over_time.iter().all(|b| b.width_s == 0.001));
+    }
 
     #[test]
     fn writes_held_by_some_final_reads_only_never_replicated() {
