@@ -2,7 +2,9 @@
 //! fault drawn from the enabled kinds or undoes the one in effect, recording
 //! each start and end as a nemesis op. `offline` is special: one leader is
 //! cut off from 10% to 80% of the time limit. When the time limit is
-//! reached, everything is healed.
+//! reached, everything is healed (nodes held down by `--down` stay down).
+//! Under `--routing home-failover` each fault that takes nodes away moves
+//! their homes' ops elsewhere, and its end moves them back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
