@@ -61,6 +61,31 @@ pub enum Routing {
     Home,
 }
 
+/// The `--routing` flag: how the clients route ops. The client driver
+/// knows [`Routing`] only; `home-failover` drives it as `home` and moves a
+/// faulted home's traffic below it (see `workload::failover`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoutingMode {
+    /// Every op goes to a node drawn at random.
+    Random,
+    /// Every key has one home leader that takes all its ops (conflict avoidance).
+    Home,
+    /// As home, but while a key's home is faulted (crashed, paused, offline,
+    /// down) its ops go to the next live node, and back when it recovers.
+    HomeFailover,
+}
+
+impl RoutingMode {
+    /// How the client driver picks a node under this mode.
+    pub fn driver_routing(self) -> Routing {
+        match self {
+            RoutingMode::Random => Routing::Random,
+            RoutingMode::Home | RoutingMode::HomeFailover => Routing::Home,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FsyncMode {
@@ -159,8 +184,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 200.0)]
     pub rate: f64,
     /// How ops pick their node.
-    #[arg(long, value_enum, default_value_t = Routing::Random)]
-    pub routing: Routing,
+    #[arg(long, value_enum, default_value_t = RoutingMode::Random)]
+    pub routing: RoutingMode,
     /// Seed for every random choice; drawn and printed when absent.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -225,6 +250,10 @@ pub struct RunArgs {
     /// Do not print the report's anomaly list (the summary tables remain).
     #[arg(long)]
     pub quiet: bool,
+    /// Nodes held down for the whole run (e.g. n2,n3): stopped before the
+    /// workload starts and never restarted, so no peer can relay through them.
+    #[arg(long, value_delimiter = ',')]
+    pub down: Vec<String>,
 }
 
 fn parse_checker_workload(s: &str) -> Result<diverge_checkers::Workload, String> {

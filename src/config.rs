@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{FsyncMode, OnOff, Routing, RunArgs, StrategyName, Topology, WorkloadName};
+use crate::cli::{FsyncMode, OnOff, RoutingMode, RunArgs, StrategyName, Topology, WorkloadName};
 use crate::nemesis::NemesisSet;
 
 /// Limits that keep a local cluster meaningful on one machine.
@@ -31,7 +31,7 @@ pub struct TestConfig {
     pub keys: usize,
     /// Ops per second over all clients; `None` = unlimited.
     pub rate: Option<f64>,
-    pub routing: Routing,
+    pub routing: RoutingMode,
     pub fsync: FsyncMode,
     pub quiesce_timeout_s: f64,
     pub ready_timeout_s: f64,
@@ -60,6 +60,10 @@ pub struct TestConfig {
     pub db: crate::db::DbConfig,
     /// The command line that replays this run.
     pub replay: String,
+    /// Nodes held down for the whole run (`--down`), by id: stopped before
+    /// the workload, never restarted, not read at the end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub down: Vec<String>,
 }
 
 /// Options of the strategy, topology and delivery that the nodes (and, for
@@ -174,6 +178,7 @@ impl TestConfig {
             id_step: args.id_step,
             id_offset,
             replay: String::new(),
+            down: validate_down(args)?,
         };
         Ok(TestConfig {
             replay: config.replay_command(),
@@ -210,6 +215,9 @@ impl TestConfig {
         }
         if let Some(f) = &o.on_read {
             extra += &format!(" --on-read {}", f.display());
+        }
+        if !self.down.is_empty() {
+            extra += &format!(" --down {}", self.down.join(","));
         }
         format!(
             "diverge run {node_cmd}{}--nodes {} --workload {} --strategy {}{extra} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --id-step {} --id-offset {} --seed {}",
@@ -263,6 +271,11 @@ impl TestConfig {
     /// contiguous groups.
     pub fn datacenter_of(&self, i: usize) -> usize {
         i * self.datacenters / self.nodes
+    }
+
+    /// Whether node index `i` is held down for the whole run (`--down`).
+    pub fn is_down(&self, i: usize) -> bool {
+        self.down.contains(&format!("n{}", i + 1))
     }
 
     /// The key pool `k0..k(keys-1)`.
@@ -411,6 +424,40 @@ fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
     })
 }
 
+/// `--down`: known node ids, each once, at least one node left up, and only
+/// for nodes diverge starts as processes.
+fn validate_down(args: &RunArgs) -> Result<Vec<String>, ConfigError> {
+    if args.down.is_empty() {
+        return Ok(Vec::new());
+    }
+    if args.db == crate::db::DbName::Mariadb {
+        return Err(invalid(
+            "down",
+            "applies to the reference nodes and --node-cmd nodes, not --db mariadb",
+        ));
+    }
+    let mut down: Vec<String> = Vec::new();
+    for id in &args.down {
+        let known = id
+            .strip_prefix('n')
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| (1..=args.nodes).contains(&n) && *id == format!("n{n}"));
+        if !known {
+            return Err(invalid(
+                "down",
+                format!("{id:?} is not a node of this test (n1..n{})", args.nodes),
+            ));
+        }
+        if !down.contains(id) {
+            down.push(id.clone());
+        }
+    }
+    if down.len() >= args.nodes {
+        return Err(invalid("down", "at least one node must stay up"));
+    }
+    Ok(down)
+}
+
 fn validate_test_name(name: &str) -> Result<String, ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 100
@@ -489,5 +536,24 @@ mod tests {
         assert_eq!(err.flag, "rate");
         let err = TestConfig::from_args(&parse(&["--test-name", "../x"]), 1).unwrap_err();
         assert_eq!(err.flag, "test-name");
+    }
+
+    #[test]
+    fn down_nodes_are_checked_and_replayed() {
+        let config = TestConfig::from_args(&parse(&["--down", "n2,n2", "--seed", "3"]), 1).unwrap();
+        assert_eq!(config.down, vec!["n2"]);
+        assert!(config.is_down(1) && !config.is_down(0));
+        assert!(config.replay.contains(" --down n2 "), "{}", config.replay);
+        let err = TestConfig::from_args(&parse(&["--down", "n4"]), 1).unwrap_err();
+        assert_eq!(err.flag, "down");
+        assert!(
+            err.problem.contains("\"n4\" is not a node"),
+            "{}",
+            err.problem
+        );
+        let err = TestConfig::from_args(&parse(&["--down", "n1,n2,n3"]), 1).unwrap_err();
+        assert_eq!(err.problem, "at least one node must stay up");
+        let err = TestConfig::from_args(&parse(&["--down", "n01"]), 1).unwrap_err();
+        assert_eq!(err.flag, "down");
     }
 }

@@ -66,8 +66,23 @@ fn the_report_shows_verdict_charts_and_anomalies() {
     );
     assert_eq!(
         dom.matches(r#"<svg class="chart""#).count(),
-        3,
-        "timeline, latency, throughput"
+        4,
+        "timeline, latency, throughput, replication lag"
+    );
+    let lag = dom
+        .split(r#"aria-label="replication lag over time""#)
+        .nth(1)
+        .expect("the replication lag chart is drawn")
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert!(
+        lag.contains(r#"<polyline class="p50""#) && lag.contains(r#"<polyline class="max""#),
+        "lag lines drawn"
+    );
+    assert!(
+        lag.contains(r#"<rect class="fault"#),
+        "fault windows shaded under the lag"
     );
     assert!(
         dom.matches(r#"<rect class="cell""#).count() > 10,

@@ -163,6 +163,21 @@ fn a_million_op_report_is_complete_small_and_fast_to_render() {
     assert!(html.contains("divergence (10)"), "divergent keys listed");
     assert!(html.contains("lost-update (10)"), "lost updates listed");
     assert!(html.contains("partition"));
+    // Replication lag over time: binned by the checkers, drawn with the faults.
+    let lag = html
+        .split(r#"aria-label="replication lag over time""#)
+        .nth(1)
+        .expect("the replication lag chart is in the page")
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert!(lag.contains(r#"<polyline class="p99" points=""#));
+    assert!(!lag.contains(r#"points="""#), "every lag line has points");
+    assert!(
+        lag.contains(r#"<rect class="fault"#),
+        "fault windows shaded"
+    );
+    assert!(html.contains(r#"<h2 id="lag">Replication lag</h2><p class="binned">"#));
     assert!(
         html.contains("<td>1 values</td>"),
         "the largest read is counted"

@@ -3,10 +3,32 @@
 //! Lost updates and divergence are judged on final reads. Without them, or
 //! with some node's final read of a written key missing, "no anomaly found"
 //! does not mean "valid": these reasons turn the verdict into `unknown`.
+//!
+//! A node held down for the whole run (`diverge run --down`, recorded as a
+//! `start-down` nemesis op naming it) is never read at the end: no final
+//! read of it is expected.
 
 use crate::anomaly::list;
+use crate::history::OpType;
 use crate::index::HistoryIndex;
 use crate::workload::Workload;
+
+/// The nodes `start-down` nemesis ops declared held down (by interned id).
+pub fn down_nodes(index: &HistoryIndex) -> Vec<u32> {
+    let hist = index.hist;
+    let Some(f) = hist.fs.get("start-down") else {
+        return Vec::new();
+    };
+    hist.ops
+        .iter()
+        .filter(|op| !op.is_client() && op.f == f && op.kind == OpType::Ok)
+        .flat_map(|op| match hist.to_json(op.value) {
+            serde_json::Value::Array(names) => names,
+            _ => Vec::new(),
+        })
+        .filter_map(|name| name.as_str().and_then(|n| hist.nodes.get(n)))
+        .collect()
+}
 
 /// Per-key reasons beyond this many are summarized in one line.
 const MAX_KEY_REASONS: usize = 10;
@@ -38,6 +60,7 @@ pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
         });
         return reasons;
     }
+    let down = down_nodes(index);
     let mut missing = index
         .sorted_keys()
         .into_iter()
@@ -47,7 +70,7 @@ pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
             let absent: Vec<&str> = index
                 .nodes
                 .iter()
-                .filter(|&&n| !k.final_reads.iter().any(|r| r.node == n))
+                .filter(|&&n| !down.contains(&n) && !k.final_reads.iter().any(|r| r.node == n))
                 .map(|&n| index.node_name(n))
                 .collect();
             let key = index.key_name(key);

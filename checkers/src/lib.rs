@@ -64,7 +64,7 @@ pub use parse::{
     History, HistoryError, parse_hist, parse_history, parse_history_detailed, read_hist,
     read_history, read_history_detailed,
 };
-pub use result::{CheckResult, LagStats, OutcomeCounts, Stats, Validity};
+pub use result::{CheckResult, LagBin, LagStats, NeverReplicated, OutcomeCounts, Stats, Validity};
 pub use synth::{SynthSpec, synth_history};
 pub use workload::{UnknownWorkload, Workload};
 
@@ -107,17 +107,24 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
         anomalies.extend(divergence::check(&index));
     }
     let mut lag = None;
+    let mut lag_over_time = Vec::new();
     if !matches!(opts.workload, Workload::Counter | Workload::UniqueIds) {
         let (read_anomalies, first_seen) = reads::check_and_observe(&index);
         anomalies.extend(read_anomalies);
         lag = observe::lag(&index, &first_seen);
+        lag_over_time = observe::lag_over_time(&index, &first_seen);
     }
     for anomaly in &mut anomalies {
         anomaly.expectation = expectation::expectation(anomaly.kind, opts);
     }
     let mut result = CheckResult::new(anomalies, Stats::of_hist(hist), inconclusive);
     result.lag = lag;
+    result.lag_over_time = lag_over_time;
     result.availability = observe::availability(&index);
+    result.never_replicated = observe::never_replicated(
+        &index,
+        matches!(opts.workload, Workload::Set | Workload::ListAppend),
+    );
     result
 }
 
@@ -204,6 +211,18 @@ mod tests {
                 ]
                 .map(|(n, c)| (n.to_owned(), c))
                 .into(),
+                never_replicated: Some(NeverReplicated {
+                    count: 0,
+                    acknowledged: 1
+                }),
+                lag_over_time: vec![LagBin {
+                    start_s: 0.003,
+                    width_s: 0.001,
+                    values: 1,
+                    p50_ms: 5.0,
+                    p99_ms: 5.0,
+                    max_ms: 5.0,
+                }],
             }
         );
     }

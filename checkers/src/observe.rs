@@ -1,12 +1,16 @@
-//! Measurements from the history alone (no verdict): replication lag and
-//! availability per node.
+//! Measurements from the history alone (no verdict): replication lag,
+//! writes that never reached every node, and availability per node.
 
 use std::collections::BTreeMap;
 
 use crate::history::OpType;
 use crate::index::HistoryIndex;
 use crate::model::{NONE, fid};
-use crate::result::{LagStats, OutcomeCounts};
+use crate::result::{LagBin, LagStats, NeverReplicated, OutcomeCounts};
+
+/// Bins of the replication lag over time: enough to see a fault's effect,
+/// few enough to keep `results.json` small whatever the history's length.
+const LAG_BINS: u64 = 100;
 
 /// Replication lag per acknowledged written value: from its write's `ok`
 /// completion to the completion of the first `ok` (non-final) read on
@@ -40,6 +44,72 @@ pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
     })
 }
 
+/// Replication lag over time: the same per-value lags as [`lag`], binned by
+/// the write's `ok` completion time into at most [`LAG_BINS`] bins of equal
+/// width (whole milliseconds), each with exact p50 / p99 / max. Empty bins
+/// are left out; empty when no value was observed on another node.
+pub fn lag_over_time(index: &HistoryIndex, first_seen: &[u64]) -> Vec<LagBin> {
+    let samples: Vec<(u64, u64)> = index
+        .writes
+        .iter()
+        .zip(first_seen)
+        .filter(|(w, seen)| w.outcome == OpType::Ok && **seen != u64::MAX)
+        .map(|(w, &seen)| (w.end_time, seen.saturating_sub(w.end_time)))
+        .collect();
+    let Some(end) = samples.iter().map(|s| s.0).max() else {
+        return Vec::new();
+    };
+    let width_ns = (end / LAG_BINS + 1).div_ceil(1_000_000) * 1_000_000;
+    let mut bins: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (at, lag) in samples {
+        bins.entry(at / width_ns).or_default().push(lag);
+    }
+    bins.into_iter()
+        .map(|(i, mut lags)| {
+            lags.sort_unstable();
+            let at = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize] as f64 / 1e6;
+            LagBin {
+                start_s: (i * width_ns) as f64 / 1e9,
+                width_s: width_ns as f64 / 1e9,
+                values: lags.len() as u64,
+                p50_ms: at(0.5),
+                p99_ms: at(0.99),
+                max_ms: at(1.0),
+            }
+        })
+        .collect()
+}
+
+/// Acknowledged writes that some node's final read holds and another's
+/// lacks: they reached some nodes and never the rest (a ring or star cut by
+/// a node that is down). Writes no final read holds are lost updates, not
+/// counted here. Only for workloads whose final reads hold every surviving
+/// write (set, list-append); `None` otherwise or without final reads.
+pub fn never_replicated(index: &HistoryIndex, accumulates: bool) -> Option<NeverReplicated> {
+    if !accumulates {
+        return None;
+    }
+    let mut figure = NeverReplicated::default();
+    let mut any = false;
+    for k in &index.keys {
+        if k.final_reads.is_empty() {
+            continue;
+        }
+        any = true;
+        for w in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+            if w.outcome != OpType::Ok {
+                continue;
+            }
+            figure.acknowledged += 1;
+            let holding = k.final_reads.iter().filter(|r| r.contains(w.value)).count();
+            if holding > 0 && holding < k.final_reads.len() {
+                figure.count += 1;
+            }
+        }
+    }
+    any.then_some(figure)
+}
+
 /// ok / fail / info per node over client ops (final reads excluded; a
 /// never-completed op counts as info).
 pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
@@ -68,7 +138,61 @@ pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
 #[cfg(test)]
 mod tests {
     use crate::testing::h;
-    use crate::{LagStats, OutcomeCounts, Workload, check};
+    use crate::{LagStats, NeverReplicated, OutcomeCounts, Validity, Workload, check};
+
+    #[test]
+    fn lag_over_time_bins_each_value_by_its_ack() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            2 2 invoke read r @n2
+            3 2 ok     read r [1] @n2
+            96 1 invoke write r 2 @n1
+            97 1 ok     write r 2 @n1
+            98 2 invoke read r @n2
+            99 2 ok     read r [2] @n2
+            100 1 invoke write r 3 @n1
+            101 1 ok    write r 3 @n1
+        ");
+        let result = check(&history, Workload::Register);
+        // Acks at 1 ms and 97 ms; 1 ms bins (97 ms / 100, rounded up).
+        let bins: Vec<(f64, u64, f64)> = result
+            .lag_over_time
+            .iter()
+            .map(|b| (b.start_s, b.values, b.max_ms))
+            .collect();
+        assert_eq!(bins, [(0.001, 1, 2.0), (0.097, 1, 2.0)]);
+        assert!(result.lag_over_time.iter().all(|b| b.width_s == 0.001));
+    }
+
+    #[test]
+    fn writes_held_by_some_final_reads_only_never_replicated() {
+        // n2 is down: not read at the end, and no verdict of "unknown" for it.
+        let history = h("
+            0 nemesis ok start-down _ [\"n2\"]
+            1 1 invoke add s 1 @n1
+            2 1 ok     add s 1 @n1
+            3 2 invoke add s 2 @n3
+            4 2 ok     add s 2 @n3
+            5 3 invoke add s 3 @n2
+            6 3 fail   add s 3 @n2
+            7 9 invoke final-read s @n1
+            8 9 ok     final-read s [1,2] @n1
+            9 9 invoke final-read s @n3
+            10 9 ok    final-read s [2] @n3
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(
+            result.never_replicated,
+            Some(NeverReplicated {
+                count: 1,
+                acknowledged: 2
+            })
+        );
+        assert_eq!(result.inconclusive, Vec::<String>::new());
+        assert_eq!(result.valid, Validity::Invalid, "n1 and n3 diverge");
+        assert_eq!(result.anomaly_counts["divergence"], 1);
+    }
 
     #[test]
     fn lag_and_availability_from_the_history() {

@@ -30,6 +30,36 @@ pub struct CheckResult {
     /// ok / fail / info per node (client ops, final reads excluded).
     #[serde(default)]
     pub availability: BTreeMap<String, OutcomeCounts>,
+    /// Acknowledged writes some node's final read holds and another's lacks
+    /// (set and list-append workloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_replicated: Option<NeverReplicated>,
+    /// Replication lag over time, binned by the write's ack time (the
+    /// report's lag chart); empty when no value was seen on another node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lag_over_time: Vec<LagBin>,
+}
+
+/// One time bin of the replication lag: the values acknowledged in it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagBin {
+    /// Start of the bin, seconds since the test started.
+    pub start_s: f64,
+    pub width_s: f64,
+    /// Values acknowledged in the bin and later seen on another node.
+    pub values: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Acknowledged writes that reached some nodes and never the others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeverReplicated {
+    /// Writes present in some final reads of their key and absent from others.
+    pub count: u64,
+    /// Acknowledged writes to keys with final reads (the denominator).
+    pub acknowledged: u64,
 }
 
 /// Replication lag: for each written value, the time from its write's `ok`
@@ -98,6 +128,8 @@ impl CheckResult {
             unexpected_counts,
             lag: None,
             availability: BTreeMap::new(),
+            never_replicated: None,
+            lag_over_time: Vec::new(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Cluster {
     nodes: Vec<NodeProcess>,
     http: reqwest::Client,
     ready_timeout: Duration,
+    /// Nodes held down for the rest of the run (`--down`): never restarted.
+    held_down: Vec<bool>,
 }
 
 impl Cluster {
@@ -52,6 +54,7 @@ impl Cluster {
             nodes: Vec::with_capacity(specs.len()),
             http,
             ready_timeout: config.ready_timeout(),
+            held_down: vec![false; specs.len()],
         };
         for spec in specs {
             std::fs::create_dir_all(&spec.data_dir)
@@ -95,9 +98,24 @@ impl Cluster {
         !self.nodes[i].is_running()
     }
 
+    /// Kill node `i` and keep it down for the rest of the run: faults that
+    /// restart crashed nodes (and the final heal) leave it alone.
+    pub async fn hold_down(&mut self, i: usize) {
+        self.held_down[i] = true;
+        self.nodes[i].kill_and_wait().await;
+    }
+
+    /// Whether node `i` is held down (see [`Cluster::hold_down`]).
+    pub fn is_held_down(&self, i: usize) -> bool {
+        self.held_down[i]
+    }
+
     /// Start node `i` again from its spec (same port, same data dir) and wait
-    /// until it is ready.
+    /// until it is ready. A node held down stays down.
     pub async fn restart(&mut self, i: usize) -> Result<()> {
+        if self.held_down[i] {
+            return Ok(());
+        }
         let node = &mut self.nodes[i];
         node.kill_and_wait().await;
         node.respawn()?;

@@ -1,5 +1,7 @@
 //! Quiescence: waiting, with a bound, until every node's replication backlog
-//! has drained, so that final reads see a settled cluster.
+//! has drained, so that final reads see a settled cluster. Nodes held down
+//! (`--down`) are not asked, and backlogs towards them are ignored: they can
+//! never drain.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,9 @@ struct Status {
 
 #[derive(Debug, Deserialize)]
 struct PeerStatus {
+    /// The peer's id (absent from nodes that do not name their peers).
+    #[serde(default)]
+    peer: String,
     backlog: u64,
     inflight: usize,
 }
@@ -34,12 +39,13 @@ pub struct Quiescence {
 pub async fn wait_quiescent(
     http: &reqwest::Client,
     urls: &[String],
+    down: &[String],
     timeout: Duration,
 ) -> Quiescence {
     let start = Instant::now();
     let mut previous: Option<Vec<u64>> = None;
     loop {
-        let round = poll_round(http, urls).await;
+        let round = poll_round(http, urls, down).await;
         match round {
             Some(ends) if previous.as_ref() == Some(&ends) => {
                 return Quiescence {
@@ -60,7 +66,7 @@ pub async fn wait_quiescent(
 }
 
 /// The log ends of every node if all are idle, else `None`.
-async fn poll_round(http: &reqwest::Client, urls: &[String]) -> Option<Vec<u64>> {
+async fn poll_round(http: &reqwest::Client, urls: &[String], down: &[String]) -> Option<Vec<u64>> {
     let mut ends = Vec::with_capacity(urls.len());
     for url in urls {
         let status: Status = http
@@ -77,7 +83,7 @@ async fn poll_round(http: &reqwest::Client, urls: &[String]) -> Option<Vec<u64>>
             && status
                 .peers
                 .iter()
-                .all(|p| p.backlog == 0 && p.inflight == 0);
+                .all(|p| (p.backlog == 0 && p.inflight == 0) || down.contains(&p.peer));
         if !idle {
             return None;
         }
@@ -127,16 +133,18 @@ async fn probe_status(http: &reqwest::Client, ids: &[String], urls: &[String]) -
 
 /// Quiescence for nodes that may not report status: poll `/admin/status`
 /// like [`wait_quiescent`] when every node serves it; otherwise wait a fixed
-/// `settle` and say so in the returned note.
+/// `settle` and say so in the returned note. `ids` and `urls` are the live
+/// nodes; `down` the ones held down.
 pub async fn wait_quiescent_or_settle(
     http: &reqwest::Client,
     ids: &[String],
     urls: &[String],
+    down: &[String],
     timeout: Duration,
     settle: Duration,
 ) -> (Quiescence, Option<String>) {
     match probe_status(http, ids, urls).await {
-        StatusSupport::Served => (wait_quiescent(http, urls, timeout).await, None),
+        StatusSupport::Served => (wait_quiescent(http, urls, down, timeout).await, None),
         StatusSupport::Missing(why) => {
             tracing::warn!(
                 "{why}: waiting a fixed {:.1}s instead",

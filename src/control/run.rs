@@ -9,15 +9,19 @@ use anyhow::{Context, Result};
 use super::progress::Display;
 use super::testbed::Testbed;
 use super::{EXIT_INTERRUPTED, quiesce, rundir};
-use crate::cli::{RunArgs, WorkloadName};
+use crate::cli::{RoutingMode, RunArgs, WorkloadName};
+use crate::cluster::Cluster;
 use crate::config::{IdOffset, TestConfig};
-use crate::history::{Progress, Recorder};
+use crate::history::{HistoryHandle, Progress, Recorder};
 use crate::nemesis::faults::Targets;
 use crate::nemesis::{NemesisPlan, run_nemesis};
 use crate::report;
 use crate::results::fault_windows_in;
 use crate::results::{Results, RunInfo};
+use crate::workload::failover::HomeRoutes;
 use crate::workload::{self, ClientPlan, client::NodeClient};
+use diverge_checkers::{OpType, Process};
+use tokio::sync::Mutex;
 
 /// A finished test: its results and where they were written.
 pub struct Executed {
@@ -101,12 +105,19 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         .zip(&urls)
         .map(|(id, url)| NodeClient::new(id.clone(), url, config.op_timeout()))
         .collect::<anyhow::Result<_>>()?;
+    hold_down(config, &cluster, &recorder.handle()).await;
+    let failover = (config.routing == RoutingMode::HomeFailover).then(|| {
+        let routes = HomeRoutes::new(ids.clone());
+        let down: Vec<usize> = (0..ids.len()).filter(|&i| config.is_down(i)).collect();
+        routes.apply(&down, true, &recorder.handle());
+        routes
+    });
     let plan = ClientPlan {
         workload: config.workload,
         seed: config.seed,
         concurrency: config.concurrency,
         keys: config.key_names(),
-        routing: config.routing,
+        routing: config.routing.driver_routing(),
         rate: config.rate,
         time_limit: config.time_limit(),
     };
@@ -116,6 +127,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
             interval: config.nemesis_interval(),
             time_limit: config.time_limit(),
             seed: config.seed,
+            failover: failover.clone(),
         };
         let targets = Targets {
             cluster: cluster.clone(),
@@ -126,7 +138,11 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         };
         tokio::spawn(run_nemesis(plan, targets, recorder.handle()))
     });
-    let totals = workload::run_clients(plan, clients.clone(), recorder.handle()).await;
+    let driven = match &failover {
+        Some(routes) => NodeClient::with_failover(&clients, routes),
+        None => clients.clone(),
+    };
+    let totals = workload::run_clients(plan, driven, recorder.handle()).await;
     let workload_s = test_start.elapsed().as_secs_f64();
     drop(display);
     if let Some(nemesis) = nemesis {
@@ -140,10 +156,25 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         totals.info
     );
 
+    // Nodes held down are neither waited for nor read.
+    let live = |i: &usize| !config.is_down(*i);
+    let live_ids: Vec<String> = (0..ids.len())
+        .filter(live)
+        .map(|i| ids[i].clone())
+        .collect();
+    let live_urls: Vec<String> = (0..ids.len())
+        .filter(live)
+        .map(|i| urls[i].clone())
+        .collect();
+    let live_clients: Vec<NodeClient> = (0..ids.len())
+        .filter(live)
+        .map(|i| clients[i].clone())
+        .collect();
     let (quiescence, quiesce_note) = quiesce::wait_quiescent_or_settle(
         &http,
-        &ids,
-        &urls,
+        &live_ids,
+        &live_urls,
+        &config.down,
         config.quiesce_timeout(),
         std::time::Duration::from_secs_f64(config.settle_s),
     )
@@ -158,7 +189,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
             .collect::<Vec<_>>(),
     );
     let final_reads_ok =
-        workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
+        workload::final_reads(config.workload, &live_clients, &keys, &recorder.handle()).await;
     cluster.lock().await.stop().await;
     let link_counters = links.counters();
     if let Ok(links) = Arc::try_unwrap(links) {
@@ -181,7 +212,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         quiesced: quiescence.quiesced,
         quiesce_s: quiescence.waited.as_secs_f64(),
         final_reads_ok,
-        final_reads_expected: keys.len() * config.nodes,
+        final_reads_expected: keys.len() * live_ids.len(),
         replay: config.replay.clone(),
         faults: fault_windows_in(&history_path)?,
         links: link_counters,
@@ -189,6 +220,32 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         db_findings: Vec::new(),
     };
     Ok(Results::from_run(check, run))
+}
+
+/// `--down`: stop the nodes held down before the workload starts, recorded
+/// as a `start-down` nemesis op that is never stopped (the checkers then
+/// expect no final read from them).
+async fn hold_down(config: &TestConfig, cluster: &Mutex<Cluster>, history: &HistoryHandle) {
+    if config.down.is_empty() {
+        return;
+    }
+    let record = |kind, value| {
+        history.record(
+            Process::Nemesis,
+            kind,
+            "start-down",
+            None,
+            value,
+            None,
+            None,
+        )
+    };
+    record(OpType::Invoke, serde_json::Value::Null);
+    let mut cluster = cluster.lock().await;
+    for i in (0..config.nodes).filter(|&i| config.is_down(i)) {
+        cluster.hold_down(i).await;
+    }
+    record(OpType::Ok, serde_json::json!(config.down));
 }
 
 /// What the checkers need to know of the run to judge its anomalies; the

@@ -83,6 +83,12 @@ impl DbConfig {
         if args.node_cmd.is_some() {
             return Err(("node-cmd", "cannot be combined with --db mariadb".into()));
         }
+        if args.routing == crate::cli::RoutingMode::HomeFailover {
+            return Err((
+                "routing",
+                "home-failover needs the reference nodes or --node-cmd nodes".into(),
+            ));
+        }
         if !matches!(
             args.workload,
             WorkloadName::Register

@@ -49,6 +49,21 @@ pub enum ActiveFault {
     },
 }
 
+impl ActiveFault {
+    /// The nodes this fault takes away from their clients (crashed, paused,
+    /// cut off), which `--routing home-failover` routes around.
+    pub fn faulted_nodes(&self) -> Vec<usize> {
+        match self {
+            ActiveFault::Crash { nodes } | ActiveFault::Pause { nodes } => nodes.clone(),
+            ActiveFault::Offline { node } => vec![*node],
+            ActiveFault::Partition { .. }
+            | ActiveFault::Clock { .. }
+            | ActiveFault::Reorder
+            | ActiveFault::Duplicate => Vec::new(),
+        }
+    }
+}
+
 /// The nodes a process fault hits: one, a minority, a majority or all.
 pub fn draw_victims(n: usize, rng: &mut impl Rng) -> Vec<usize> {
     let count = match rng.random_range(0..4) {

@@ -95,6 +95,13 @@ pub fn render(results: &Results, detail: bool) -> String {
             lag.p50_ms, lag.p99_ms, lag.max_ms, lag.observed, lag.never_observed
         );
     }
+    if let Some(n) = check.never_replicated.filter(|n| n.count > 0) {
+        let _ = writeln!(
+            out,
+            "never replicated: {} of {} acknowledged writes are in some live node's final read and missing from another's",
+            n.count, n.acknowledged
+        );
+    }
     if !check.availability.is_empty() {
         let per_node: Vec<String> = check
             .availability

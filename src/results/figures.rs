@@ -45,6 +45,13 @@ pub struct Figures {
     pub db_findings: Option<u64>,
     /// Every anomaly kind's count, by name.
     pub anomaly_counts: std::collections::BTreeMap<String, usize>,
+    /// Acknowledged writes that some live node's final read holds and another
+    /// lacks (set and list-append workloads; `None` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_replicated: Option<u64>,
+    /// The same as a percentage of the acknowledged writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_replicated_pct: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +148,10 @@ impl Figures {
                 .filter(|r| r.strategy == "mariadb")
                 .map(|r| r.db_findings.len() as u64),
             anomaly_counts: check.anomaly_counts.clone(),
+            never_replicated: check.never_replicated.map(|n| n.count),
+            never_replicated_pct: check
+                .never_replicated
+                .map(|n| 100.0 * n.count as f64 / n.acknowledged.max(1) as f64),
         })
     }
 }

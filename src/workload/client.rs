@@ -10,6 +10,7 @@ use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::failover::{Failover, HomeRoutes};
 use crate::http1::{Http1Client, Response, SendError};
 
 /// A node's answer to a read.
@@ -46,6 +47,8 @@ pub struct NodeClient {
     pub id: String,
     http: Arc<Http1Client>,
     timeout: Duration,
+    /// `--routing home-failover`: requests go where this home's ops go now.
+    failover: Option<Arc<Failover>>,
 }
 
 impl NodeClient {
@@ -56,7 +59,37 @@ impl NodeClient {
             id,
             http: Arc::new(http),
             timeout,
+            failover: None,
         })
+    }
+
+    /// The clients of `nodes` as homes under `--routing home-failover`: each
+    /// sends its requests to the node `routes` currently gives its home.
+    pub fn with_failover(nodes: &[NodeClient], routes: &Arc<HomeRoutes>) -> Vec<NodeClient> {
+        let all: Vec<(String, Arc<Http1Client>)> = nodes
+            .iter()
+            .map(|n| (n.id.clone(), n.http.clone()))
+            .collect();
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(home, n)| NodeClient {
+                failover: Some(Arc::new(Failover {
+                    home,
+                    routes: routes.clone(),
+                    nodes: all.clone(),
+                })),
+                ..n.clone()
+            })
+            .collect()
+    }
+
+    /// The node a request goes to now: its id and connection.
+    fn target(&self) -> (&str, &Http1Client) {
+        match &self.failover {
+            Some(failover) => failover.current(),
+            None => (&self.id, &self.http),
+        }
     }
 
     /// One request with the op timeout; a 2xx answer's body, or the
@@ -67,13 +100,20 @@ impl NodeClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Bytes, CallError> {
-        let what = || self.what_path(method.as_str(), path);
+        let (served_by, http) = self.target();
+        let what = || {
+            let what = self.what_path(method.as_str(), path);
+            if served_by == self.id {
+                what
+            } else {
+                format!("{what} (failed over to {served_by})")
+            }
+        };
         let json = body.map(|b| serde_json::to_vec(b).expect("a JSON value serializes"));
-        let response =
-            tokio::time::timeout(self.timeout, self.http.request(method.clone(), path, json))
-                .await
-                .map_err(|_| CallError::Indefinite(format!("{}: timeout", what())))?
-                .map_err(|e| classify(&what(), e))?;
+        let response = tokio::time::timeout(self.timeout, http.request(method.clone(), path, json))
+            .await
+            .map_err(|_| CallError::Indefinite(format!("{}: timeout", what())))?
+            .map_err(|e| classify(&what(), e))?;
         check_status(&what(), response)
     }
 

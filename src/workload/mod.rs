@@ -8,12 +8,15 @@
 //!   [`claims`] (unique ids and constraints): the workloads.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
+//! - [`failover`]: `--routing home-failover`, home routing whose faulted
+//!   homes' ops move to another node.
 
 pub mod causal;
 pub mod claims;
 pub mod client;
 pub mod counter;
 mod driver;
+pub mod failover;
 mod final_reads;
 pub mod list_append;
 pub mod register;

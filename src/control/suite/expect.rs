@@ -21,7 +21,7 @@ pub enum Figure {
 }
 
 /// The numeric figures besides anomaly counts.
-const NUMBERS: [&str; 8] = [
+const NUMBERS: [&str; 10] = [
     "ops",
     "acknowledged-writes",
     "divergent-keys",
@@ -30,6 +30,8 @@ const NUMBERS: [&str; 8] = [
     "availability",
     "latency-p99-ms",
     "convergence-s",
+    "never-replicated",
+    "never-replicated-pct",
 ];
 
 impl Figure {
@@ -185,6 +187,8 @@ impl Expectation {
                 "siblings" => f.siblings_max.unwrap_or(0) as f64,
                 "availability" => f.availability * 100.0,
                 "latency-p99-ms" => f.latency_ms_p99,
+                "never-replicated" => f.never_replicated.unwrap_or(0) as f64,
+                "never-replicated-pct" => f.never_replicated_pct.unwrap_or(0.0),
                 _ => f.convergence_s.unwrap_or(f64::INFINITY),
             }),
         }
@@ -249,6 +253,8 @@ mod tests {
                 ("divergence".to_string(), 0),
             ]
             .into(),
+            never_replicated: Some(5),
+            never_replicated_pct: Some(10.0),
         }
     }
 
@@ -266,6 +272,11 @@ mod tests {
         assert!(rule("availability", ">=95".into()).check(&f).is_ok());
         assert!(rule("verdict", "invalid".into()).check(&f).is_ok());
         assert!(rule("quiesced", true.into()).check(&f).is_ok());
+        assert!(rule("never-replicated", ">0".into()).check(&f).is_ok());
+        assert_eq!(
+            rule("never-replicated-pct", "<5".into()).check(&f),
+            Err("never-replicated-pct = 10, expected <5".into())
+        );
         assert_eq!(
             rule("lost-update", 0.into()).check(&f),
             Err("lost-update = 3, expected =0".into())

@@ -175,7 +175,7 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         seed: config.seed,
         concurrency: config.concurrency,
         keys: config.key_names(),
-        routing: config.routing,
+        routing: config.routing.driver_routing(),
         rate: config.rate,
         time_limit: config.time_limit(),
     };

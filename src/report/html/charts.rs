@@ -257,8 +257,6 @@ type Point = (f64, Option<u64>, Option<u64>, u64);
 
 /// p50, p99 and max latency per bin on a log scale.
 pub fn latency(tl: &Timeline, x: XScale, windows: &[FaultWindow], kinds: &[String]) -> String {
-    let height = 240.0;
-    let (top, bottom) = (TOP, height - AXIS);
     let series: Vec<Point> = tl
         .bins
         .iter()
@@ -272,6 +270,57 @@ pub fn latency(tl: &Timeline, x: XScale, windows: &[FaultWindow], kinds: &[Strin
             )
         })
         .collect();
+    quantile_lines(
+        &series,
+        x,
+        windows,
+        kinds,
+        "latency over time",
+        "no completed ops",
+    )
+}
+
+/// p50, p99 and max replication lag per bin of ack time, on a log scale.
+pub fn lag(
+    bins: &[diverge_checkers::LagBin],
+    x: XScale,
+    windows: &[FaultWindow],
+    kinds: &[String],
+) -> String {
+    let ns = |ms: f64| (ms * 1e6) as u64;
+    let series: Vec<Point> = bins
+        .iter()
+        .map(|b| {
+            (
+                b.start_s + b.width_s / 2.0,
+                Some(ns(b.p50_ms)),
+                Some(ns(b.p99_ms)),
+                ns(b.max_ms),
+            )
+        })
+        .collect();
+    quantile_lines(
+        &series,
+        x,
+        windows,
+        kinds,
+        "replication lag over time",
+        "no value was read on another node",
+    )
+}
+
+/// The p50 / p99 / max lines of `series` (nanoseconds) over the fault
+/// windows, on a log scale in milliseconds.
+fn quantile_lines(
+    series: &[Point],
+    x: XScale,
+    windows: &[FaultWindow],
+    kinds: &[String],
+    label: &str,
+    empty: &str,
+) -> String {
+    let height = 240.0;
+    let (top, bottom) = (TOP, height - AXIS);
     let measured: Vec<f64> = series
         .iter()
         .filter(|s| s.1.is_some())
@@ -279,10 +328,13 @@ pub fn latency(tl: &Timeline, x: XScale, windows: &[FaultWindow], kinds: &[Strin
         .map(|ns| ns / 1e6)
         .collect();
     let mut out = String::new();
-    open_svg(&mut out, height, "latency over time");
+    open_svg(&mut out, height, label);
     faults(&mut out, x, windows, kinds, top, bottom, false);
     if measured.is_empty() {
-        out.push_str(r#"<text class="empty" x="500" y="120">no completed ops</text></svg>"#);
+        let _ = write!(
+            out,
+            r#"<text class="empty" x="500" y="120">{empty}</text></svg>"#
+        );
         return out;
     }
     let lo = measured.iter().cloned().fold(f64::MAX, f64::min).max(0.01);

@@ -354,7 +354,30 @@ impl Page<'_> {
             r#"<h2>Throughput</h2><p class="binned">Completed ops per second per {bin} bin, stacked by outcome. {legend}</p>"#
         );
         out.push_str(&charts::throughput(tl, x, &windows, &kinds));
+        self.lag_chart(out, x, &windows, &kinds);
         out.push_str("</section>");
+    }
+
+    /// Replication lag over time, from the checkers' binned series.
+    fn lag_chart(
+        &self,
+        out: &mut String,
+        x: XScale,
+        windows: &[crate::results::FaultWindow],
+        kinds: &[String],
+    ) {
+        let bins = &self.results.check.lag_over_time;
+        let Some(first) = bins.first() else {
+            out.push_str(r#"<h2 id="lag">Replication lag</h2><p class="empty">No acknowledged value was read on another node: no replication lag to draw (counter and unique-ids runs do not measure it).</p>"#);
+            return;
+        };
+        let _ = write!(
+            out,
+            r#"<h2 id="lag">Replication lag</h2><p class="binned">From a value's <code>ok</code> at its origin to the first read on another node that returned it, per {} bin of ack time: <span class="key p50"></span>p50 <span class="key p99"></span>p99 <span class="key max"></span>max, log scale, exact; {} values. Values never read elsewhere are not drawn.</p>"#,
+            format_seconds(first.width_s),
+            bins.iter().map(|b| b.values).sum::<u64>(),
+        );
+        out.push_str(&charts::lag(bins, x, windows, kinds));
     }
 
     fn faults(&self, out: &mut String) {
