@@ -208,4 +208,47 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn availability_per_fault_window_counts_ops_by_invoke_time() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            2 nemesis info start-partition
+            3 nemesis ok   start-partition
+            4 1 invoke write r 2 @n1
+            5 2 invoke write r 3 @n2
+            6 1 fail   write r 2 @n1
+            7 nemesis ok   stop-partition
+            8 2 info   write r 3 @n2
+            9 3 invoke read r @n2
+            10 3 ok    read r [1] @n2
+            11 nemesis ok start-offline
+            12 3 invoke read r @n1
+            13 9 invoke final-read r @n1
+            14 9 ok    final-read r [1] @n1
+        ");
+        let result = check(&history, Workload::Register);
+        let c = |ok, fail, info| OutcomeCounts { ok, fail, info };
+        let w = &result.availability_windows;
+        let summary: Vec<(&str, f64, Option<f64>, OutcomeCounts)> = w
+            .iter()
+            .map(|w| (w.fault.as_str(), w.start_s, w.end_s, w.total))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("none", 0.0, None, c(2, 0, 0)),
+                ("partition", 0.003, Some(0.007), c(0, 1, 1)),
+                // Never stopped; the read on n1 never completed: info.
+                ("offline", 0.011, None, c(0, 0, 1)),
+            ]
+        );
+        assert_eq!(w[1].nodes["n1"], c(0, 1, 0));
+        assert_eq!(w[1].nodes["n2"], c(0, 0, 1));
+        assert_eq!(w[0].nodes["n2"], c(1, 0, 0));
+        // Without start-/stop- nemesis ops there are no windows.
+        let plain = check(&history[..2], Workload::Register);
+        assert!(plain.availability_windows.is_empty());
+    }
 }
