@@ -122,6 +122,22 @@ fn causal_violations_without_causal_delivery_and_none_with_it() {
     assert!(count(&off, "causal-violation") > 0, "{off}");
     assert_eq!(off["unexpected_counts"]["causal-violation"], 0, "inherent");
     assert_eq!(code, 1, "{off}");
+    // Reads elsewhere lag behind (a figure, not an anomaly), and the ops are
+    // counted per reorder window and outside them.
+    assert!(off["staleness"]["stale"].as_u64().unwrap() > 0, "{off}");
+    assert_eq!(count(&off, "stale-read"), 0, "{off}");
+    let windows = off["availability_windows"].as_array().unwrap();
+    assert_eq!(windows[0]["fault"], "none", "{off}");
+    assert!(windows.len() >= 3 && windows[1..].iter().all(|w| w["fault"] == "reorder"));
+    let ok: u64 = windows
+        .iter()
+        .map(|w| w["total"]["ok"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        ok,
+        off["stats"]["ok"].as_u64().unwrap(),
+        "every op in one window"
+    );
 
     let (code, on) = run(&flags("on"));
     for kind in ["causal-violation", "causal-cycle", "session-violation"] {
