@@ -42,11 +42,14 @@ pub enum AnomalyKind {
     DuplicateId,
     /// Constraint: a name held by two claimants.
     ConstraintViolation,
+    /// A read on a node that missed a write that node had acknowledged
+    /// before the read began.
+    StaleRead,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub fn all() -> [AnomalyKind; 12] {
+    pub fn all() -> [AnomalyKind; 13] {
         [
             AnomalyKind::LostUpdate,
             AnomalyKind::Divergence,
@@ -60,6 +63,7 @@ impl AnomalyKind {
             AnomalyKind::SessionViolation,
             AnomalyKind::DuplicateId,
             AnomalyKind::ConstraintViolation,
+            AnomalyKind::StaleRead,
         ]
     }
 
@@ -78,6 +82,7 @@ impl AnomalyKind {
             AnomalyKind::SessionViolation => "session-violation",
             AnomalyKind::DuplicateId => "duplicate-id",
             AnomalyKind::ConstraintViolation => "constraint-violation",
+            AnomalyKind::StaleRead => "stale-read",
         }
     }
 }

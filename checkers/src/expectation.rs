@@ -9,6 +9,7 @@
 //! | `duplicate-id` | multi-leader (topology not `single-leader`) without id offsets (`id_offsets = Some(false)`) | unexpected |
 //! | `constraint-violation` | multi-leader topologies (topology given and not `single-leader`) | unexpected under `single-leader` or unknown |
 //! | `reordered-append` | strategy `lww`, `unique-id`, `priority` (order by timestamp or id, not real time) | unexpected |
+//! | `stale-read` (a node missing a write it acknowledged) | same as `lost-update`: a concurrent write the strategy prefers replaces it | unexpected |
 //! | `divergence`, `impossible-read`, `aborted-read`, `over-count`, `duplicate-element` | never | always unexpected |
 //!
 //! An unknown strategy (or none given) never makes anything inherent, except
@@ -60,7 +61,7 @@ impl CheckOptions {
 /// The table in the module docs.
 pub fn expectation(kind: AnomalyKind, opts: &CheckOptions) -> Expectation {
     let inherent = match kind {
-        AnomalyKind::LostUpdate | AnomalyKind::ReorderedAppend => {
+        AnomalyKind::LostUpdate | AnomalyKind::ReorderedAppend | AnomalyKind::StaleRead => {
             opts.drops_concurrent_writes() && !opts.single_leader()
         }
         AnomalyKind::CausalCycle | AnomalyKind::CausalViolation | AnomalyKind::SessionViolation => {
@@ -106,6 +107,10 @@ mod tests {
         assert_eq!(lost(Some("crdt"), None), Unexpected);
         assert_eq!(lost(Some("whatever"), None), Unexpected);
         assert_eq!(lost(None, None), Unexpected);
+        let stale = |s, t| expectation(AnomalyKind::StaleRead, &opts(s, t));
+        assert_eq!(stale(Some("lww"), Some("all-to-all")), Inherent);
+        assert_eq!(stale(Some("lww"), Some("single-leader")), Unexpected);
+        assert_eq!(stale(Some("siblings"), None), Unexpected);
     }
 
     #[test]

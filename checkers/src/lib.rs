@@ -20,7 +20,10 @@
 //!   [`constraint`].
 //! - [`expectation`]: the table marking anomalies inherent or unexpected for
 //!   a strategy and topology ([`CheckOptions`]).
-//! - [`observe`]: replication lag and availability (measurements).
+//! - [`stale`]: stale reads (the `stale-read` anomaly on one node, the
+//!   staleness figure anywhere).
+//! - [`observe`]: replication lag and availability per node and per fault
+//!   window (measurements).
 //! - [`coverage`]: why a verdict may be inconclusive.
 //! - [`result`]: [`CheckResult`], the verdict as data (`results.json`).
 //! - [`synth`]: seeded synthetic histories, valid or with planted anomalies.
@@ -49,6 +52,7 @@ mod plant;
 mod plant_more;
 pub mod reads;
 pub mod result;
+pub mod stale;
 pub mod synth;
 pub mod unique_ids;
 pub mod workload;
@@ -64,7 +68,10 @@ pub use parse::{
     History, HistoryError, parse_hist, parse_history, parse_history_detailed, read_hist,
     read_history, read_history_detailed,
 };
-pub use result::{CheckResult, LagBin, LagStats, NeverReplicated, OutcomeCounts, Stats, Validity};
+pub use result::{
+    CheckResult, LagBin, LagStats, NeverReplicated, OutcomeCounts, StalenessStats, Stats, Validity,
+    WindowAvailability,
+};
 pub use synth::{SynthSpec, synth_history};
 pub use workload::{UnknownWorkload, Workload};
 
@@ -114,6 +121,18 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
         lag = observe::lag(&index, &first_seen);
         lag_over_time = observe::lag_over_time(&index, &first_seen);
     }
+    let stale_mode = match opts.workload {
+        Workload::Set | Workload::ListAppend => Some(stale::Mode::Grow),
+        Workload::Register | Workload::Causal => Some(stale::Mode::Overwrite),
+        _ => None,
+    };
+    let mut staleness = None;
+    if let Some(mode) = stale_mode {
+        let (stale_anomalies, stats) =
+            stale::check(&index, mode, opts.workload == Workload::Causal);
+        anomalies.extend(stale_anomalies);
+        staleness = stats;
+    }
     for anomaly in &mut anomalies {
         anomaly.expectation = expectation::expectation(anomaly.kind, opts);
     }
@@ -125,6 +144,8 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
         &index,
         matches!(opts.workload, Workload::Set | Workload::ListAppend),
     );
+    result.availability_windows = observe::availability_windows(&index);
+    result.staleness = staleness;
     result
 }
 
@@ -223,6 +244,13 @@ mod tests {
                     p99_ms: 5.0,
                     max_ms: 5.0,
                 }],
+                // The read on n2 (invoked at 7 ms) holds add 1 (acked at 3).
+                staleness: Some(StalenessStats {
+                    reads: 1,
+                    ..StalenessStats::default()
+                }),
+                // "partition" / "heal" are not start-/stop- windows.
+                availability_windows: vec![],
             }
         );
     }
@@ -368,6 +396,7 @@ mod tests {
                 "session-violation",
                 "duplicate-id",
                 "constraint-violation",
+                "stale-read",
             ]
         );
         for kind in AnomalyKind::all() {

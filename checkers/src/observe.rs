@@ -1,12 +1,13 @@
 //! Measurements from the history alone (no verdict): replication lag,
-//! writes that never reached every node, and availability per node.
+//! writes that never reached every node, and availability per node and per
+//! fault window.
 
 use std::collections::BTreeMap;
 
 use crate::history::OpType;
 use crate::index::HistoryIndex;
 use crate::model::{NONE, fid};
-use crate::result::{LagBin, LagStats, NeverReplicated, OutcomeCounts};
+use crate::result::{LagBin, LagStats, NeverReplicated, OutcomeCounts, WindowAvailability};
 
 /// Bins of the replication lag over time: enough to see a fault's effect,
 /// few enough to keep `results.json` small whatever the history's length.
@@ -120,12 +121,7 @@ pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
         if node == NONE || p.invoke(hist).f == fid::FINAL_READ {
             continue;
         }
-        let c = &mut counts[node as usize];
-        match p.outcome(hist) {
-            OpType::Ok => c.ok += 1,
-            OpType::Fail => c.fail += 1,
-            _ => c.info += 1,
-        }
+        counts[node as usize].add(p.outcome(hist));
     }
     counts
         .into_iter()
@@ -133,6 +129,104 @@ pub fn availability(index: &HistoryIndex) -> BTreeMap<String, OutcomeCounts> {
         .filter(|(_, c)| c.ok + c.fail + c.info > 0)
         .map(|(n, c)| (hist.node_name(n as u32).to_owned(), c))
         .collect()
+}
+
+impl OutcomeCounts {
+    fn add(&mut self, outcome: OpType) {
+        match outcome {
+            OpType::Ok => self.ok += 1,
+            OpType::Fail => self.fail += 1,
+            _ => self.info += 1,
+        }
+    }
+}
+
+/// Fault windows from the nemesis ops: each `ok` `start-X` paired with the
+/// next `ok` `stop-X` (the controller's convention), as (fault, start, end)
+/// in nanoseconds; `u64::MAX` when never stopped.
+fn fault_windows(index: &HistoryIndex) -> Vec<(String, u64, u64)> {
+    let hist = index.hist;
+    let mut windows: Vec<(String, u64, u64)> = Vec::new();
+    for op in hist
+        .ops
+        .iter()
+        .filter(|op| !op.is_client() && op.kind == OpType::Ok)
+    {
+        let f = hist.fs.name(op.f);
+        if let Some(fault) = f.strip_prefix("start-") {
+            windows.push((fault.to_owned(), op.time, u64::MAX));
+        } else if let Some(fault) = f.strip_prefix("stop-")
+            && let Some(open) = windows
+                .iter_mut()
+                .rev()
+                .find(|w| w.0 == fault && w.2 == u64::MAX)
+        {
+            open.2 = op.time;
+        }
+    }
+    windows
+}
+
+/// ok / fail / info per fault window, in total and per node, over client
+/// ops by invoke time (final reads excluded), `none` (no fault in effect)
+/// first. Empty without fault windows. An op invoked while two faults
+/// overlap counts in both.
+pub fn availability_windows(index: &HistoryIndex) -> Vec<WindowAvailability> {
+    let hist = index.hist;
+    let windows = fault_windows(index);
+    if windows.is_empty() {
+        return Vec::new();
+    }
+    let seconds = |ns: u64| ns as f64 / 1e9;
+    let mut counts: Vec<Vec<OutcomeCounts>> =
+        vec![vec![OutcomeCounts::default(); hist.nodes.len() + 1]; windows.len() + 1];
+    for p in &index.pairs {
+        let invoke = p.invoke(hist);
+        if invoke.f == fid::FINAL_READ {
+            continue;
+        }
+        let node = p.node(hist);
+        let slot = if node == NONE {
+            hist.nodes.len()
+        } else {
+            node as usize
+        };
+        let outcome = p.outcome(hist);
+        let mut in_any = false;
+        for (w, (_, start, end)) in windows.iter().enumerate() {
+            if (*start..*end).contains(&invoke.time) {
+                counts[w + 1][slot].add(outcome);
+                in_any = true;
+            }
+        }
+        if !in_any {
+            counts[0][slot].add(outcome);
+        }
+    }
+    let mut out = Vec::with_capacity(windows.len() + 1);
+    let named = std::iter::once(("none".to_owned(), 0, u64::MAX)).chain(windows);
+    for ((fault, start, end), per_node) in named.zip(counts) {
+        let mut total = OutcomeCounts::default();
+        for c in &per_node {
+            total.ok += c.ok;
+            total.fail += c.fail;
+            total.info += c.info;
+        }
+        let nodes = per_node[..hist.nodes.len()]
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.ok + c.fail + c.info > 0)
+            .map(|(n, c)| (hist.node_name(n as u32).to_owned(), *c))
+            .collect();
+        out.push(WindowAvailability {
+            fault,
+            start_s: seconds(start),
+            end_s: (end != u64::MAX).then(|| seconds(end)),
+            total,
+            nodes,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -238,5 +332,48 @@ mod tests {
                 info: 0
             }
         );
+    }
+
+    #[test]
+    fn availability_per_fault_window_counts_ops_by_invoke_time() {
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            2 nemesis info start-partition
+            3 nemesis ok   start-partition
+            4 1 invoke write r 2 @n1
+            5 2 invoke write r 3 @n2
+            6 1 fail   write r 2 @n1
+            7 nemesis ok   stop-partition
+            8 2 info   write r 3 @n2
+            9 3 invoke read r @n2
+            10 3 ok    read r [1] @n2
+            11 nemesis ok start-offline
+            12 3 invoke read r @n1
+            13 9 invoke final-read r @n1
+            14 9 ok    final-read r [1] @n1
+        ");
+        let result = check(&history, Workload::Register);
+        let c = |ok, fail, info| OutcomeCounts { ok, fail, info };
+        let w = &result.availability_windows;
+        let summary: Vec<(&str, f64, Option<f64>, OutcomeCounts)> = w
+            .iter()
+            .map(|w| (w.fault.as_str(), w.start_s, w.end_s, w.total))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("none", 0.0, None, c(2, 0, 0)),
+                ("partition", 0.003, Some(0.007), c(0, 1, 1)),
+                // Never stopped; the read on n1 never completed: info.
+                ("offline", 0.011, None, c(0, 0, 1)),
+            ]
+        );
+        assert_eq!(w[1].nodes["n1"], c(0, 1, 0));
+        assert_eq!(w[1].nodes["n2"], c(0, 0, 1));
+        assert_eq!(w[0].nodes["n2"], c(1, 0, 0));
+        // Without start-/stop- nemesis ops there are no windows.
+        let plain = check(&history[..2], Workload::Register);
+        assert!(plain.availability_windows.is_empty());
     }
 }

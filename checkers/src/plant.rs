@@ -317,8 +317,9 @@ impl Planter<'_> {
         let node = self.history[i].node.clone().unwrap();
         let (p, value, f) = (self.fresh_process(), self.fresh_value(), self.write_f());
         let mut read_value = vec![json!(value)];
-        if self.workload == Workload::ListAppend {
-            // Keep the read a prefix of the final list plus the value.
+        if matches!(self.workload, Workload::ListAppend | Workload::Set) {
+            // Keep the read a prefix of the final list plus the value (and
+            // holding every acknowledged add: no stale read).
             read_value = self.history[i]
                 .value
                 .as_array()

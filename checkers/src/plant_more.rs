@@ -19,6 +19,10 @@ pub(crate) fn plant(p: &mut Planter, kind: AnomalyKind) {
         (AnomalyKind::CausalViolation, Workload::Causal) => causal_violation(p),
         (AnomalyKind::SessionViolation, Workload::Causal) => read_your_writes(p),
         (AnomalyKind::CausalCycle, Workload::Causal) => causal_cycle(p),
+        (
+            AnomalyKind::StaleRead,
+            Workload::Set | Workload::Register | Workload::ListAppend | Workload::Causal,
+        ) => stale_read(p),
         _ => {}
     }
 }
@@ -167,4 +171,51 @@ fn causal_cycle(p: &mut Planter) {
         Planter::op(proc_, Ok, "write", &x, json!(v), "n1"),
         Planter::op(proc_ + 1, Ok, "write", &y, json!(v + 1), "n2"),
     ]);
+}
+
+/// On a fresh key: a write acknowledged by n1, then another process's read
+/// on n1 that returns nothing; every node's final read holds the value, so
+/// nothing is lost or divergent. Times step by 1 ns after the last op
+/// before the final reads, so the read begins strictly after the ack.
+fn stale_read(p: &mut Planter) {
+    let (proc_, v, key) = fresh(p);
+    let f = match p.workload {
+        Workload::Set => "add",
+        Workload::ListAppend => "append",
+        _ => "write",
+    };
+    let mut nodes: Vec<String> = p
+        .history
+        .iter()
+        .filter(|op| op.f == "final-read")
+        .filter_map(|op| op.node.clone())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    let at = p.final_start();
+    let t0 = at.checked_sub(1).map_or(0, |i| p.history[i].time);
+    use OpType::*;
+    let planted = [
+        Planter::op(proc_, Invoke, f, &key, json!(v), "n1"),
+        Planter::op(proc_, Ok, f, &key, json!(v), "n1"),
+        Planter::op(proc_ + 1, Invoke, "read", &key, Value::Null, "n1"),
+        Planter::op(proc_ + 1, Ok, "read", &key, json!([]), "n1"),
+    ];
+    let timed = planted
+        .into_iter()
+        .enumerate()
+        .map(|(i, op)| crate::history::Op {
+            time: t0 + 1 + i as u64,
+            ..op
+        });
+    p.history.splice(at..at, timed);
+    let t_end = p.history.last().map_or(0, |op| op.time);
+    for (i, node) in nodes.iter().enumerate() {
+        for (j, kind) in [Invoke, Ok].into_iter().enumerate() {
+            let value = if kind == Ok { json!([v]) } else { Value::Null };
+            let mut op = Planter::op(proc_ + 2, kind, "final-read", &key, value, node);
+            op.time = t_end + 1 + (2 * i + j) as u64;
+            p.history.push(op);
+        }
+    }
 }

@@ -38,6 +38,13 @@ pub struct CheckResult {
     /// report's lag chart); empty when no value was seen on another node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lag_over_time: Vec<LagBin>,
+    /// Reads that missed a write acknowledged (anywhere) before they began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staleness: Option<StalenessStats>,
+    /// Availability per fault window, `none` (no fault) first; empty when
+    /// the history has no fault windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub availability_windows: Vec<WindowAvailability>,
 }
 
 /// One time bin of the replication lag: the values acknowledged in it.
@@ -60,6 +67,58 @@ pub struct NeverReplicated {
     pub count: u64,
     /// Acknowledged writes to keys with final reads (the denominator).
     pub acknowledged: u64,
+}
+
+/// Stale reads (see [`crate::stale`]): non-final `ok` reads that missed an
+/// `ok` write completed before they were invoked, and by how much.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StalenessStats {
+    /// Non-final `ok` reads checked.
+    pub reads: u64,
+    /// Reads that missed a write acknowledged by any node.
+    pub stale: u64,
+    /// Reads that missed a write acknowledged by their own node (the
+    /// `stale-read` anomaly).
+    pub same_node: u64,
+    /// How far behind the stale reads were: from the oldest missed write's
+    /// acknowledgement to the read's invocation (0 when none was stale).
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl StalenessStats {
+    pub fn new(reads: u64, same_node: u64, mut behind_ns: Vec<u64>) -> Self {
+        behind_ns.sort_unstable();
+        let at = |q: f64| {
+            behind_ns
+                .get(((behind_ns.len().max(1) - 1) as f64 * q).round() as usize)
+                .map_or(0.0, |&ns| ns as f64 / 1e6)
+        };
+        StalenessStats {
+            reads,
+            stale: behind_ns.len() as u64,
+            same_node,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+/// ok / fail / info of the client ops invoked while one fault was in
+/// effect (a nemesis `start-X` ... `stop-X`), in total and per node. The
+/// fault `none` collects the ops invoked while no fault was in effect.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowAvailability {
+    pub fault: String,
+    /// Seconds since the history's time origin; `none` has 0.
+    pub start_s: f64,
+    /// `None` if the fault was still in effect when the history ends (and
+    /// for `none`).
+    pub end_s: Option<f64>,
+    pub total: OutcomeCounts,
+    pub nodes: BTreeMap<String, OutcomeCounts>,
 }
 
 /// Replication lag: for each written value, the time from its write's `ok`
@@ -130,6 +189,8 @@ impl CheckResult {
             availability: BTreeMap::new(),
             never_replicated: None,
             lag_over_time: Vec::new(),
+            staleness: None,
+            availability_windows: Vec::new(),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! invoked, so reads can return any subset of the elements whose adds will not
 //! fail; some invokes are left unfinished (indeterminate). Final reads hold
 //! every acknowledged add plus a chosen subset of the indeterminate ones, the
-//! same set on every node, each node listing it in a different order.
+//! same set on every node, each node listing it in a different order. A read
+//! always holds the adds its own node acknowledged before it began (else it
+//! would be a stale read).
 
 use std::collections::BTreeSet;
 
@@ -51,6 +53,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 struct Add {
     key: usize,
+    node: usize,
     element: u64,
     outcome: OpType,
     completion: Option<u64>,
@@ -92,14 +95,15 @@ fn op(
 fn generate(steps: &[Step], keep_indeterminate: u64, lose: Option<usize>) -> Generated {
     let mut ops = Vec::new();
     let mut adds: Vec<Add> = Vec::new();
-    // Per process: the open op, as (add id or None for a read, key).
-    let mut open: [Option<(Option<usize>, usize)>; 4] = [None; 4];
+    // Per process: the open op, as (add id or None for a read, key, invoke
+    // index).
+    let mut open: [Option<(Option<usize>, usize, u64)>; 4] = [None; 4];
     for s in steps {
         let node = s.process % NODES.len();
         match open[s.process].take() {
             None if s.is_add => {
                 let element = adds.len() as u64 + 100;
-                op(
+                let invoke = op(
                     &mut ops,
                     s.process,
                     OpType::Invoke,
@@ -110,14 +114,15 @@ fn generate(steps: &[Step], keep_indeterminate: u64, lose: Option<usize>) -> Gen
                 );
                 adds.push(Add {
                     key: s.key,
+                    node,
                     element,
                     outcome: s.outcome,
                     completion: None,
                 });
-                open[s.process] = Some((Some(adds.len() - 1), s.key));
+                open[s.process] = Some((Some(adds.len() - 1), s.key, invoke));
             }
             None => {
-                op(
+                let invoke = op(
                     &mut ops,
                     s.process,
                     OpType::Invoke,
@@ -126,9 +131,9 @@ fn generate(steps: &[Step], keep_indeterminate: u64, lose: Option<usize>) -> Gen
                     Value::Null,
                     node,
                 );
-                open[s.process] = Some((None, s.key));
+                open[s.process] = Some((None, s.key, invoke));
             }
-            Some((Some(id), key)) => {
+            Some((Some(id), key, _)) => {
                 let add = &adds[id];
                 let (outcome, element) = (add.outcome, add.element);
                 let index = op(
@@ -142,13 +147,19 @@ fn generate(steps: &[Step], keep_indeterminate: u64, lose: Option<usize>) -> Gen
                 );
                 adds[id].completion = Some(index);
             }
-            Some((None, key)) => {
-                // Any subset of the elements whose adds will not fail.
+            Some((None, key, invoke)) => {
+                // Any subset of the elements whose adds will not fail that
+                // holds those this node acknowledged before the read began.
                 let seen: Vec<u64> = adds
                     .iter()
                     .enumerate()
                     .filter(|(i, a)| {
-                        a.key == key && a.outcome != OpType::Fail && s.pick >> (i % 64) & 1 == 1
+                        let own = a.outcome == OpType::Ok
+                            && a.node == node
+                            && a.completion.is_some_and(|c| c < invoke);
+                        a.key == key
+                            && a.outcome != OpType::Fail
+                            && (own || s.pick >> (i % 64) & 1 == 1)
                     })
                     .map(|(_, a)| a.element)
                     .collect();

@@ -27,7 +27,13 @@ fn plantable(workload: Workload) -> Vec<AnomalyKind> {
     use AnomalyKind::*;
     match workload {
         Workload::Set | Workload::Register => {
-            vec![LostUpdate, Divergence, ImpossibleRead, AbortedRead]
+            vec![
+                LostUpdate,
+                Divergence,
+                ImpossibleRead,
+                AbortedRead,
+                StaleRead,
+            ]
         }
         Workload::Counter => vec![LostUpdate, OverCount, Divergence, ImpossibleRead],
         Workload::ListAppend => vec![
@@ -37,6 +43,7 @@ fn plantable(workload: Workload) -> Vec<AnomalyKind> {
             AbortedRead,
             DuplicateElement,
             ReorderedAppend,
+            StaleRead,
         ],
         Workload::Causal => vec![
             CausalViolation,
@@ -45,6 +52,7 @@ fn plantable(workload: Workload) -> Vec<AnomalyKind> {
             ImpossibleRead,
             AbortedRead,
             Divergence,
+            StaleRead,
         ],
         Workload::UniqueIds => vec![DuplicateId],
         Workload::Constraint => vec![ConstraintViolation],

@@ -117,6 +117,7 @@ pub fn render(results: &Results, detail: bool) -> String {
             per_node.join(", ")
         );
     }
+    render_staleness_and_windows(&mut out, check);
     if let Some(run) = &results.run {
         render_faults(&mut out, run);
     }
@@ -336,4 +337,40 @@ fn render_db_findings(out: &mut String, run: &RunInfo) {
         );
     }
     out.push('\n');
+}
+
+/// The staleness figure and availability per fault window, one line each.
+fn render_staleness_and_windows(out: &mut String, check: &diverge_checkers::CheckResult) {
+    if let Some(s) = &check.staleness {
+        let _ = writeln!(
+            out,
+            "stale reads (missed a write acknowledged before they began): {} of {} reads ({} on the acknowledging node); behind p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            s.stale, s.reads, s.same_node, s.p50_ms, s.p99_ms, s.max_ms
+        );
+    }
+    for w in &check.availability_windows {
+        let share = |c: &diverge_checkers::OutcomeCounts| {
+            100.0 * c.ok as f64 / (c.ok + c.fail + c.info).max(1) as f64
+        };
+        let span = match (w.fault.as_str(), w.end_s) {
+            ("none", _) => "outside faults".to_owned(),
+            (_, Some(end)) => format!("{:.1}-{:.1} s", w.start_s, end),
+            (_, None) => format!("{:.1} s-end", w.start_s),
+        };
+        let nodes: Vec<String> = w
+            .nodes
+            .iter()
+            .map(|(n, c)| format!("{n} {:.0}%", share(c)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "availability {} {span}: ok {} fail {} info {} ({:.1}% ok; {})",
+            w.fault,
+            w.total.ok,
+            w.total.fail,
+            w.total.info,
+            share(&w.total),
+            nodes.join(", ")
+        );
+    }
 }

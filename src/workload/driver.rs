@@ -125,7 +125,13 @@ async fn client_process(
                         let round = (claimant - 1) / (2 * plan.concurrency as u64);
                         vec![claims::next_claim(format!("name-{round}"), claimant)]
                     }
-                    WorkloadName::Causal => causal::next_steps(&mut rng, &plan.keys, &mut unique),
+                    WorkloadName::Causal => causal::next_steps(
+                        &mut rng,
+                        &plan.keys,
+                        index,
+                        plan.concurrency,
+                        &mut unique,
+                    ),
                 }
                 .into_iter();
                 let first = steps.next().expect("a step has an op");
@@ -148,7 +154,12 @@ async fn client_process(
         if !totals.keys.contains(&op.key) {
             totals.keys.insert(op.key.clone());
         }
-        let completion = invoke(plan.workload, node, &op, Process::Client(process), history).await;
+        let (completion, saw_value) =
+            invoke(plan.workload, node, &op, Process::Client(process), history).await;
+        // A write that follows a read goes out only if the read saw a value.
+        if saw_value && let Some(next) = op.then {
+            pending.push_front(*next);
+        }
         match completion {
             OpType::Ok => totals.ok += 1,
             OpType::Fail => totals.fail += 1,
@@ -161,14 +172,15 @@ async fn client_process(
     totals
 }
 
-/// Record the invocation, execute the op, record the completion.
+/// Record the invocation, execute the op, record the completion. Returns
+/// the outcome and whether it was `ok` with at least one value.
 async fn invoke(
     workload: WorkloadName,
     node: &NodeClient,
     op: &Invocation,
     process: Process,
     history: &HistoryHandle,
-) -> OpType {
+) -> (OpType, bool) {
     let invoke_value = if op.value.is_null() {
         Value::Null
     } else {
@@ -190,6 +202,7 @@ async fn invoke(
         WorkloadName::ListAppend => list_append::execute(node, op).await,
         WorkloadName::UniqueIds | WorkloadName::Constraint => claims::execute(node, op).await,
     };
+    let saw_value = done.kind == OpType::Ok && done.value.as_array().is_some_and(|a| !a.is_empty());
     history.record(
         process,
         done.kind,
@@ -199,5 +212,5 @@ async fn invoke(
         Some(&node.id),
         done.error,
     );
-    done.kind
+    (done.kind, saw_value)
 }

@@ -34,11 +34,25 @@ pub struct Invocation {
     pub f: &'static str,
     pub key: String,
     pub value: Value,
+    /// An op to send next, to the same node, if this one (a read) returns
+    /// `ok` with at least one value: a write that follows a read.
+    pub then: Option<Box<Invocation>>,
 }
 
 impl Invocation {
     pub fn new(f: &'static str, key: String, value: Value) -> Self {
-        Invocation { f, key, value }
+        Invocation {
+            f,
+            key,
+            value,
+            then: None,
+        }
+    }
+
+    /// Sets [`Invocation::then`].
+    pub fn then(mut self, next: Invocation) -> Self {
+        self.then = Some(Box::new(next));
+        self
     }
 }
 
