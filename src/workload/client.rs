@@ -84,10 +84,32 @@ impl NodeClient {
             .collect()
     }
 
+    /// This client pinned to the node its requests go to now: under
+    /// `--routing home-failover`, a client of the node serving its home's
+    /// keys at this moment, so that an op's requests all reach one node and
+    /// the history names the node that served it; otherwise itself.
+    pub fn pinned(&self) -> std::borrow::Cow<'_, NodeClient> {
+        match &self.failover {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(failover) => {
+                let (id, http) = failover.current();
+                std::borrow::Cow::Owned(NodeClient {
+                    id: id.to_owned(),
+                    http: http.clone(),
+                    timeout: self.timeout,
+                    failover: None,
+                })
+            }
+        }
+    }
+
     /// The node a request goes to now: its id and connection.
     fn target(&self) -> (&str, &Http1Client) {
         match &self.failover {
-            Some(failover) => failover.current(),
+            Some(failover) => {
+                let (id, http) = failover.current();
+                (id, http)
+            }
             None => (&self.id, &self.http),
         }
     }

@@ -181,6 +181,9 @@ async fn invoke(
     process: Process,
     history: &HistoryHandle,
 ) -> (OpType, bool) {
+    // Under home failover the op is recorded at, and sent to, the node
+    // serving its key now (not the key's home).
+    let node = &*node.pinned();
     let invoke_value = if op.value.is_null() {
         Value::Null
     } else {

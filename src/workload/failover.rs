@@ -11,9 +11,9 @@
 //! whose value maps every moved home to the node taking its ops. Clients
 //! keep addressing the home (the client driver only knows `home` routing):
 //! a [`Failover`] inside the home's [`super::client::NodeClient`] sends each
-//! request to wherever the home's ops currently go. An op's `node` in the
-//! history is therefore the key's home; the failover windows say where it
-//! was served.
+//! request to wherever the home's ops currently go. The driver pins each op
+//! to that node when it invokes it ([`super::client::NodeClient::pinned`]),
+//! so the history names the node that served it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -121,7 +121,7 @@ pub struct Failover {
 
 impl Failover {
     /// The id and connection of the node serving the home's ops now.
-    pub fn current(&self) -> (&str, &Http1Client) {
+    pub fn current(&self) -> (&str, &Arc<Http1Client>) {
         let (id, http) = &self.nodes[self.routes.target(self.home)];
         (id, http)
     }
