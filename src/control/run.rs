@@ -159,6 +159,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     );
     let final_reads_ok =
         workload::final_reads(config.workload, &clients, &keys, &recorder.handle()).await;
+    let skipped_updates =
+        super::node_counters::sum_status_field(&http, &urls, "skipped_updates").await;
     cluster.lock().await.stop().await;
     let link_counters = links.counters();
     if let Ok(links) = Arc::try_unwrap(links) {
@@ -187,6 +189,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         links: link_counters,
         notes: quiesce_note.into_iter().collect(),
         db_findings: Vec::new(),
+        skipped_updates,
+        resolutions: None,
     };
     Ok(Results::from_run(check, run))
 }
@@ -220,6 +224,8 @@ pub fn checker_workload(workload: WorkloadName) -> diverge_checkers::Workload {
         WorkloadName::Causal => Workload::Causal,
         WorkloadName::UniqueIds => Workload::UniqueIds,
         WorkloadName::Constraint => Workload::Constraint,
+        // Inserts and updates are register writes: the update must win.
+        WorkloadName::InsertUpdate => Workload::Register,
     }
 }
 

@@ -11,7 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::client::NodeClient;
-use super::{Completion, Invocation, causal, claims, counter, list_append, register, set};
+use super::{
+    Completion, Invocation, causal, claims, counter, insert_update, list_append, register, set,
+};
 use crate::cli::{Routing, WorkloadName};
 use crate::history::HistoryHandle;
 use crate::seeds::sub_seed;
@@ -107,8 +109,14 @@ async fn client_process(
         if Instant::now() >= deadline {
             break;
         }
-        let op = match pending.pop_front() {
-            Some(op) => op,
+        let (op, queued) = match pending.pop_front() {
+            Some(op) => {
+                // An update goes to any node, so it can race its insert.
+                if (plan.workload, plan.routing) == (WorkloadName::InsertUpdate, Routing::Random) {
+                    node = &nodes[rng.random_range(0..nodes.len())];
+                }
+                (op, true)
+            }
             None => {
                 let key_index = rng.random_range(0..plan.keys.len());
                 let key = plan.keys[key_index].clone();
@@ -126,6 +134,7 @@ async fn client_process(
                         vec![claims::next_claim(format!("name-{round}"), claimant)]
                     }
                     WorkloadName::Causal => causal::next_steps(&mut rng, &plan.keys, &mut unique),
+                    WorkloadName::InsertUpdate => insert_update::next_steps(&mut unique),
                 }
                 .into_iter();
                 let first = steps.next().expect("a step has an op");
@@ -142,13 +151,14 @@ async fn client_process(
                     (_, Routing::Random) => &nodes[rng.random_range(0..nodes.len())],
                     (_, Routing::Home) => &nodes[home % nodes.len()],
                 };
-                first
+                (first, false)
             }
         };
         if !totals.keys.contains(&op.key) {
             totals.keys.insert(op.key.clone());
         }
-        let completion = invoke(plan.workload, node, &op, Process::Client(process), history).await;
+        let process_id = Process::Client(process);
+        let completion = invoke(plan.workload, node, &op, queued, process_id, history).await;
         match completion {
             OpType::Ok => totals.ok += 1,
             OpType::Fail => totals.fail += 1,
@@ -161,11 +171,13 @@ async fn client_process(
     totals
 }
 
-/// Record the invocation, execute the op, record the completion.
+/// Record the invocation, execute the op, record the completion. `queued`:
+/// the op is a later op of a multi-op step.
 async fn invoke(
     workload: WorkloadName,
     node: &NodeClient,
     op: &Invocation,
+    queued: bool,
     process: Process,
     history: &HistoryHandle,
 ) -> OpType {
@@ -189,6 +201,7 @@ async fn invoke(
         WorkloadName::Counter => counter::execute(node, op).await,
         WorkloadName::ListAppend => list_append::execute(node, op).await,
         WorkloadName::UniqueIds | WorkloadName::Constraint => claims::execute(node, op).await,
+        WorkloadName::InsertUpdate => insert_update::execute(node, op, queued).await,
     };
     history.record(
         process,

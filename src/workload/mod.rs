@@ -5,7 +5,7 @@
 //!
 //! - [`client`]: HTTP calls to a node and which failures are definite.
 //! - [`set`], [`register`], [`counter`], [`list_append`], [`causal`],
-//!   [`claims`] (unique ids and constraints): the workloads.
+//!   [`claims`] (unique ids and constraints), [`insert_update`]: the workloads.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
 
@@ -15,6 +15,7 @@ pub mod client;
 pub mod counter;
 mod driver;
 mod final_reads;
+pub mod insert_update;
 pub mod list_append;
 pub mod register;
 pub mod set;

@@ -21,7 +21,7 @@ pub enum Figure {
 }
 
 /// The numeric figures besides anomaly counts.
-const NUMBERS: [&str; 8] = [
+const NUMBERS: [&str; 10] = [
     "ops",
     "acknowledged-writes",
     "divergent-keys",
@@ -30,6 +30,8 @@ const NUMBERS: [&str; 8] = [
     "availability",
     "latency-p99-ms",
     "convergence-s",
+    "skipped-updates",
+    "resolutions",
 ];
 
 impl Figure {
@@ -185,6 +187,8 @@ impl Expectation {
                 "siblings" => f.siblings_max.unwrap_or(0) as f64,
                 "availability" => f.availability * 100.0,
                 "latency-p99-ms" => f.latency_ms_p99,
+                "skipped-updates" => f.skipped_updates.unwrap_or(0) as f64,
+                "resolutions" => f.resolutions.unwrap_or(0) as f64,
                 _ => f.convergence_s.unwrap_or(f64::INFINITY),
             }),
         }
@@ -244,6 +248,8 @@ mod tests {
             convergence_s: Some(0.1),
             quiesced: true,
             db_findings: None,
+            skipped_updates: None,
+            resolutions: None,
             anomaly_counts: [
                 ("lost-update".to_string(), 3),
                 ("divergence".to_string(), 0),
