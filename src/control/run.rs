@@ -76,6 +76,11 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         .tcp_nodelay(true)
         .build()
         .context("building the HTTP client")?;
+    // A script that does not compile stops the run before any node starts.
+    let on_read = match &config.options.on_read {
+        Some(path) => Some(Arc::new(workload::on_read::OnRead::load(path)?)),
+        None => None,
+    };
     let started_at = chrono::Local::now().to_rfc3339();
     let ready_start = Instant::now();
     let testbed = Testbed::start(config, run_dir, http.clone()).await?;
@@ -109,6 +114,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         routing: config.routing,
         rate: config.rate,
         time_limit: config.time_limit(),
+        on_read: on_read.clone(),
     };
     let nemesis = (!config.nemesis.is_empty()).then(|| {
         let plan = NemesisPlan {
@@ -187,10 +193,18 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         replay: config.replay.clone(),
         faults: fault_windows_in(&history_path)?,
         links: link_counters,
-        notes: quiesce_note.into_iter().collect(),
+        notes: quiesce_note
+            .into_iter()
+            .chain(on_read.as_ref().filter(|r| r.failures() > 0).map(|r| {
+                format!(
+                    "the on-read resolver failed {} times (see the log); the clients merged those siblings themselves",
+                    r.failures()
+                )
+            }))
+            .collect(),
         db_findings: Vec::new(),
         skipped_updates,
-        resolutions: None,
+        resolutions: on_read.as_ref().map(|r| r.resolutions()),
     };
     Ok(Results::from_run(check, run))
 }

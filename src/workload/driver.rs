@@ -29,6 +29,9 @@ pub struct ClientPlan {
     /// Ops per second over all clients; `None` = unlimited.
     pub rate: Option<f64>,
     pub time_limit: Duration,
+    /// `--on-read`: the script the `set` and `register` clients resolve
+    /// siblings with.
+    pub on_read: Option<Arc<super::on_read::OnRead>>,
 }
 
 /// Totals of what the clients did.
@@ -158,7 +161,13 @@ async fn client_process(
             totals.keys.insert(op.key.clone());
         }
         let process_id = Process::Client(process);
-        let completion = invoke(plan.workload, node, &op, queued, process_id, history).await;
+        let on_read = plan.on_read.as_deref();
+        let step = Step {
+            op: &op,
+            queued,
+            on_read,
+        };
+        let completion = invoke(plan.workload, node, step, process_id, history).await;
         match completion {
             OpType::Ok => totals.ok += 1,
             OpType::Fail => totals.fail += 1,
@@ -171,16 +180,27 @@ async fn client_process(
     totals
 }
 
-/// Record the invocation, execute the op, record the completion. `queued`:
-/// the op is a later op of a multi-op step.
+/// One op to execute and how.
+struct Step<'a> {
+    op: &'a Invocation,
+    /// The op is a later op of a multi-op step.
+    queued: bool,
+    on_read: Option<&'a super::on_read::OnRead>,
+}
+
+/// Record the invocation, execute the op, record the completion.
 async fn invoke(
     workload: WorkloadName,
     node: &NodeClient,
-    op: &Invocation,
-    queued: bool,
+    step: Step<'_>,
     process: Process,
     history: &HistoryHandle,
 ) -> OpType {
+    let Step {
+        op,
+        queued,
+        on_read,
+    } = step;
     let invoke_value = if op.value.is_null() {
         Value::Null
     } else {
@@ -196,8 +216,9 @@ async fn invoke(
         None,
     );
     let done: Completion = match workload {
-        WorkloadName::Set => set::execute(node, op).await,
-        WorkloadName::Register | WorkloadName::Causal => register::execute(node, op).await,
+        WorkloadName::Set => set::execute(node, op, on_read).await,
+        WorkloadName::Register => register::execute(node, op, on_read).await,
+        WorkloadName::Causal => register::execute(node, op, None).await,
         WorkloadName::Counter => counter::execute(node, op).await,
         WorkloadName::ListAppend => list_append::execute(node, op).await,
         WorkloadName::UniqueIds | WorkloadName::Constraint => claims::execute(node, op).await,

@@ -8,6 +8,7 @@
 //!   [`claims`] (unique ids and constraints), [`insert_update`]: the workloads.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
+//! - [`on_read`]: the `--on-read` script the clients resolve siblings with.
 
 pub mod causal;
 pub mod claims;
@@ -17,6 +18,7 @@ mod driver;
 mod final_reads;
 pub mod insert_update;
 pub mod list_append;
+pub mod on_read;
 pub mod register;
 pub mod set;
 
