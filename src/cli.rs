@@ -50,6 +50,8 @@ pub enum WorkloadName {
     UniqueIds,
     /// Unique names claimed by insert-if-absent.
     Constraint,
+    /// Rows inserted at one node, then updated (possibly at another): can an update overtake its insert?
+    InsertUpdate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]

@@ -1,8 +1,9 @@
 //! Changes received before what they depend on, held until it is applied.
 //!
 //! Two conditions can hold a change back (see [`Replica`](crate::Replica)):
-//! - origin order: an origin's earlier writes come first (required by the
-//!   strategies whose causal contexts must be exact, and by causal delivery);
+//! - origin order: an origin's earlier writes come first (always: the
+//!   sibling strategies need exact causal contexts, and no strategy lets an
+//!   origin's later write overtake its earlier one);
 //! - causal delivery (`--causal-delivery on`): FIELD's delivery condition,
 //!   every dependency in the change's `deps` has been applied.
 //!

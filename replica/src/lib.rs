@@ -38,4 +38,6 @@ pub use types::*;
 pub use version::{Context, VersionVector};
 
 #[cfg(test)]
+mod skip_tests;
+#[cfg(test)]
 mod tests;

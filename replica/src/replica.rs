@@ -86,6 +86,9 @@ pub struct Status {
     /// Changes applied before one they causally depend on (an update
     /// overtaking its insert; only without causal delivery), since start.
     pub applied_before_deps: u64,
+    /// Received updates of a key this node held no version of, skipped (see
+    /// [`Record::Skipped`]); counted over the whole log, restarts included.
+    pub skipped_updates: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -152,6 +155,8 @@ pub struct Replica {
     buffer: Buffer,
     /// See [`Status::applied_before_deps`].
     applied_before_deps: u64,
+    /// See [`Status::skipped_updates`].
+    skipped_updates: u64,
     /// The latest `now` seen (for the stuck bound in `status`).
     last_now: Nanos,
 }
@@ -176,6 +181,7 @@ impl Clone for Replica {
             key_seq: self.key_seq.clone(),
             buffer: self.buffer.clone(),
             applied_before_deps: self.applied_before_deps,
+            skipped_updates: self.skipped_updates,
             last_now: self.last_now,
         }
     }
@@ -205,6 +211,7 @@ impl Replica {
             key_seq: HashMap::new(),
             buffer: Buffer::default(),
             applied_before_deps: 0,
+            skipped_updates: 0,
             last_now: 0,
         }
     }
@@ -231,6 +238,16 @@ impl Replica {
                     }
                     if r.applied.insert(&change.dot) {
                         r.apply_to_key(&change);
+                    }
+                    r.log.append(change);
+                }
+                Record::Skipped { seq, change } => {
+                    if seq != r.log.end() + 1 {
+                        continue;
+                    }
+                    // Skipped then, skipped now: the key stays as it was.
+                    if r.applied.insert(&change.dot) {
+                        r.skipped_updates += 1;
                     }
                     r.log.append(change);
                 }
@@ -353,6 +370,7 @@ impl Replica {
                 .stuck(self.last_now, self.config.stuck_after_ns)
                 .len(),
             applied_before_deps: self.applied_before_deps,
+            skipped_updates: self.skipped_updates,
         }
     }
 
@@ -507,7 +525,7 @@ impl Replica {
     /// The conditions a received change must meet before it is applied.
     fn conditions(&self) -> Conditions {
         Conditions {
-            origin_order: self.config.causal_delivery || self.strategy.needs_origin_order(),
+            origin_order: true,
             causal: self.config.causal_delivery,
         }
     }
@@ -562,9 +580,28 @@ impl Replica {
     fn accept(&mut self, change: Change) -> Record {
         let fresh = self.applied.insert(&change.dot);
         debug_assert!(fresh, "accept of an applied dot {:?}", change.dot);
+        if self.skips(&change) {
+            self.skipped_updates += 1;
+            let seq = self.log.append(change.clone());
+            return Record::Skipped { seq, change };
+        }
         self.apply_to_key(&change);
         let seq = self.log.append(change.clone());
         Record::Entry { seq, change }
+    }
+
+    /// Whether a received change is an update to skip: the origin held a
+    /// version of the key when it wrote (its context is not empty), this
+    /// node holds none (the insert has not arrived), causal delivery is off
+    /// and the strategy models a row store. PostgreSQL's logical
+    /// replication does the same with an UPDATE of a row that does not
+    /// exist: it applies nothing and moves on, so the update is lost here.
+    fn skips(&self, change: &Change) -> bool {
+        !self.config.causal_delivery
+            && self.strategy.skips_orphan_updates()
+            && change.dot.node != self.config.id
+            && !change.vv.is_empty()
+            && !self.keys.contains_key(&change.key)
     }
 
     fn apply_to_key(&mut self, change: &Change) {

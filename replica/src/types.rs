@@ -104,6 +104,16 @@ pub enum Record {
         peer: NodeId,
         upto: LogSeq,
     },
+    /// A received update that was not applied because this node holds no
+    /// version of its key (its insert has not arrived; causal delivery off,
+    /// single-value strategies): a log entry all the same, so it is
+    /// deduplicated, keeps its origin's order and is forwarded by relays,
+    /// but recovery does not apply it either. See
+    /// [`Replica`](crate::Replica) ("skipped updates").
+    Skipped {
+        seq: LogSeq,
+        change: Change,
+    },
     /// A received change that waits for a change it depends on (causal
     /// delivery, or origin order); it is not a log entry. Recovery buffers
     /// it again unless an `Entry` shows it was applied since.

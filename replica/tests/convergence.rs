@@ -236,7 +236,7 @@ proptest! {
         for n in 0..=records.len() {
             let back = Replica::recover(cfg(), records[..n].to_vec());
             let entries: Vec<Change> = records[..n].iter().filter_map(|rec| match rec {
-                Record::Entry { change, .. } => Some(change.clone()),
+                Record::Entry { change, .. } | Record::Skipped { change, .. } => Some(change.clone()),
                 Record::Cursor { .. } | Record::Buffered { .. } => None,
             }).collect();
             prop_assert_eq!(back.log(), &entries[..]);

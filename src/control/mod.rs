@@ -9,9 +9,11 @@
 //! - [`quiesce`]: waiting for replication backlogs to drain.
 //! - [`rundir`]: the results layout.
 //! - [`testbed`]: links and nodes wired together.
+//! - [`node_counters`]: counters read from the nodes' status at the end.
 
 mod check;
 pub mod compare;
+mod node_counters;
 mod progress;
 mod quiesce;
 mod run;

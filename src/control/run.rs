@@ -80,6 +80,11 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         .tcp_nodelay(true)
         .build()
         .context("building the HTTP client")?;
+    // A script that does not compile stops the run before any node starts.
+    let on_read = match &config.options.on_read {
+        Some(path) => Some(Arc::new(workload::on_read::OnRead::load(path)?)),
+        None => None,
+    };
     let started_at = chrono::Local::now().to_rfc3339();
     let ready_start = Instant::now();
     let testbed = Testbed::start(config, run_dir, http.clone()).await?;
@@ -120,6 +125,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         routing: config.routing.driver_routing(),
         rate: config.rate,
         time_limit: config.time_limit(),
+        on_read: on_read.clone(),
     };
     let nemesis = (!config.nemesis.is_empty()).then(|| {
         let plan = NemesisPlan {
@@ -190,6 +196,8 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     );
     let final_reads_ok =
         workload::final_reads(config.workload, &live_clients, &keys, &recorder.handle()).await;
+    let skipped_updates =
+        super::node_counters::sum_status_field(&http, &live_urls, "skipped_updates").await;
     cluster.lock().await.stop().await;
     let link_counters = links.counters();
     if let Ok(links) = Arc::try_unwrap(links) {
@@ -216,8 +224,18 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         replay: config.replay.clone(),
         faults: fault_windows_in(&history_path)?,
         links: link_counters,
-        notes: quiesce_note.into_iter().collect(),
+        notes: quiesce_note
+            .into_iter()
+            .chain(on_read.as_ref().filter(|r| r.failures() > 0).map(|r| {
+                format!(
+                    "the on-read resolver failed {} times (see the log); the clients merged those siblings themselves",
+                    r.failures()
+                )
+            }))
+            .collect(),
         db_findings: Vec::new(),
+        skipped_updates,
+        resolutions: on_read.as_ref().map(|r| r.resolutions()),
     };
     Ok(Results::from_run(check, run))
 }
@@ -277,6 +295,8 @@ pub fn checker_workload(workload: WorkloadName) -> diverge_checkers::Workload {
         WorkloadName::Causal => Workload::Causal,
         WorkloadName::UniqueIds => Workload::UniqueIds,
         WorkloadName::Constraint => Workload::Constraint,
+        // Inserts and updates are register writes: the update must win.
+        WorkloadName::InsertUpdate => Workload::Register,
     }
 }
 

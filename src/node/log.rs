@@ -139,7 +139,7 @@ pub fn max_entry_seq<'a>(records: impl IntoIterator<Item = &'a Record>) -> LogSe
     records
         .into_iter()
         .filter_map(|r| match r {
-            Record::Entry { seq, .. } => Some(*seq),
+            Record::Entry { seq, .. } | Record::Skipped { seq, .. } => Some(*seq),
             Record::Cursor { .. } | Record::Buffered { .. } => None,
         })
         .max()

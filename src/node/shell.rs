@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use diverge_replica::{Input, NodeId, Replica, Reply, Status};
+use diverge_replica::{Input, NodeId, Record, Replica, Reply, Status};
 
 use super::args::IdSequence;
 use super::clock::Clock;
@@ -90,6 +90,7 @@ impl Node {
                 _ => None,
             };
             let mut output = core.step(self.clock.now_ns(), input);
+            self.log_skipped(&output.persist);
             let durable = match read_key {
                 // A read of durable data need not wait for the next fsync.
                 Some(key) if core.read_is_durable(&key) => Durable::ready(),
@@ -116,6 +117,7 @@ impl Node {
             let mut records = Vec::new();
             let mut sends = Vec::new();
             for output in outputs {
+                self.log_skipped(&output.persist);
                 records.extend(output.persist);
                 sends.extend(output.send);
             }
@@ -140,6 +142,25 @@ impl Node {
             Err(e) => fail_stop(&e),
         }
         reply.ok_or(StepError::NoReply)
+    }
+
+    /// Say so in the node log for every update the core skipped: it is a
+    /// lost write, and the operator of a real system would find it there.
+    fn log_skipped(&self, records: &[Record]) {
+        for record in records {
+            if let Record::Skipped { seq, change } = record {
+                tracing::warn!(
+                    node = %self.id,
+                    key = %change.key,
+                    origin = %change.dot.node,
+                    origin_seq = change.dot.seq,
+                    log_seq = seq,
+                    "skipped an update of a key this node holds no version of (its insert has not \
+                     arrived; causal delivery is off): the update is lost here, as PostgreSQL \
+                     logical replication skips an UPDATE of a missing row"
+                );
+            }
+        }
     }
 
     /// Shift the clock the core's strategy uses (clock faults).

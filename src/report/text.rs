@@ -123,6 +123,7 @@ pub fn render(results: &Results, detail: bool) -> String {
     }
     if let Some(run) = &results.run {
         render_db_findings(&mut out, run);
+        render_node_counters(&mut out, run);
     }
     if detail {
         render_anomalies(&mut out, results);
@@ -315,6 +316,22 @@ fn verdict_line(results: &Results) -> String {
 }
 
 /// Problems the database under test reported about itself.
+/// What the nodes and clients counted about conflicts and overtaking.
+fn render_node_counters(out: &mut String, run: &RunInfo) {
+    if let Some(n) = run.skipped_updates {
+        let _ = writeln!(
+            out,
+            "skipped updates: {n} (replicated updates of a key whose insert had not arrived; lost at that node)"
+        );
+    }
+    if let Some(n) = run.resolutions {
+        let _ = writeln!(
+            out,
+            "on-read resolutions: {n} (sibling sets the clients resolved with the script and wrote back)"
+        );
+    }
+}
+
 fn render_db_findings(out: &mut String, run: &RunInfo) {
     if run.db_findings.is_empty() {
         return;

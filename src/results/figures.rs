@@ -43,6 +43,13 @@ pub struct Figures {
     /// `None` for the reference nodes, which report none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_findings: Option<u64>,
+    /// Updates the nodes skipped because their insert had not arrived;
+    /// `None` when the nodes do not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_updates: Option<u64>,
+    /// Sibling sets resolved by the `--on-read` script; `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolutions: Option<u64>,
     /// Every anomaly kind's count, by name.
     pub anomaly_counts: std::collections::BTreeMap<String, usize>,
     /// Acknowledged writes that some live node's final read holds and another
@@ -147,6 +154,8 @@ impl Figures {
                 .as_ref()
                 .filter(|r| r.strategy == "mariadb")
                 .map(|r| r.db_findings.len() as u64),
+            skipped_updates: results.run.as_ref().and_then(|r| r.skipped_updates),
+            resolutions: results.run.as_ref().and_then(|r| r.resolutions),
             anomaly_counts: check.anomaly_counts.clone(),
             never_replicated: check.never_replicated.map(|n| n.count),
             never_replicated_pct: check

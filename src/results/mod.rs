@@ -53,6 +53,15 @@ pub struct RunInfo {
     /// MariaDB replication applier stopped with an error).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_findings: Vec<DbFinding>,
+    /// Replicated updates the nodes skipped because their insert had not
+    /// arrived (summed `skipped_updates` of `/admin/status` at the end);
+    /// `None` when no node reports the figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_updates: Option<u64>,
+    /// Sibling sets the workload clients resolved with the `--on-read`
+    /// script and wrote back; `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolutions: Option<u64>,
 }
 
 /// One problem a database reported about itself during or after the run.
@@ -155,6 +164,8 @@ mod tests {
             links: Vec::new(),
             notes: Vec::new(),
             db_findings,
+            skipped_updates: None,
+            resolutions: None,
         }
     }
 

@@ -11,7 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::client::NodeClient;
-use super::{Completion, Invocation, causal, claims, counter, list_append, register, set};
+use super::{
+    Completion, Invocation, causal, claims, counter, insert_update, list_append, register, set,
+};
 use crate::cli::{Routing, WorkloadName};
 use crate::history::HistoryHandle;
 use crate::seeds::sub_seed;
@@ -27,6 +29,9 @@ pub struct ClientPlan {
     /// Ops per second over all clients; `None` = unlimited.
     pub rate: Option<f64>,
     pub time_limit: Duration,
+    /// `--on-read`: the script the `set` and `register` clients resolve
+    /// siblings with.
+    pub on_read: Option<Arc<super::on_read::OnRead>>,
 }
 
 /// Totals of what the clients did.
@@ -107,8 +112,14 @@ async fn client_process(
         if Instant::now() >= deadline {
             break;
         }
-        let op = match pending.pop_front() {
-            Some(op) => op,
+        let (op, queued) = match pending.pop_front() {
+            Some(op) => {
+                // An update goes to any node, so it can race its insert.
+                if (plan.workload, plan.routing) == (WorkloadName::InsertUpdate, Routing::Random) {
+                    node = &nodes[rng.random_range(0..nodes.len())];
+                }
+                (op, true)
+            }
             None => {
                 let key_index = rng.random_range(0..plan.keys.len());
                 let key = plan.keys[key_index].clone();
@@ -132,6 +143,7 @@ async fn client_process(
                         plan.concurrency,
                         &mut unique,
                     ),
+                    WorkloadName::InsertUpdate => insert_update::next_steps(&mut unique),
                 }
                 .into_iter();
                 let first = steps.next().expect("a step has an op");
@@ -148,14 +160,19 @@ async fn client_process(
                     (_, Routing::Random) => &nodes[rng.random_range(0..nodes.len())],
                     (_, Routing::Home) => &nodes[home % nodes.len()],
                 };
-                first
+                (first, false)
             }
         };
         if !totals.keys.contains(&op.key) {
             totals.keys.insert(op.key.clone());
         }
+        let step = Step {
+            op: &op,
+            queued,
+            on_read: plan.on_read.as_deref(),
+        };
         let (completion, saw_value) =
-            invoke(plan.workload, node, &op, Process::Client(process), history).await;
+            invoke(plan.workload, node, step, Process::Client(process), history).await;
         // A write that follows a read goes out only if the read saw a value.
         if saw_value && let Some(next) = op.then {
             pending.push_front(*next);
@@ -172,15 +189,28 @@ async fn client_process(
     totals
 }
 
+/// One op to execute and how.
+struct Step<'a> {
+    op: &'a Invocation,
+    /// The op is a later op of a multi-op step.
+    queued: bool,
+    on_read: Option<&'a super::on_read::OnRead>,
+}
+
 /// Record the invocation, execute the op, record the completion. Returns
 /// the outcome and whether it was `ok` with at least one value.
 async fn invoke(
     workload: WorkloadName,
     node: &NodeClient,
-    op: &Invocation,
+    step: Step<'_>,
     process: Process,
     history: &HistoryHandle,
 ) -> (OpType, bool) {
+    let Step {
+        op,
+        queued,
+        on_read,
+    } = step;
     // Under home failover the op is recorded at, and sent to, the node
     // serving its key now (not the key's home).
     let node = &*node.pinned();
@@ -199,11 +229,13 @@ async fn invoke(
         None,
     );
     let done: Completion = match workload {
-        WorkloadName::Set => set::execute(node, op).await,
-        WorkloadName::Register | WorkloadName::Causal => register::execute(node, op).await,
+        WorkloadName::Set => set::execute(node, op, on_read).await,
+        WorkloadName::Register => register::execute(node, op, on_read).await,
+        WorkloadName::Causal => register::execute(node, op, None).await,
         WorkloadName::Counter => counter::execute(node, op).await,
         WorkloadName::ListAppend => list_append::execute(node, op).await,
         WorkloadName::UniqueIds | WorkloadName::Constraint => claims::execute(node, op).await,
+        WorkloadName::InsertUpdate => insert_update::execute(node, op, queued).await,
     };
     let saw_value = done.kind == OpType::Ok && done.value.as_array().is_some_and(|a| !a.is_empty());
     history.record(

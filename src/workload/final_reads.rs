@@ -45,7 +45,8 @@ pub async fn final_reads(
                         WorkloadName::Register
                         | WorkloadName::Causal
                         | WorkloadName::Constraint
-                        | WorkloadName::UniqueIds => Value::Array(reply.values),
+                        | WorkloadName::UniqueIds
+                        | WorkloadName::InsertUpdate => Value::Array(reply.values),
                     };
                     history.record(
                         process,

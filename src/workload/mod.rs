@@ -5,11 +5,12 @@
 //!
 //! - [`client`]: HTTP calls to a node and which failures are definite.
 //! - [`set`], [`register`], [`counter`], [`list_append`], [`causal`],
-//!   [`claims`] (unique ids and constraints): the workloads.
+//!   [`claims`] (unique ids and constraints), [`insert_update`]: the workloads.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
 //! - [`failover`]: `--routing home-failover`, home routing whose faulted
 //!   homes' ops move to another node.
+//! - [`on_read`]: the `--on-read` script the clients resolve siblings with.
 
 pub mod causal;
 pub mod claims;
@@ -18,7 +19,9 @@ pub mod counter;
 mod driver;
 pub mod failover;
 mod final_reads;
+pub mod insert_update;
 pub mod list_append;
+pub mod on_read;
 pub mod register;
 pub mod set;
 

@@ -1,14 +1,17 @@
 //! The `set` workload: a shopping cart per key. `add` puts a unique element
 //! into the key's set by read-modify-write (read values and context, merge
 //! siblings as an application would, add, write back with the context);
-//! `read` returns the whole set.
+//! `read` returns the whole set. With an on-read resolver (`--on-read`),
+//! siblings are resolved by the script instead of the client's union, and a
+//! read that finds siblings writes the resolution back with its context.
 
 use std::collections::BTreeSet;
 
 use rand::Rng;
 use serde_json::Value;
 
-use super::client::{CallError, NodeClient};
+use super::client::{CallError, NodeClient, ReadReply};
+use super::on_read::OnRead;
 use super::{Completion, Invocation};
 
 /// How often a stale context is retried with a fresh read before the add fails.
@@ -22,24 +25,47 @@ pub fn next(rng: &mut impl Rng, key: String, unique: u64) -> Invocation {
     }
 }
 
-pub async fn execute(client: &NodeClient, op: &Invocation) -> Completion {
+pub async fn execute(client: &NodeClient, op: &Invocation, on_read: Option<&OnRead>) -> Completion {
     match op.f {
-        "add" => add(client, &op.key, &op.value).await,
+        "add" => add(client, &op.key, &op.value, on_read).await,
         _ => match client.read(&op.key).await {
-            Ok(reply) => Completion::ok(elements_value(&reply.values)),
+            Ok(reply) => {
+                // The read saw what the node holds; the write-back only
+                // tidies siblings up, and its outcome does not change it.
+                if let Some(resolved) = resolve(on_read, &op.key, &reply) {
+                    let _ = client.write(&op.key, &resolved, Some(&reply.context)).await;
+                }
+                Completion::ok(elements_value(&reply.values))
+            }
             // A read has no effect, so any failure to read is definite.
             Err(e) => Completion::fail(e.message()),
         },
     }
 }
 
-async fn add(client: &NodeClient, key: &str, element: &Value) -> Completion {
+/// The script's resolution of the siblings `reply` holds (two or more),
+/// as one array; `None` without siblings, script, or when it failed.
+fn resolve(on_read: Option<&OnRead>, key: &str, reply: &ReadReply) -> Option<Value> {
+    let on_read = on_read.filter(|_| reply.values.len() > 1)?;
+    let value = on_read.resolve(key, &reply.values)?;
+    Some(elements_value(std::slice::from_ref(&value)))
+}
+
+async fn add(
+    client: &NodeClient,
+    key: &str,
+    element: &Value,
+    on_read: Option<&OnRead>,
+) -> Completion {
     for _ in 0..ADD_ATTEMPTS {
         let reply = match client.read(key).await {
             Ok(reply) => reply,
             Err(e) => return Completion::fail(format!("read before add: {}", e.message())),
         };
-        let mut set = elements(&reply.values);
+        let mut set = match resolve(on_read, key, &reply) {
+            Some(resolved) => elements(std::slice::from_ref(&resolved)),
+            None => elements(&reply.values),
+        };
         set.insert(ElementKey(element.clone()));
         let merged = Value::Array(set.into_iter().map(|e| e.0).collect());
         match client.write(key, &merged, Some(&reply.context)).await {

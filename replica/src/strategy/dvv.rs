@@ -8,7 +8,7 @@
 //! that saw it superseded it). The surviving set is the changes no other
 //! applied change saw, whatever the delivery order, so replicas converge.
 //! Contexts are exact because the core applies each origin's changes in the
-//! origin's order for these strategies ([`super::Strategy::needs_origin_order`]).
+//! origin's order (for every strategy).
 //!
 //! What a read returns is where the strategies differ: `siblings` (and
 //! `custom` without an on-write handler) returns every version; the others
@@ -64,10 +64,6 @@ impl Strategy for Dvv {
     }
 
     fn writes_with_client_context(&self) -> bool {
-        true
-    }
-
-    fn needs_origin_order(&self) -> bool {
         true
     }
 

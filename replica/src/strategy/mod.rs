@@ -169,10 +169,14 @@ pub trait Strategy: Send + Sync + std::fmt::Debug {
         false
     }
 
-    /// Whether each origin's changes must be applied in the origin's order
-    /// (the strategy relies on exact causal contexts).
-    fn needs_origin_order(&self) -> bool {
-        false
+    /// Whether a replicated update of a key this node holds no version of
+    /// is skipped (without causal delivery). The single-value strategies
+    /// model row stores, which skip an UPDATE of a missing row as
+    /// PostgreSQL logical replication does; the strategies that keep
+    /// siblings or CRDT state store the version with its context instead
+    /// (as Riak does), so the late insert is superseded when it arrives.
+    fn skips_orphan_updates(&self) -> bool {
+        self.refuses_stale_writes()
     }
 
     /// The crdt state a local write produces (crdt only).
@@ -210,10 +214,6 @@ impl Strategy for CrdtStrategy {
     /// to a value needs a current context (checked in `local_crdt`).
     fn refuses_stale_writes(&self) -> bool {
         false
-    }
-
-    fn needs_origin_order(&self) -> bool {
-        true
     }
 
     fn local_crdt(

@@ -21,7 +21,7 @@ pub enum Figure {
 }
 
 /// The numeric figures besides anomaly counts.
-const NUMBERS: [&str; 10] = [
+const NUMBERS: [&str; 12] = [
     "ops",
     "acknowledged-writes",
     "divergent-keys",
@@ -32,6 +32,8 @@ const NUMBERS: [&str; 10] = [
     "convergence-s",
     "never-replicated",
     "never-replicated-pct",
+    "skipped-updates",
+    "resolutions",
 ];
 
 impl Figure {
@@ -189,6 +191,8 @@ impl Expectation {
                 "latency-p99-ms" => f.latency_ms_p99,
                 "never-replicated" => f.never_replicated.unwrap_or(0) as f64,
                 "never-replicated-pct" => f.never_replicated_pct.unwrap_or(0.0),
+                "skipped-updates" => f.skipped_updates.unwrap_or(0) as f64,
+                "resolutions" => f.resolutions.unwrap_or(0) as f64,
                 _ => f.convergence_s.unwrap_or(f64::INFINITY),
             }),
         }
@@ -248,6 +252,8 @@ mod tests {
             convergence_s: Some(0.1),
             quiesced: true,
             db_findings: None,
+            skipped_updates: None,
+            resolutions: None,
             anomaly_counts: [
                 ("lost-update".to_string(), 3),
                 ("divergence".to_string(), 0),

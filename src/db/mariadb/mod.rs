@@ -235,6 +235,8 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         faults: fault_windows(&history),
         links: tcp_links,
         notes,
+        skipped_updates: None,
+        resolutions: None,
         db_findings,
     };
     // Findings (stopped appliers) make the verdict invalid there.

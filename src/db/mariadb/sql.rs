@@ -93,7 +93,10 @@ fn next(workload: WorkloadName, rng: &mut impl Rng, key: String, unique: u64) ->
         WorkloadName::Register => register::next(rng, key, unique),
         WorkloadName::UniqueIds => crate::workload::claims::next_generate(),
         WorkloadName::Constraint => crate::workload::claims::next_claim(key, unique),
-        WorkloadName::Counter | WorkloadName::ListAppend | WorkloadName::Causal => {
+        WorkloadName::Counter
+        | WorkloadName::ListAppend
+        | WorkloadName::Causal
+        | WorkloadName::InsertUpdate => {
             unreachable!("config validation keeps {workload:?} away from --db mariadb")
         }
     }
@@ -177,7 +180,10 @@ pub async fn read_key(
         ),
         WorkloadName::UniqueIds => ("SELECT id FROM ids ORDER BY id", mysql_async::Params::Empty),
         WorkloadName::Constraint => ("SELECT claimant FROM claims WHERE name = ?", (key,).into()),
-        WorkloadName::Counter | WorkloadName::ListAppend | WorkloadName::Causal => {
+        WorkloadName::Counter
+        | WorkloadName::ListAppend
+        | WorkloadName::Causal
+        | WorkloadName::InsertUpdate => {
             return Err(format!("{workload:?} does not run against --db mariadb"));
         }
     };

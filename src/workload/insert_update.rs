@@ -1,0 +1,96 @@
+//! The `insert-update` workload: rows inserted then updated, the pattern
+//! whose update can overtake its insert in all-to-all replication.
+//!
+//! Each step inserts a fresh key (`row-N`) at one node (a blind write of a
+//! unique value), then updates it, possibly at another node: the client
+//! waits (bounded) until that node shows the insert, as an application
+//! would before updating a row it just created, and writes a new unique
+//! value with the context it read, so the node records the write as an
+//! update of the insert. Both ops are `write`s in the history, so the
+//! register checker judges them: the insert completed before the update
+//! was invoked, so a node whose final read holds the insert and not the
+//! update lost the update.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::client::{CallError, NodeClient};
+use super::{Completion, Invocation};
+
+/// Longest wait for the insert to show at the node taking the update.
+const INSERT_VISIBLE_WITHIN: Duration = Duration::from_secs(1);
+/// Pause between reads while waiting for the insert.
+const POLL: Duration = Duration::from_millis(2);
+
+/// The two ops of one step: the insert of a fresh key, then its update.
+/// `unique` gives values unique across the test.
+pub fn next_steps(unique: &mut impl FnMut() -> u64) -> Vec<Invocation> {
+    let inserted = unique();
+    let key = format!("row-{inserted}");
+    vec![
+        Invocation::new("write", key.clone(), Value::from(inserted)),
+        Invocation::new("write", key, Value::from(unique())),
+    ]
+}
+
+/// Execute `op`: the update of its step if `is_update` (the driver knows:
+/// it is the step's queued second op), else the insert.
+pub async fn execute(client: &NodeClient, op: &Invocation, is_update: bool) -> Completion {
+    if is_update {
+        return update(client, op).await;
+    }
+    match client.write(&op.key, &op.value, None).await {
+        Ok(()) => Completion::ok(op.value.clone()),
+        Err(CallError::Indefinite(m)) => Completion::info(m),
+        Err(e) => Completion::fail(e.message()),
+    }
+}
+
+/// Wait until the node shows the row, then write the update with the
+/// context it read. A row that does not show in time is a definite failure
+/// (nothing was written), as an UPDATE that found no row.
+async fn update(client: &NodeClient, op: &Invocation) -> Completion {
+    let deadline = Instant::now() + INSERT_VISIBLE_WITHIN;
+    let context = loop {
+        match client.read(&op.key).await {
+            Ok(reply) if !reply.values.is_empty() => break reply.context,
+            Ok(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
+            Ok(_) => {
+                return Completion::fail(format!(
+                    "node {}: the insert of {} did not show within {:?}: no row to update",
+                    client.id, op.key, INSERT_VISIBLE_WITHIN
+                ));
+            }
+            Err(e) => return Completion::fail(format!("read before update: {}", e.message())),
+        }
+    };
+    match client.write(&op.key, &op.value, Some(&context)).await {
+        Ok(()) => Completion::ok(op.value.clone()),
+        Err(CallError::Indefinite(m)) => Completion::info(m),
+        Err(e) => Completion::fail(e.message()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_inserts_a_fresh_key_then_updates_it_with_fresh_values() {
+        let mut n = 0;
+        let mut unique = || {
+            n += 1;
+            n
+        };
+        let a = next_steps(&mut unique);
+        let b = next_steps(&mut unique);
+        assert_eq!(a[0].key, "row-1");
+        assert_eq!(a[1].key, "row-1");
+        assert_eq!(
+            (a[0].value.clone(), a[1].value.clone()),
+            (1.into(), 2.into())
+        );
+        assert_eq!(b[0].key, "row-3");
+    }
+}
