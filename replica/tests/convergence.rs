@@ -169,12 +169,24 @@ proptest! {
         }
         sim.quiesce();
         let first = keys(&sim.reps[0]);
+        // As in the strategy test below: replicas may differ only where an
+        // update that overtook its insert was skipped (row-like strategies,
+        // no causal delivery).
+        let skipped: u64 = sim.reps.iter().map(|r| r.status().skipped_updates).sum();
+        if skipped > 0 {
+            prop_assert!(
+                !causal && skips_orphan_updates(kind),
+                "{kind:?} (causal delivery {causal}) skipped {skipped} updates"
+            );
+        }
         for r in &sim.reps {
-            prop_assert_eq!(keys(r), first.clone());
-            prop_assert_eq!(r.status().buffered, 0);
-            if kind == StrategyKind::Lww {
-                check_lww_outcome(r, &sim.accepted);
+            if skipped == 0 {
+                prop_assert_eq!(keys(r), first.clone());
+                if kind == StrategyKind::Lww {
+                    check_lww_outcome(r, &sim.accepted);
+                }
             }
+            prop_assert_eq!(r.status().buffered, 0);
             for p in r.status().peers {
                 prop_assert_eq!((p.backlog, p.inflight), (0, 0), "{:?}", p);
             }
@@ -499,6 +511,15 @@ impl Handler for LongestArray {
     }
 }
 
+/// The strategies that model row stores and skip an update whose insert
+/// has not arrived (without causal delivery), as the node documents.
+fn skips_orphan_updates(kind: StrategyKind) -> bool {
+    matches!(
+        kind,
+        StrategyKind::Lww | StrategyKind::UniqueId | StrategyKind::Priority | StrategyKind::Custom
+    )
+}
+
 fn any_strategy() -> impl proptest::strategy::Strategy<Value = StrategyKind> {
     prop::sample::select(StrategyKind::ALL.to_vec())
 }
@@ -568,8 +589,10 @@ proptest! {
     /// For every strategy: clients add unique elements by read-modify-write
     /// (with the context read, a stale empty context, or none) in two rounds
     /// with a partial exchange between them; then every change is delivered
-    /// in a random order with duplicates. All replicas end identical; the
-    /// strategies that keep concurrent writes lose no element.
+    /// in a random order with duplicates. All replicas end identical (unless
+    /// an update overtook its insert and was skipped, which only the row-like
+    /// strategies do and only without causal delivery); the strategies that
+    /// keep concurrent writes lose no element.
     #[test]
     fn every_strategy_converges_and_the_keeping_ones_lose_nothing(
         kind in any_strategy(),
@@ -618,9 +641,21 @@ proptest! {
             r.step(0, Input::Tick);
         }
         let total: usize = streams.iter().map(Vec::len).sum();
+        // Without causal delivery the row-like strategies skip an update that
+        // overtook its insert (as PostgreSQL does): replicas may then differ,
+        // and only then. Skipping never happens otherwise.
+        let skipped: u64 = reps.iter().map(|r| r.status().skipped_updates).sum();
+        if skipped > 0 {
+            prop_assert!(
+                !causal && skips_orphan_updates(kind),
+                "{kind:?} (causal delivery {causal}) skipped {skipped} updates"
+            );
+        }
         let mut read_back = std::collections::BTreeSet::new();
         for i in 0..reps.len() {
-            prop_assert_eq!(keys(&reps[i]), keys(&reps[0]), "{:?} diverged", kind);
+            if skipped == 0 {
+                prop_assert_eq!(keys(&reps[i]), keys(&reps[0]), "{:?} diverged", kind);
+            }
             prop_assert_eq!(reps[i].status().buffered, 0);
             prop_assert_eq!(reps[i].log().len(), total);
             for key in ["k0", "k1"] {
