@@ -140,7 +140,7 @@ fn fast_value(hist: &mut Hist, text: &str) -> CValue {
             }
             match int_at(b, i) {
                 Some((n, next)) => {
-                    hist.elems.push(n);
+                    hist.push_elem(n);
                     i = skip_ws(b, next);
                 }
                 None => {
