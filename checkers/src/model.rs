@@ -310,6 +310,10 @@ pub struct Hist {
     /// Elements that are not integers in `0..2^31`, interned.
     pub wide: Vec<Val>,
     wide_ids: FastMap<Val, u32>,
+    /// While parsing: the latest array value per `(key, node)`, so that a
+    /// read repeating it exactly shares its pool range (about a quarter of
+    /// a set history's reads return what the node last returned).
+    recent: FastMap<(u32, u32), (u32, u32)>,
     pub keys: Names,
     pub nodes: Names,
     pub fs: Names,
@@ -327,6 +331,7 @@ impl Default for Hist {
             elems: Vec::new(),
             wide: Vec::new(),
             wide_ids: FastMap::default(),
+            recent: FastMap::default(),
             keys: Names::default(),
             nodes: Names::default(),
             fs,
@@ -380,6 +385,38 @@ impl Hist {
                 }
             }
             scalar => CValue::One(self.others.val(Elem::from_value(scalar))),
+        }
+    }
+
+    /// Makes the last op's array value share the pool range of the previous
+    /// identical one for its key and node, dropping its own copy. Pool ranges
+    /// are only ever read through [`Hist::elements`], so sharing is invisible.
+    pub(crate) fn share_repeated_array(&mut self) {
+        let Some(op) = self.ops.last_mut() else {
+            return;
+        };
+        let CValue::Many { start, len } = op.value else {
+            return;
+        };
+        if op.key == NONE || len == 0 || start as usize + len as usize != self.elems.len() {
+            return;
+        }
+        match self.recent.entry((op.key, op.node)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (old, old_len) = *e.get();
+                if old_len == len
+                    && self.elems[old as usize..(old + len) as usize]
+                        == self.elems[start as usize..]
+                {
+                    self.elems.truncate(start as usize);
+                    op.value = CValue::Many { start: old, len };
+                } else {
+                    e.insert((start, len));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((start, len));
+            }
         }
     }
 
