@@ -114,7 +114,7 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
     let mut rf: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
     for &(n, i) in &read_nodes {
         let r = &index.reads[i];
-        for &v in hist.elements(&r.value) {
+        for v in hist.elements(&r.value) {
             let Some(id) = index.write_by_value.get(v) else {
                 continue;
             };
@@ -485,7 +485,7 @@ mod tests {
                     continue;
                 }
                 let c = ops[i].0.completion(&hist).unwrap();
-                for &v in hist.elements(&c.value) {
+                for v in hist.elements(&c.value) {
                     if let Some(w) = write_node(v) {
                         succ[w].push(i);
                         read_sets[i].push(w);

@@ -86,7 +86,9 @@ impl Sink for Vec<Op> {
 
 impl Sink for Hist {
     fn fast(&mut self, line: &[u8]) -> Option<u64> {
-        crate::fastline::parse(self, line)
+        let index = crate::fastline::parse(self, line)?;
+        self.share_repeated_array();
+        Some(index)
     }
 
     fn push(&mut self, raw: RawOp<'_>) {
@@ -108,6 +110,7 @@ impl Sink for Hist {
             kind: raw.kind,
         };
         self.ops.push(op);
+        self.share_repeated_array();
     }
 
     fn append(&mut self, other: Self) {
@@ -140,7 +143,7 @@ fn fast_value(hist: &mut Hist, text: &str) -> CValue {
             }
             match int_at(b, i) {
                 Some((n, next)) => {
-                    hist.elems.push(n);
+                    hist.push_elem(n);
                     i = skip_ws(b, next);
                 }
                 None => {
@@ -561,6 +564,44 @@ mod tests {
             all[seam_line].replacen(&format!("\"index\":{seam_line},"), "\"index\":0,", 1);
         let e = parse_threads(&all.join("\n"), 3).unwrap_err();
         assert_eq!(e, (seam_line + 1, "order".to_owned()));
+    }
+
+    #[test]
+    fn repeated_read_arrays_share_the_pool() {
+        let line = |i: usize, node: &str, value: &str| {
+            format!(
+                r#"{{"index":{i},"time":{i},"process":1,"type":"ok","f":"read","key":"k","value":{value},"node":"{node}"}}"#
+            )
+        };
+        let text = [
+            line(0, "n1", "[1,2]"),
+            line(1, "n1", "[1,2]"),      // repeat: shared
+            line(2, "n2", "[1,2]"),      // other node: own copy
+            line(3, "n1", "[1,2,3]"),    // grew: own copy
+            line(4, "n1", "[1,2,3]"),    // repeat of that: shared
+            line(5, "n1", "[1, \"a\"]"), // serde path
+            line(6, "n1", "[1, \"a\"]"),
+        ]
+        .join("\n");
+        let hist = parse_threads(&text, 1).unwrap();
+        assert_eq!(hist.elems.len(), 2 + 2 + 3 + 2);
+        let values: Vec<String> = hist
+            .ops
+            .iter()
+            .map(|op| hist.to_json(op.value).to_string())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                "[1,2]",
+                "[1,2]",
+                "[1,2]",
+                "[1,2,3]",
+                "[1,2,3]",
+                "[1,\"a\"]",
+                "[1,\"a\"]"
+            ]
+        );
     }
 
     #[test]

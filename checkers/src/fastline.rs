@@ -225,7 +225,7 @@ fn value(hist: &mut Hist, b: &[u8], i: usize) -> Option<(CValue, usize)> {
             }
             loop {
                 let (v, next) = int(b, i)?;
-                hist.elems.push(v);
+                hist.push_elem(v);
                 i = ws(b, next);
                 match b.get(i)? {
                     b',' => i = ws(b, i + 1),

@@ -192,7 +192,7 @@ impl<'h> HistoryIndex<'h> {
             {
                 continue;
             }
-            let mut elems = hist.elements(&read.value).to_vec();
+            let mut elems: Vec<Val> = hist.elements(&read.value).collect();
             elems.sort_unstable();
             elems.dedup();
             index.keys[*key as usize].final_reads.push(FinalRead {

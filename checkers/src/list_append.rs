@@ -50,7 +50,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
             let differs = k
                 .final_reads
                 .iter()
-                .any(|r| index.hist.elements(&r.value) != first_list);
+                .any(|r| index.hist.elements(&r.value).ne(first_list.clone()));
             if differs {
                 let same_set = k.final_reads.iter().all(|r| r.elems == first.elems);
                 let detail = if same_set {
@@ -64,7 +64,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         // Reordered appends, once per (A, B) over all final lists.
         let mut reported: FastSet<(Val, Val)> = FastSet::default();
         for r in &k.final_reads {
-            let list = index.hist.elements(&r.value);
+            let list: Vec<Val> = index.hist.elements(&r.value).collect();
             let mut best: Option<(u64, usize)> = None; // (A's end, A's position)
             for (i, &v) in list.iter().enumerate().rev() {
                 let Some(b) = index.write_of(v).filter(|w| w.key == key) else {
@@ -102,10 +102,9 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
     }
     // Duplicates within any list read.
     for read in &index.reads {
-        let list = index.hist.elements(&read.value);
         let mut seen: FastSet<Val> = FastSet::default();
         let mut dups: Vec<Val> = Vec::new();
-        for &v in list {
+        for v in index.hist.elements(&read.value) {
             if !seen.insert(v) && !dups.contains(&v) {
                 dups.push(v);
             }

@@ -6,7 +6,9 @@
 //! [`COp`] per line, with `f`, `key` and `node` interned to `u32` ids
 //! ([`Names`]), and values as [`Val`]s (an `i64`, or an id into a side table
 //! for anything that is not an integer). Array values live in one shared pool
-//! ([`Hist::elems`]). [`Hist::from_ops`] builds it from ops in memory;
+//! ([`Hist::elems`]) as 4-byte [`Elems`] codes: read results dominate a set
+//! history's memory (about 100M elements at 10M ops), and elements are
+//! nearly always small non-negative counters. [`Hist::from_ops`] builds it from ops in memory;
 //! [`crate::parse::read_hist`] builds it straight from JSONL bytes.
 
 use std::fmt;
@@ -118,6 +120,48 @@ impl COp {
         self.process != NEMESIS
     }
 }
+
+/// Pool codes below this are the integer itself; codes from it up are
+/// `WIDE | id`, an id into [`Hist::wide`].
+const WIDE: u32 = 1 << 31;
+
+/// The elements of one read result, decoded from the pool's codes on the
+/// fly: iterates [`Val`]s.
+#[derive(Clone, Debug)]
+pub struct Elems<'h> {
+    codes: std::slice::Iter<'h, u32>,
+    wide: &'h [Val],
+    /// A scalar value, yielded as the only element.
+    one: Option<Val>,
+}
+
+#[inline]
+fn decode(code: u32, wide: &[Val]) -> Val {
+    if code < WIDE {
+        Val(i64::from(code))
+    } else {
+        wide[(code - WIDE) as usize]
+    }
+}
+
+impl Iterator for Elems<'_> {
+    type Item = Val;
+
+    #[inline]
+    fn next(&mut self) -> Option<Val> {
+        if let Some(v) = self.one.take() {
+            return Some(v);
+        }
+        self.codes.next().map(|&c| decode(c, self.wide))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.codes.len() + usize::from(self.one.is_some());
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Elems<'_> {}
 
 /// A map from written values to ids (`u32`): a plain array when the values
 /// are integers in a compact range (the usual case: values are unique
@@ -260,8 +304,16 @@ impl Others {
 #[derive(Clone, Debug)]
 pub struct Hist {
     pub ops: Vec<COp>,
-    /// Array values, back to back; [`CValue::Many`] points into it.
-    pub elems: Vec<Val>,
+    /// Array values, back to back, as codes (see [`Hist::push_elem`]);
+    /// [`CValue::Many`] points into it.
+    pub elems: Vec<u32>,
+    /// Elements that are not integers in `0..2^31`, interned.
+    pub wide: Vec<Val>,
+    wide_ids: FastMap<Val, u32>,
+    /// While parsing: the latest array value per `(key, node)`, so that a
+    /// read repeating it exactly shares its pool range (about a quarter of
+    /// a set history's reads return what the node last returned).
+    recent: FastMap<(u32, u32), (u32, u32)>,
     pub keys: Names,
     pub nodes: Names,
     pub fs: Names,
@@ -277,6 +329,9 @@ impl Default for Hist {
         Hist {
             ops: Vec::new(),
             elems: Vec::new(),
+            wide: Vec::new(),
+            wide_ids: FastMap::default(),
+            recent: FastMap::default(),
             keys: Names::default(),
             nodes: Names::default(),
             fs,
@@ -322,7 +377,7 @@ impl Hist {
                 let start = self.elems.len() as u32;
                 for item in items {
                     let v = self.others.val(Elem::from_value(item));
-                    self.elems.push(v);
+                    self.push_elem(v);
                 }
                 CValue::Many {
                     start,
@@ -333,13 +388,74 @@ impl Hist {
         }
     }
 
+    /// Makes the last op's array value share the pool range of the previous
+    /// identical one for its key and node, dropping its own copy. Pool ranges
+    /// are only ever read through [`Hist::elements`], so sharing is invisible.
+    pub(crate) fn share_repeated_array(&mut self) {
+        let Some(op) = self.ops.last_mut() else {
+            return;
+        };
+        let CValue::Many { start, len } = op.value else {
+            return;
+        };
+        if op.key == NONE || len == 0 || start as usize + len as usize != self.elems.len() {
+            return;
+        }
+        match self.recent.entry((op.key, op.node)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (old, old_len) = *e.get();
+                if old_len == len
+                    && self.elems[old as usize..(old + len) as usize]
+                        == self.elems[start as usize..]
+                {
+                    self.elems.truncate(start as usize);
+                    op.value = CValue::Many { start: old, len };
+                } else {
+                    e.insert((start, len));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((start, len));
+            }
+        }
+    }
+
+    /// Appends one array element to the pool: small non-negative integers
+    /// as themselves, anything else as an id into [`Hist::wide`].
+    #[inline]
+    pub fn push_elem(&mut self, v: Val) {
+        let code = match v.as_int() {
+            Some(n) if (0..i64::from(WIDE)).contains(&n) => n as u32,
+            _ => self.wide_code(v),
+        };
+        self.elems.push(code);
+    }
+
+    fn wide_code(&mut self, v: Val) -> u32 {
+        if let Some(&id) = self.wide_ids.get(&v) {
+            return WIDE | id;
+        }
+        let id = self.wide.len() as u32;
+        assert!(id < WIDE, "more than 2^31 distinct wide elements");
+        self.wide.push(v);
+        self.wide_ids.insert(v, id);
+        WIDE | id
+    }
+
     /// The elements of a read result: an array's items, a scalar as one
     /// element, `null` as none (like [`Op::elements`]).
-    pub fn elements<'s>(&'s self, value: &'s CValue) -> &'s [Val] {
-        match value {
-            CValue::Null => &[],
-            CValue::One(v) => std::slice::from_ref(v),
-            CValue::Many { start, len } => &self.elems[*start as usize..(*start + *len) as usize],
+    pub fn elements(&self, value: &CValue) -> Elems<'_> {
+        let (codes, one): (&[u32], _) = match *value {
+            CValue::Null => (&[], None),
+            CValue::One(v) => (&[], Some(v)),
+            CValue::Many { start, len } => {
+                (&self.elems[start as usize..(start + len) as usize], None)
+            }
+        };
+        Elems {
+            codes: codes.iter(),
+            wide: &self.wide,
+            one,
         }
     }
 
@@ -369,8 +485,7 @@ impl Hist {
             CValue::One(v) => self.elem(v).to_value(),
             CValue::Many { .. } => Value::Array(
                 self.elements(&value)
-                    .iter()
-                    .map(|&v| self.elem(v).to_value())
+                    .map(|v| self.elem(v).to_value())
                     .collect(),
             ),
         }
@@ -406,10 +521,23 @@ impl Hist {
             None => v,
         };
         let base = self.elems.len() as u32;
-        if others.is_empty() {
+        if other.wide.is_empty() {
             self.elems.extend_from_slice(&other.elems);
         } else {
-            self.elems.extend(other.elems.iter().map(|&v| remap_val(v)));
+            let wide: Vec<u32> = other
+                .wide
+                .iter()
+                .map(|&v| self.wide_code(remap_val(v)))
+                .collect();
+            self.elems.reserve(other.elems.len());
+            for &code in &other.elems {
+                let code = if code < WIDE {
+                    code
+                } else {
+                    wide[(code - WIDE) as usize]
+                };
+                self.elems.push(code);
+            }
         }
         let remap = |id: u32, table: &[u32]| if id == NONE { NONE } else { table[id as usize] };
         self.ops.reserve(other.ops.len());
@@ -448,6 +576,30 @@ mod tests {
         assert_eq!(hist.to_json(arr), json!([1, "a", [2]]));
         let w = hist.written(arr);
         assert_eq!(hist.show(w), "[1,\"a\",[2]]");
+    }
+
+    #[test]
+    fn wide_elements_survive_append() {
+        let mut a = Hist::default();
+        let first = a.value_of(&json!([-1, 3_000_000_000_i64, "x"]));
+        let mut b = Hist::default();
+        let second = b.value_of(&json!([7, "y", -1, 3_000_000_000_i64, 2_147_483_648_i64]));
+        let CValue::Many { start, len } = second else {
+            panic!("an array");
+        };
+        a.append(b);
+        let second = CValue::Many {
+            start: start + 3,
+            len,
+        };
+        assert_eq!(a.to_json(first), json!([-1, 3_000_000_000_i64, "x"]));
+        assert_eq!(
+            a.to_json(second),
+            json!([7, "y", -1, 3_000_000_000_i64, 2_147_483_648_i64])
+        );
+        assert_eq!(a.elements(&second).len(), 5);
+        // Shared wide values are interned once.
+        assert_eq!(a.wide.len(), 5);
     }
 
     #[test]

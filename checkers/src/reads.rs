@@ -46,7 +46,7 @@ pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
             node: read.node,
             reads: 0,
         };
-        for &value in index.hist.elements(&read.value) {
+        for value in index.hist.elements(&read.value) {
             let seen = match index.write_by_value.get(value) {
                 Some(id) if compact[id as usize].0 == read.key => {
                     let (_, node, failed) = compact[id as usize];

@@ -252,7 +252,7 @@ impl Checker<'_, '_> {
         // (anywhere, and by its node); the oldest missing one is only
         // searched for when these fall short.
         let (mut held, mut held_here) = (0, 0);
-        for &v in hist.elements(&read.value) {
+        for v in hist.elements(&read.value) {
             let Some(id) = index.write_by_value.get(v) else {
                 return;
             };
