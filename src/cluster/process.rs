@@ -13,16 +13,29 @@ use super::spec::NodeSpec;
 pub struct NodeProcess {
     pub spec: NodeSpec,
     child: Option<Child>,
+    /// The token this incarnation was started with (`DIVERGE_INSTANCE`),
+    /// which the reference node echoes on `/health`.
+    instance: String,
 }
+
+/// The environment variable that carries an incarnation's token.
+pub const INSTANCE_ENV: &str = "DIVERGE_INSTANCE";
 
 impl NodeProcess {
     /// Start the node described by `spec`, appending its output to its log.
     pub fn spawn(spec: NodeSpec) -> Result<Self> {
-        let child = spawn_child(&spec)?;
+        let instance = new_instance(&spec);
+        let child = spawn_child(&spec, &instance)?;
         Ok(NodeProcess {
             spec,
             child: Some(child),
+            instance,
         })
+    }
+
+    /// The token of the running incarnation.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -38,7 +51,8 @@ impl NodeProcess {
 
     /// Start a new incarnation from the spec (the previous one must be dead).
     pub fn respawn(&mut self) -> Result<()> {
-        self.child = Some(spawn_child(&self.spec)?);
+        self.instance = new_instance(&self.spec);
+        self.child = Some(spawn_child(&self.spec, &self.instance)?);
         Ok(())
     }
 
@@ -158,7 +172,18 @@ fn all_threads_stopped(pid: u32) -> bool {
     })
 }
 
-fn spawn_child(spec: &NodeSpec) -> Result<Child> {
+/// A token no other incarnation on this machine has: the controller's pid,
+/// the node and the time. Readiness compares it with what `/health` echoes,
+/// so a node of another run that happens to hold the port (ours then failed
+/// to bind it) is not mistaken for ours.
+fn new_instance(spec: &NodeSpec) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{}-{nanos}", std::process::id(), spec.id)
+}
+
+fn spawn_child(spec: &NodeSpec, instance: &str) -> Result<Child> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -185,6 +210,7 @@ fn spawn_child(spec: &NodeSpec) -> Result<Child> {
         .stdout(log)
         .stderr(log_err)
         .env("DIVERGE_PARENT_PID", parent.to_string())
+        .env(INSTANCE_ENV, instance)
         .kill_on_drop(true);
     // SAFETY: only async-signal-safe libc calls between fork and exec.
     unsafe {

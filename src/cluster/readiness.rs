@@ -7,7 +7,9 @@ use anyhow::{Result, bail};
 use super::process::NodeProcess;
 
 /// Poll `GET /health` until it answers 200, the node exits, or `timeout`
-/// passes; errors name the node and quote the tail of its log.
+/// passes; errors name the node and quote the tail of its log. A node that
+/// echoes an `instance` other than the one it was started with is another
+/// process on our port.
 pub async fn wait_ready(
     http: &reqwest::Client,
     node: &mut NodeProcess,
@@ -30,7 +32,21 @@ pub async fn wait_ready(
             .send()
             .await;
         let last = match probe {
-            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if r.status().is_success() => {
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                match body.get("instance").and_then(|i| i.as_str()) {
+                    // Another run's node answers on this port: ours lost the
+                    // race for it. The wording makes the testbed start over
+                    // on fresh ports.
+                    Some(instance) if instance != node.instance() => bail!(
+                        "node {}: another process answers on its port {} (Address already in use)",
+                        node.spec.id,
+                        node.spec.port
+                    ),
+                    // Ours, or a node that does not echo its instance.
+                    _ => return Ok(()),
+                }
+            }
             Ok(r) => format!("answered HTTP {} (want 200)", r.status()),
             Err(e) if e.is_connect() => "connection refused".to_string(),
             Err(e) => format!("request failed: {e}"),

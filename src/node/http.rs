@@ -160,8 +160,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Key {
     }
 }
 
+/// Names the node and echoes the token the controller started this
+/// incarnation with (`DIVERGE_INSTANCE`), so readiness knows it is ours.
 async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
-    Json(json!({ "node": node.id(), "status": "ok" }))
+    let instance = std::env::var("DIVERGE_INSTANCE").ok();
+    Json(json!({ "node": node.id(), "status": "ok", "instance": instance }))
 }
 
 async fn read(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value>, ApiError> {
