@@ -90,7 +90,10 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let testbed = Testbed::start(config, run_dir, http.clone()).await?;
     let followers = match config.followers {
         0 => String::new(),
-        k => format!(" ({} nodes with {k} read-only followers each)", config.nodes),
+        k => format!(
+            " ({} nodes with {k} read-only followers each)",
+            config.nodes
+        ),
     };
     crate::say!(
         "cluster: {} nodes ready in {:.0} ms{followers}",
