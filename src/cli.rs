@@ -173,6 +173,11 @@ pub struct RunArgs {
     /// Nodes apply a change only after everything it causally depends on.
     #[arg(long, value_enum, default_value_t = OnOff::Off)]
     pub causal_delivery: OnOff,
+    /// Read-only followers per node (ids n1f1, n1f2, ...; at most 8): each
+    /// receives every change its node applies and serves reads; writes sent
+    /// to it are refused with 421.
+    #[arg(long, default_value_t = 0)]
+    pub followers: usize,
     /// Seconds the workload runs.
     #[arg(long, default_value_t = 10.0)]
     pub time_limit: f64,

@@ -14,12 +14,18 @@ use crate::nemesis::NemesisSet;
 const MAX_NODES: usize = 32;
 const MAX_CONCURRENCY: usize = 4096;
 const MAX_KEYS: usize = 1_000_000;
+/// Most read-only followers per node (`--followers`).
+const MAX_FOLLOWERS: usize = 8;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestConfig {
     pub test_name: String,
     pub seed: u64,
+    /// Leaders (`--nodes`): the nodes that accept writes.
     pub nodes: usize,
+    /// Read-only followers per leader (`--followers`).
+    #[serde(default)]
+    pub followers: usize,
     pub workload: WorkloadName,
     pub strategy: StrategyName,
     pub topology: String,
@@ -151,6 +157,7 @@ impl TestConfig {
             test_name,
             seed,
             nodes: count("nodes", args.nodes, MAX_NODES)?,
+            followers: validate_followers(args)?,
             workload: args.workload,
             strategy: args.strategy,
             topology: erased::Named::name(&args.topology),
@@ -216,6 +223,9 @@ impl TestConfig {
         if let Some(f) = &o.on_read {
             extra += &format!(" --on-read {}", f.display());
         }
+        if self.followers > 0 {
+            extra += &format!(" --followers {}", self.followers);
+        }
         if !self.down.is_empty() {
             extra += &format!(" --down {}", self.down.join(","));
         }
@@ -258,9 +268,23 @@ impl TestConfig {
         Duration::from_secs_f64(self.op_timeout_s)
     }
 
-    /// Node ids `n1..nN`.
+    /// Node ids: the leaders `n1..nN`, then each leader's followers
+    /// (`n1f1..n1fK`, `n2f1`, ...). A follower's index is above every
+    /// leader's; [`TestConfig::leader_of`] maps it back.
     pub fn node_ids(&self) -> Vec<String> {
-        (1..=self.nodes).map(|i| format!("n{i}")).collect()
+        let leaders = (1..=self.nodes).map(|i| format!("n{i}"));
+        let followers =
+            (1..=self.nodes).flat_map(|i| (1..=self.followers).map(move |f| format!("n{i}f{f}")));
+        leaders.chain(followers).collect()
+    }
+
+    /// The leader index of node index `i` (a leader is its own).
+    pub fn leader_of(&self, i: usize) -> usize {
+        if i < self.nodes {
+            i
+        } else {
+            (i - self.nodes) / self.followers.max(1)
+        }
     }
 
     pub fn nemesis_interval(&self) -> Duration {
@@ -268,14 +292,14 @@ impl TestConfig {
     }
 
     /// The datacenter (0-based) of node index `i`: nodes are dealt out in
-    /// contiguous groups.
+    /// contiguous groups; a follower sits in its leader's.
     pub fn datacenter_of(&self, i: usize) -> usize {
-        i * self.datacenters / self.nodes
+        self.leader_of(i) * self.datacenters / self.nodes
     }
 
     /// Whether node index `i` is held down for the whole run (`--down`).
     pub fn is_down(&self, i: usize) -> bool {
-        self.down.contains(&format!("n{}", i + 1))
+        i < self.nodes && self.down.contains(&format!("n{}", i + 1))
     }
 
     /// The key pool `k0..k(keys-1)`.
@@ -422,6 +446,33 @@ fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
         fanout,
         causal_delivery: args.causal_delivery == OnOff::On,
     })
+}
+
+/// `--followers`: at most [`MAX_FOLLOWERS`], and only for nodes diverge
+/// starts itself (a `--node-cmd` node has no follower role to start in).
+fn validate_followers(args: &RunArgs) -> Result<usize, ConfigError> {
+    if args.followers == 0 {
+        return Ok(0);
+    }
+    if args.followers > MAX_FOLLOWERS {
+        return Err(invalid(
+            "followers",
+            format!("{} is more than {MAX_FOLLOWERS}", args.followers),
+        ));
+    }
+    if args.db == crate::db::DbName::Mariadb {
+        return Err(invalid(
+            "followers",
+            "applies to the reference nodes, not --db mariadb",
+        ));
+    }
+    if args.node_cmd.is_some() {
+        return Err(invalid(
+            "followers",
+            "applies to the reference nodes, not --node-cmd nodes",
+        ));
+    }
+    Ok(args.followers)
 }
 
 /// `--down`: known node ids, each once, at least one node left up, and only

@@ -214,3 +214,18 @@ fn compare_runs_every_strategy_with_one_seed_and_writes_its_files() {
     assert!(html.contains(&href), "compare.html links the run");
     assert!(dir.join(&href).is_file(), "the link resolves");
 }
+
+#[test]
+fn a_single_scenario_file_runs_alone() {
+    let results = tempfile::tempdir().unwrap();
+    let file = catalogue().join("followers-serve-reads.toml");
+    let output = diverge(&[
+        "suite",
+        file.to_str().unwrap(),
+        "--results",
+        results.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("suite: 1 passed, 0 failed"), "{stdout}");
+}

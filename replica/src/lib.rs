@@ -17,7 +17,7 @@
 //!   changes, replication cursors, retries with backoff, recovery. Its
 //!   private parts: `dots` (applied-dot set for deduplication), `log` (the
 //!   in-memory replication log), `inbound` (receive cursors) and `outbound`
-//!   (per-peer sender state), `delivery` (changes held back until what they
+//!   (per-peer sender state; followers get every applied change), `delivery` (changes held back until what they
 //!   depend on is applied).
 
 mod delivery;
@@ -37,6 +37,8 @@ pub use strategy::{
 pub use types::*;
 pub use version::{Context, VersionVector};
 
+#[cfg(test)]
+mod follower_tests;
 #[cfg(test)]
 mod skip_tests;
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct Config {
     /// Whether changes received from peers are forwarded to other peers
     /// (ring, star and tree relays do; all-to-all does not).
     pub forward_remote: bool,
+    /// Read-only followers among `peers`: each is sent every change this
+    /// node applies (its own and the ones it received), in the order
+    /// applied, whatever `forward_remote` says for the other peers.
+    pub followers: Vec<NodeId>,
     /// Most changes in one batch.
     pub batch_max: usize,
     /// Most batches in flight per peer.
@@ -58,6 +62,7 @@ impl Config {
             leader: None,
             stuck_after_ns: 10_000_000_000,
             forward_remote: false,
+            followers: Vec::new(),
             batch_max: 512,
             window: 4,
             linger_ns: 5_000_000,
@@ -621,7 +626,10 @@ impl Replica {
 
     /// Whether `peer` should receive the log entry `change`.
     fn ships_to(&self, change: &Change, peer: &NodeId) -> bool {
-        if self.config.forward_remote {
+        // A follower mirrors this node: everything it applied goes out,
+        // except what the follower already holds (never the case today,
+        // since followers do not write, but the path check costs nothing).
+        if self.config.forward_remote || self.config.followers.contains(peer) {
             !change.path.contains(peer)
         } else {
             change.dot.node == self.config.id

@@ -20,6 +20,8 @@ pub struct NodeSpec {
     pub log_path: PathBuf,
     /// (peer id, peer address) pairs this node replicates to.
     pub peers: Vec<(String, String)>,
+    /// (follower id, address) pairs sent every change this node applies.
+    pub followers: Vec<(String, String)>,
     pub strategy: String,
     pub fsync: FsyncMode,
     pub node_bin: PathBuf,
@@ -32,7 +34,8 @@ pub struct NodeSpec {
     /// Relay changes received from peers (ring, star root, tree).
     pub forward_remote: bool,
     /// Strategy, delivery and topology flags (`--priority`, `--on-write`,
-    /// `--causal-delivery`, `--leader`).
+    /// `--causal-delivery`, `--leader`; a follower's `--leader` names the
+    /// node its writes belong at).
     pub extra_args: Vec<String>,
 }
 
@@ -47,6 +50,7 @@ impl NodeSpec {
         peer_addr: impl Fn(&str, &str) -> String,
     ) -> Result<Vec<NodeSpec>> {
         let ids = config.node_ids();
+        let leaders = &ids[..config.nodes];
         let strategy = serde_json::to_value(config.strategy)?
             .as_str()
             .unwrap_or("lww")
@@ -57,9 +61,10 @@ impl NodeSpec {
         let root = o
             .root
             .as_ref()
-            .and_then(|r| ids.iter().position(|id| id == r))
+            .and_then(|r| leaders.iter().position(|id| id == r))
             .unwrap_or(0);
-        let roles = roles(topology, ids.len(), root, o.fanout.unwrap_or(2));
+        // The topology wires the leaders; followers hang off their leader.
+        let roles = roles(topology, leaders.len(), root, o.fanout.unwrap_or(2));
         let mut extra_args = Vec::new();
         if !o.priority.is_empty() {
             extra_args.extend(["--priority".to_string(), o.priority.join(",")]);
@@ -70,30 +75,55 @@ impl NodeSpec {
         if o.causal_delivery {
             extra_args.extend(["--causal-delivery".to_string(), "on".to_string()]);
         }
-        if topology == Topology::SingleLeader {
-            extra_args.extend(["--leader".to_string(), ids[0].clone()]);
-        }
+        let leader_flag = |i: usize| -> Vec<String> {
+            if topology == Topology::SingleLeader {
+                vec!["--leader".into(), ids[0].clone()]
+            } else if i >= config.nodes {
+                vec!["--leader".into(), ids[config.leader_of(i)].clone()]
+            } else {
+                Vec::new()
+            }
+        };
+        let followers_of = |l: usize| -> Vec<(String, String)> {
+            (config.nodes..ids.len())
+                .filter(|&f| config.leader_of(f) == l)
+                .map(|f| (ids[f].clone(), peer_addr(&ids[l], &ids[f])))
+                .collect()
+        };
         Ok(ids
             .iter()
             .enumerate()
-            .map(|(i, id)| NodeSpec {
-                id: id.clone(),
-                port: ports[i],
-                data_dir: run_dir.join("nodes").join(id),
-                log_path: run_dir.join("nodes").join(format!("{id}.log")),
-                peers: roles[i]
-                    .peers
-                    .iter()
-                    .map(|&j| (ids[j].clone(), peer_addr(id, &ids[j])))
-                    .collect(),
-                forward_remote: roles[i].forward_remote,
-                extra_args: extra_args.clone(),
-                strategy: strategy.clone(),
-                fsync: config.fsync,
-                node_bin: node_bin.to_path_buf(),
-                template: config.node_cmd.clone(),
-                id_step: config.id_step,
-                id_offset: config.id_offset.of(i),
+            .map(|(i, id)| {
+                let leader = config.leader_of(i);
+                let is_leader = i < config.nodes;
+                NodeSpec {
+                    id: id.clone(),
+                    port: ports[i],
+                    data_dir: run_dir.join("nodes").join(id),
+                    log_path: run_dir.join("nodes").join(format!("{id}.log")),
+                    peers: if is_leader {
+                        roles[i]
+                            .peers
+                            .iter()
+                            .map(|&j| (ids[j].clone(), peer_addr(id, &ids[j])))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                    followers: if is_leader {
+                        followers_of(i)
+                    } else {
+                        Vec::new()
+                    },
+                    forward_remote: is_leader && roles[i].forward_remote,
+                    extra_args: extra_args.iter().cloned().chain(leader_flag(i)).collect(),
+                    strategy: strategy.clone(),
+                    fsync: config.fsync,
+                    node_bin: node_bin.to_path_buf(),
+                    template: config.node_cmd.clone(),
+                    id_step: config.id_step,
+                    id_offset: config.id_offset.of(leader),
+                }
             })
             .collect())
     }
@@ -133,6 +163,10 @@ impl NodeSpec {
         for (peer, addr) in &self.peers {
             args.push("--peer".into());
             args.push(format!("{peer}={addr}"));
+        }
+        for (follower, addr) in &self.followers {
+            args.push("--follower".into());
+            args.push(format!("{follower}={addr}"));
         }
         if self.forward_remote {
             args.push("--forward-remote".into());

@@ -105,6 +105,7 @@ mod tests {
                 ("n2".into(), "127.0.0.1:8002".into()),
                 ("n3".into(), "127.0.0.1:8003".into()),
             ],
+            followers: Vec::new(),
             strategy: "lww".into(),
             fsync: FsyncMode::Always,
             node_bin: PathBuf::from("diverge"),

@@ -88,9 +88,16 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let started_at = chrono::Local::now().to_rfc3339();
     let ready_start = Instant::now();
     let testbed = Testbed::start(config, run_dir, http.clone()).await?;
+    let followers = match config.followers {
+        0 => String::new(),
+        k => format!(
+            " ({} nodes with {k} read-only followers each)",
+            config.nodes
+        ),
+    };
     crate::say!(
-        "cluster: {} nodes ready in {:.0} ms",
-        config.nodes,
+        "cluster: {} nodes ready in {:.0} ms{followers}",
+        testbed.ids.len(),
         ready_start.elapsed().as_secs_f64() * 1000.0
     );
     let Testbed {
@@ -112,7 +119,7 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         .collect::<anyhow::Result<_>>()?;
     hold_down(config, &cluster, &recorder.handle()).await;
     let failover = (config.routing == RoutingMode::HomeFailover).then(|| {
-        let routes = HomeRoutes::new(ids.clone());
+        let routes = HomeRoutes::new(ids[..config.nodes].to_vec());
         let down: Vec<usize> = (0..ids.len()).filter(|&i| config.is_down(i)).collect();
         routes.apply(&down, true, &recorder.handle());
         routes
@@ -126,6 +133,14 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         rate: config.rate,
         time_limit: config.time_limit(),
         on_read: on_read.clone(),
+        followers: (0..config.nodes)
+            .map(|l| {
+                (config.nodes..ids.len())
+                    .filter(|&f| config.leader_of(f) == l)
+                    .map(|f| clients[f].clone())
+                    .collect()
+            })
+            .collect(),
     };
     let nemesis = (!config.nemesis.is_empty()).then(|| {
         let plan = NemesisPlan {
@@ -144,9 +159,12 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         };
         tokio::spawn(run_nemesis(plan, targets, recorder.handle()))
     });
+    // Writes go to the leaders only; reads also reach their followers
+    // (`ClientPlan::followers`).
+    let leaders = &clients[..config.nodes];
     let driven = match &failover {
-        Some(routes) => NodeClient::with_failover(&clients, routes),
-        None => clients.clone(),
+        Some(routes) => NodeClient::with_failover(leaders, routes),
+        None => leaders.to_vec(),
     };
     let totals = workload::run_clients(plan, driven, recorder.handle()).await;
     let workload_s = test_start.elapsed().as_secs_f64();

@@ -35,6 +35,12 @@ pub struct NodeArgs {
     #[arg(long = "peer", value_name = "ID=HOST:PORT", value_parser = parse_peer)]
     pub peers: Vec<PeerArg>,
 
+    /// A read-only follower of this node, as ID=HOST:PORT: it is sent every
+    /// change this node applies (its own writes and the ones it received),
+    /// in the order applied. Repeatable.
+    #[arg(long = "follower", value_name = "ID=HOST:PORT", value_parser = parse_peer)]
+    pub followers: Vec<PeerArg>,
+
     /// Conflict strategy: lww, unique-id, priority, merge, siblings, custom, crdt
     /// (docs/strategies.md).
     #[arg(long, default_value = "lww", value_parser = parse_strategy)]
@@ -60,8 +66,9 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 10.0)]
     pub stuck_after: f64,
 
-    /// Single-leader topology: the node that accepts client writes; every
-    /// other node refuses them with 421 and names the leader.
+    /// The node that accepts client writes (single-leader topology, or the
+    /// leader of a follower); any other node refuses them with 421 and
+    /// names the leader.
     #[arg(long, value_parser = parse_node_id)]
     pub leader: Option<NodeId>,
 
@@ -171,17 +178,22 @@ impl NodeArgs {
     /// Check the flags against each other and build the config.
     pub fn validate(self) -> anyhow::Result<NodeConfig> {
         let mut peer_urls = BTreeMap::new();
-        for peer in &self.peers {
+        let flagged = self
+            .peers
+            .iter()
+            .map(|p| ("--peer", p))
+            .chain(self.followers.iter().map(|p| ("--follower", p)));
+        for (flag, peer) in flagged {
             anyhow::ensure!(
                 peer.id != self.id,
-                "--peer {}={}: a node cannot be its own peer",
+                "{flag} {}={}: a node cannot be its own peer",
                 peer.id,
                 peer.addr
             );
             let url = format!("http://{}", peer.addr);
             anyhow::ensure!(
                 peer_urls.insert(peer.id.clone(), url).is_none(),
-                "--peer {}: given more than once",
+                "{flag} {}: given more than once (as --peer or --follower)",
                 peer.id
             );
         }
@@ -217,6 +229,7 @@ impl NodeArgs {
             self.strategy,
         );
         replica.forward_remote = self.forward_remote;
+        replica.followers = self.followers.iter().map(|f| f.id.clone()).collect();
         replica.strategy_options = diverge_replica::StrategyOptions {
             priority: self.priority,
             on_write,
@@ -337,5 +350,29 @@ mod tests {
         assert!(own.validate().is_err());
         let twice = parse(&["--peer", "n2=127.0.0.1:7002", "--peer", "n2=127.0.0.1:7003"]).unwrap();
         assert!(twice.validate().is_err());
+        let both = parse(&[
+            "--peer",
+            "n2=127.0.0.1:7002",
+            "--follower",
+            "n2=127.0.0.1:7003",
+        ])
+        .unwrap();
+        assert!(both.validate().is_err());
+    }
+
+    #[test]
+    fn followers_are_peers_that_get_everything() {
+        let args = parse(&[
+            "--peer",
+            "n2=127.0.0.1:7002",
+            "--follower",
+            "n1f1=127.0.0.1:7011",
+        ])
+        .unwrap();
+        let config = args.validate().unwrap();
+        assert_eq!(config.replica.peers, vec!["n1f1", "n2"]);
+        assert_eq!(config.replica.followers, vec!["n1f1"]);
+        assert_eq!(config.peer_urls["n1f1"], "http://127.0.0.1:7011");
+        assert!(parse(&["--follower", "n1f1"]).is_err());
     }
 }

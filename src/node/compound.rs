@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use diverge_replica::{Input, Output, Reply};
+use diverge_replica::{Input, Output, Refusal, Reply};
 use serde_json::Value;
 
 use super::shell::{Node, StepError};
@@ -27,7 +27,7 @@ pub async fn next_id(node: &Arc<Node>, key: String) -> Result<u64, StepError> {
         let mut read = core.step(now, Input::Read { key: key.clone() });
         let (values, context) = match read.reply.take() {
             Some(Reply::Read { values, context }) => (values, context),
-            _ => return (None, vec![read]),
+            _ => return (Err(StepError::NoReply), vec![read]),
         };
         // Like MySQL's auto-increment counter, the node never goes back: it
         // continues past the largest id it holds now or ever issued itself
@@ -56,11 +56,24 @@ pub async fn next_id(node: &Arc<Node>, key: String) -> Result<u64, StepError> {
                 entropy: 0,
             },
         );
-        let accepted = matches!(write.reply, Some(Reply::Written { .. }));
-        (accepted.then_some(id), vec![read, write])
+        let outcome = match &write.reply {
+            Some(Reply::Written { .. }) => Ok(id),
+            other => Err(refusal(core.id(), other)),
+        };
+        (outcome, vec![read, write])
     })
     .await?
-    .ok_or(StepError::NoReply)
+}
+
+/// Why a compound write was not accepted: a follower names its leader.
+fn refusal(node: &str, reply: &Option<Reply>) -> StepError {
+    match reply {
+        Some(Reply::Refused(Refusal::NotLeader { leader })) => StepError::NotLeader {
+            node: node.to_string(),
+            leader: leader.clone(),
+        },
+        _ => StepError::NoReply,
+    }
 }
 
 /// Write `value` to `key` only if this node holds nothing for it.
@@ -85,9 +98,9 @@ pub async fn claim(node: &Arc<Node>, key: String, value: Value) -> Result<Claim,
                 entropy: 0,
             },
         );
-        let outcome = match write.reply {
+        let outcome = match &write.reply {
             Some(Reply::Written { .. }) => Ok(Claim::Accepted),
-            _ => Err(StepError::NoReply),
+            other => Err(refusal(core.id(), other)),
         };
         (outcome, vec![read, write])
     })

@@ -83,9 +83,16 @@ impl From<InvalidInput> for ApiError {
 
 impl From<StepError> for ApiError {
     fn from(e: StepError) -> Self {
-        let status = match e {
+        let status = match &e {
             StepError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             StepError::NoReply => StatusCode::INTERNAL_SERVER_ERROR,
+            StepError::NotLeader { leader, .. } => {
+                // The same body as a refused PUT: it names the leader.
+                return ApiError {
+                    status: StatusCode::MISDIRECTED_REQUEST,
+                    body: json!({ "error": e.to_string(), "leader": leader }),
+                };
+            }
         };
         ApiError::new(status, e.to_string())
     }

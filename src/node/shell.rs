@@ -41,6 +41,9 @@ pub enum StepError {
     NoReply,
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// A compound write (`/ids`, `/claim`) at a node that accepts no writes.
+    #[error("{node} is a follower and refuses writes; write to the leader {leader}")]
+    NotLeader { node: NodeId, leader: NodeId },
 }
 
 impl Node {

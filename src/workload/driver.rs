@@ -32,6 +32,9 @@ pub struct ClientPlan {
     /// `--on-read`: the script the `set` and `register` clients resolve
     /// siblings with.
     pub on_read: Option<Arc<super::on_read::OnRead>>,
+    /// `--followers`: by leader index (the index into the clients' nodes),
+    /// the read-only followers a plain read may go to instead.
+    pub followers: Vec<Vec<NodeClient>>,
 }
 
 /// Totals of what the clients did.
@@ -153,13 +156,14 @@ async fn client_process(
                     .iter()
                     .position(|k| *k == first.key)
                     .unwrap_or(index);
-                node = match (plan.workload, plan.routing) {
+                let leader = match (plan.workload, plan.routing) {
                     // Causal sessions stay on one node, so what a session
                     // sees is what its node delivered (and in what order).
-                    (WorkloadName::Causal, _) => &nodes[index % nodes.len()],
-                    (_, Routing::Random) => &nodes[rng.random_range(0..nodes.len())],
-                    (_, Routing::Home) => &nodes[home % nodes.len()],
+                    (WorkloadName::Causal, _) => index % nodes.len(),
+                    (_, Routing::Random) => rng.random_range(0..nodes.len()),
+                    (_, Routing::Home) => home % nodes.len(),
                 };
+                node = reader(plan, &first, leader, &mut rng).unwrap_or(&nodes[leader]);
                 (first, false)
             }
         };
@@ -187,6 +191,33 @@ async fn client_process(
         }
     }
     totals
+}
+
+/// A follower of `leader` to send `op` to instead, or `None` for the
+/// leader: a plain read (no write follows it) of a workload whose sessions
+/// are not pinned goes to the leader or one of its followers, evenly. No
+/// random draw without followers, so runs without them replay unchanged.
+fn reader<'a>(
+    plan: &'a ClientPlan,
+    op: &Invocation,
+    leader: usize,
+    rng: &mut impl Rng,
+) -> Option<&'a NodeClient> {
+    let followers = plan.followers.get(leader).filter(|f| !f.is_empty())?;
+    let spreads = matches!(
+        plan.workload,
+        WorkloadName::Set
+            | WorkloadName::Register
+            | WorkloadName::Counter
+            | WorkloadName::ListAppend
+    );
+    if !spreads || op.f != "read" || op.then.is_some() {
+        return None;
+    }
+    match rng.random_range(0..=followers.len()) {
+        0 => None,
+        f => Some(&followers[f - 1]),
+    }
 }
 
 /// One op to execute and how.

@@ -60,7 +60,8 @@ impl HomeRoutes {
         }
         let mut faults = self.faults.lock().expect("routes lock");
         let before = self.moved();
-        for &i in nodes {
+        // Followers (indexes past the leaders) serve no home: ignored.
+        for &i in nodes.iter().filter(|&&i| i < self.ids.len()) {
             faults[i] = if faulted {
                 faults[i] + 1
             } else {

@@ -90,8 +90,12 @@ pub async fn suite(args: SuiteArgs) -> Result<i32> {
     })
 }
 
-/// Every `*.toml` in `dir`, sorted by name, each validated.
+/// Every `*.toml` in `dir`, sorted by name, each validated; `dir` may also
+/// name one scenario file, which is then the only one.
 pub fn load_all(dir: &Path, results: &Path, only: Option<&str>) -> Result<Vec<Scenario>> {
+    if dir.is_file() {
+        return Ok(vec![scenario::load(dir, results)?]);
+    }
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading scenario directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -199,6 +199,7 @@ impl Layout<'_> {
             data_dir: datadir,
             log_path: self.run_dir.join("nodes").join(format!("{id}.log")),
             peers: Vec::new(),
+            followers: Vec::new(),
             strategy: String::new(),
             fsync: FsyncMode::Always,
             node_bin: PathBuf::from("mariadbd"),
