@@ -4,35 +4,8 @@
 //! UPDATE of a missing row) and the checkers see a lost update and
 //! divergence; with it, never.
 
-use std::path::Path;
-use std::process::Command;
-
-use serde_json::Value;
-
-/// Run `diverge run` with `flags`; returns (exit code, results.json).
-fn run(results: &Path, flags: &[&str]) -> (i32, Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--results", results.to_str().unwrap(), "--quiet"])
-        .args(flags)
-        .output()
-        .expect("running diverge");
-    let run_dir = std::fs::canonicalize(results.join("latest")).unwrap_or_else(|e| {
-        panic!(
-            "no run directory ({e}); stdout: {} stderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let json = std::fs::read_to_string(run_dir.join("results.json")).expect("results.json");
-    (
-        output.status.code().unwrap_or(-1),
-        serde_json::from_str(&json).unwrap(),
-    )
-}
-
-fn count(results: &Value, kind: &str) -> u64 {
-    results["anomaly_counts"][kind].as_u64().unwrap_or(0)
-}
+mod common;
+use common::{count, run};
 
 /// The flags of `workloads/update-overtakes-insert.toml`: two datacenters,
 /// so an update written next to its insert races it to the far node, with
