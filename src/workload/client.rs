@@ -103,17 +103,6 @@ impl NodeClient {
         }
     }
 
-    /// The node a request goes to now: its id and connection.
-    fn target(&self) -> (&str, &Http1Client) {
-        match &self.failover {
-            Some(failover) => {
-                let (id, http) = failover.current();
-                (id, http)
-            }
-            None => (&self.id, &self.http),
-        }
-    }
-
     /// One request with the op timeout; a 2xx answer's body, or the
     /// classified failure.
     async fn call(
@@ -122,20 +111,15 @@ impl NodeClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Bytes, CallError> {
-        let (served_by, http) = self.target();
-        let what = || {
-            let what = self.what_path(method.as_str(), path);
-            if served_by == self.id {
-                what
-            } else {
-                format!("{what} (failed over to {served_by})")
-            }
-        };
+        // Under home failover the driver sends ops through the client
+        // `pinned` returns, so `self` is the node that serves this request.
+        let what = || self.what_path(method.as_str(), path);
         let json = body.map(|b| serde_json::to_vec(b).expect("a JSON value serializes"));
-        let response = tokio::time::timeout(self.timeout, http.request(method.clone(), path, json))
-            .await
-            .map_err(|_| CallError::Indefinite(format!("{}: timeout", what())))?
-            .map_err(|e| classify(&what(), e))?;
+        let response =
+            tokio::time::timeout(self.timeout, self.http.request(method.clone(), path, json))
+                .await
+                .map_err(|_| CallError::Indefinite(format!("{}: timeout", what())))?
+                .map_err(|e| classify(&what(), e))?;
         check_status(&what(), response)
     }
 
