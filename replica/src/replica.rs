@@ -275,11 +275,12 @@ impl Replica {
         &self.config.id
     }
 
-    /// Whether everything a read of `key` would return is durable: a read
-    /// need not wait for the log unless it would show a change that a crash
-    /// could still lose.
-    pub fn read_is_durable(&self, key: &str) -> bool {
-        self.key_seq.get(key).is_none_or(|&seq| seq <= self.durable)
+    /// The log position a read of `key` depends on: the last change applied
+    /// to the key (0 if none). A read need not wait for the log unless it
+    /// would show a change that a crash could still lose, i.e. unless this
+    /// position is not durable yet.
+    pub fn read_depends_on(&self, key: &str) -> LogSeq {
+        self.key_seq.get(key).copied().unwrap_or(0)
     }
 
     /// Shift the clock the strategy uses by `offset_ns` (0 resets it).
@@ -452,7 +453,10 @@ impl Replica {
                 leader: leader.clone(),
             });
         }
-        let state = self.keys.get(&key).cloned().unwrap_or_default();
+        // Borrowed, not cloned: a key's state (siblings, vv) can be large
+        // and a write needs only parts of it.
+        let absent = KeyState::default();
+        let state = self.keys.get(&key).unwrap_or(&absent);
         let sets_counter = matches!(op, WriteOp::Value(serde_json::Value::Number(_)))
             && self.strategy.kind() == StrategyKind::Crdt;
         if let Some(ctx) = &context
@@ -463,7 +467,7 @@ impl Replica {
             // than silently overwrite it. Nothing changes, nothing persists.
             return Output {
                 reply: Some(Reply::Conflict {
-                    context: Context(state.vv),
+                    context: Context(state.vv.clone()),
                 }),
                 ..Output::default()
             };
@@ -475,7 +479,7 @@ impl Replica {
         let (value, crdt) = match op {
             WriteOp::Value(value) => {
                 let observed = context.as_ref().map_or(&state.vv, |c| &c.0);
-                match self.strategy.local_crdt(&state, &value, observed, &dot) {
+                match self.strategy.local_crdt(state, &value, observed, &dot) {
                     Ok(crdt) => (value, crdt),
                     Err(e) => return refused(Refusal::BadValue(e)),
                 }
@@ -496,16 +500,16 @@ impl Replica {
                 (serde_json::json!({ "increment": delta }), Some(crdt))
             }
         };
-        self.write_counter += 1;
-        let strategy_now = (i128::from(now) + i128::from(self.clock_offset_ns))
-            .clamp(0, i128::from(u64::MAX)) as Nanos;
-        self.last_ts = strategy_now.max(self.last_ts + 1);
         // The write's causal past: what the client read (strategies keeping
         // siblings), else everything this node holds for the key.
         let vv = match context {
             Some(ctx) if self.strategy.writes_with_client_context() => ctx.0,
-            _ => state.vv,
+            _ => state.vv.clone(),
         };
+        self.write_counter += 1;
+        let strategy_now = (i128::from(now) + i128::from(self.clock_offset_ns))
+            .clamp(0, i128::from(u64::MAX)) as Nanos;
+        self.last_ts = strategy_now.max(self.last_ts + 1);
         let change = Change {
             key,
             value,

@@ -54,8 +54,17 @@ pub struct BadContext(pub String);
 
 impl Context {
     pub fn encode(&self) -> String {
-        let parts: Vec<String> = (self.0).0.iter().map(|(n, c)| format!("{n}:{c}")).collect();
-        parts.join(",")
+        use std::fmt::Write;
+        // One buffer, no per-entry strings: every read and write reply
+        // carries a context.
+        let mut out = String::with_capacity((self.0).0.len() * 12);
+        for (i, (n, c)) in (self.0).0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{n}:{c}");
+        }
+        out
     }
 
     pub fn decode(s: &str) -> Result<Self, BadContext> {

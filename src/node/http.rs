@@ -2,25 +2,25 @@
 //!
 //! Handlers validate everything before the core sees it. Bad requests are
 //! rejected by the extractors here ([`JsonBody`], [`Key`]) with a JSON body,
-//! and [`name_the_node`] wraps every response: it adds the
+//! and [`NameTheNode`](super::naming::NameTheNode) wraps every response: it adds the
 //! `x-diverge-node` header and turns any error response that is not already
 //! JSON (axum's own 404/405/413 texts) into `{"error": ..., "node": ...}`,
 //! adding `node` to JSON error bodies that lack it.
 
 use super::compound::{self, Claim};
+use super::naming::NameTheNodeLayer;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use diverge_replica::{Batch, Input, Refusal, Reply};
-use serde::Deserialize;
+use diverge_replica::{Batch, Dot, Input, LogSeq, Refusal, Reply};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::shell::{Node, StepError};
@@ -28,8 +28,7 @@ use super::validate::{InvalidInput, check_batch, check_key, decode_context};
 
 /// Largest `/replicate` body: 64 MiB.
 pub const REPLICATE_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
-/// The header naming the node on every response.
-pub const NODE_HEADER: &str = "x-diverge-node";
+pub use super::naming::NODE_HEADER;
 
 /// The node's router, every route and layer in place.
 pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
@@ -55,11 +54,11 @@ pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
         .route("/admin/clock", post(set_clock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(node.clone(), name_the_node))
+        .layer(NameTheNodeLayer::new(node.id()))
         .with_state(node)
 }
 
-/// An error response; [`name_the_node`] adds the `node` field.
+/// An error response; [`NameTheNode`](super::naming::NameTheNode) adds the `node` field.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -174,15 +173,42 @@ async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
     Json(json!({ "node": node.id(), "status": "ok", "instance": instance }))
 }
 
-async fn read(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Json<Value>, ApiError> {
+/// The body of a successful read. Typed replies of the hot routes
+/// serialize straight from borrowed fields, without building a JSON tree.
+#[derive(Serialize)]
+struct ReadReply<'a> {
+    node: &'a str,
+    key: &'a str,
+    values: &'a [Value],
+    context: String,
+}
+
+/// The body of an accepted write.
+#[derive(Serialize)]
+struct WrittenReply<'a> {
+    node: &'a str,
+    key: &'a str,
+    context: String,
+    dot: &'a Dot,
+}
+
+/// The body of an applied replication batch.
+#[derive(Serialize)]
+struct ReceivedReply<'a> {
+    node: &'a str,
+    acked: LogSeq,
+}
+
+async fn read(State(node): State<Arc<Node>>, Key(key): Key) -> Result<Response, ApiError> {
     let input = Input::Read { key: key.clone() };
     match node.request(input).await? {
-        Reply::Read { values, context } => Ok(Json(json!({
-            "node": node.id(),
-            "key": key,
-            "values": values,
-            "context": context.encode(),
-        }))),
+        Reply::Read { values, context } => Ok(Json(ReadReply {
+            node: node.id(),
+            key: &key,
+            values: &values,
+            context: context.encode(),
+        })
+        .into_response()),
         other => Err(unexpected(other)),
     }
 }
@@ -225,12 +251,12 @@ async fn write(
         }
     };
     match node.request(input).await? {
-        Reply::Written { context, dot } => Ok(Json(json!({
-            "node": node.id(),
-            "key": key,
-            "context": context.encode(),
-            "dot": dot,
-        }))
+        Reply::Written { context, dot } => Ok(Json(WrittenReply {
+            node: node.id(),
+            key: &key,
+            context: context.encode(),
+            dot: &dot,
+        })
         .into_response()),
         Reply::Conflict { context } => Ok((
             StatusCode::CONFLICT,
@@ -264,10 +290,14 @@ async fn write(
 async fn replicate(
     State(node): State<Arc<Node>>,
     JsonBody(batch): JsonBody<Batch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     check_batch(&batch, node.id())?;
     match node.request(Input::Receive(batch)).await? {
-        Reply::Received { acked } => Ok(Json(json!({ "node": node.id(), "acked": acked }))),
+        Reply::Received { acked } => Ok(Json(ReceivedReply {
+            node: node.id(),
+            acked,
+        })
+        .into_response()),
         other => Err(unexpected(other)),
     }
 }
@@ -354,45 +384,4 @@ async fn method_not_allowed(req: Request) -> ApiError {
             req.uri().path()
         ),
     )
-}
-
-/// Largest error body rewritten by [`name_the_node`].
-const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;
-
-/// Name the node on every response; make every error response JSON.
-async fn name_the_node(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    if let Ok(value) = HeaderValue::from_str(node.id()) {
-        response.headers_mut().insert(NODE_HEADER, value);
-    }
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, ERROR_BODY_BYTES_MAX)
-        .await
-        .unwrap_or_default();
-    let mut body = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Value::Object(map),
-        _ => {
-            let text = String::from_utf8_lossy(&bytes).trim().to_string();
-            let message = if text.is_empty() {
-                status.canonical_reason().unwrap_or("error").to_string()
-            } else {
-                text
-            };
-            json!({ "error": message })
-        }
-    };
-    if let Value::Object(map) = &mut body {
-        map.entry("node").or_insert_with(|| json!(node.id()));
-    }
-    let bytes = serde_json::to_vec(&body).expect("a JSON value serializes");
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(bytes))
 }

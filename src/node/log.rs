@@ -196,8 +196,13 @@ pub fn open(path: &Path, mode: FsyncMode) -> Result<(LogWriter, Vec<Record>), Lo
 
 type Done = oneshot::Sender<Result<(), LogError>>;
 
-/// A committed group's waiters and its outcome, handed to the completer task.
-type Completion = (Vec<Done>, Result<(), LogError>);
+/// A committed group, handed to the completer task: its waiters, its
+/// outcome, and the highest entry seq it made durable (0: none).
+struct Completion {
+    waiters: Vec<Done>,
+    result: Result<(), LogError>,
+    persisted: LogSeq,
+}
 
 enum Msg {
     Append {
@@ -217,6 +222,8 @@ pub struct Durable(DurableInner);
 enum DurableInner {
     Ready(Result<(), LogError>),
     Waiting(oneshot::Receiver<Result<(), LogError>>),
+    /// Durable once the persisted watch reaches this entry seq.
+    Through(watch::Receiver<LogSeq>, LogSeq),
 }
 
 impl Durable {
@@ -229,6 +236,10 @@ impl Durable {
         match self.0 {
             DurableInner::Ready(result) => result,
             DurableInner::Waiting(rx) => rx.await.unwrap_or(Err(LogError::Stopped)),
+            DurableInner::Through(mut rx, seq) => match rx.wait_for(|&s| s >= seq).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(LogError::Stopped),
+            },
         }
     }
 
@@ -237,6 +248,10 @@ impl Durable {
         match self.0 {
             DurableInner::Ready(result) => result,
             DurableInner::Waiting(rx) => rx.blocking_recv().unwrap_or(Err(LogError::Stopped)),
+            through @ DurableInner::Through(..) => tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| LogError::Failed(e.to_string()))?
+                .block_on(Durable(through).wait()),
         }
     }
 }
@@ -258,9 +273,10 @@ impl LogWriter {
     pub fn start(file: File, path: PathBuf, mode: FsyncMode, persisted: LogSeq) -> LogWriter {
         let (tx, rx) = mpsc::channel();
         let (persisted_tx, persisted_rx) = watch::channel(persisted);
+        let persisted_tx = Arc::new(persisted_tx);
         let commits = Arc::new(AtomicU64::new(0));
         let thread = WriterThread {
-            completer: spawn_completer(),
+            completer: spawn_completer(persisted_tx.clone()),
             commits: commits.clone(),
             file,
             path,
@@ -322,6 +338,17 @@ impl LogWriter {
         self.persisted.clone()
     }
 
+    /// Resolves once entry `seq` (already queued) is durable, without
+    /// queueing anything: what a read of data written at `seq` waits for.
+    /// Unlike an empty [`append`](Self::append) it never reaches the writer
+    /// thread, so reads add no work to the group commits.
+    pub fn durable_through(&self, seq: LogSeq) -> Durable {
+        if self.mode == FsyncMode::Never || *self.persisted.borrow() >= seq {
+            return Durable::ready();
+        }
+        Durable(DurableInner::Through(self.persisted.clone(), seq))
+    }
+
     /// Write out everything queued (fsyncing it in either mode), stop the
     /// writer thread and wait for it. Later appends fail with `Stopped`.
     /// Idempotent.
@@ -351,7 +378,9 @@ struct WriterThread {
     file: File,
     path: PathBuf,
     mode: FsyncMode,
-    persisted: watch::Sender<LogSeq>,
+    /// Shared with the completer task, which publishes on the runtime's own
+    /// thread (see [`spawn_completer`]).
+    persisted: Arc<watch::Sender<LogSeq>>,
     /// Set after the first I/O error: every later append fails with it.
     failed: Option<String>,
     commits: Arc<AtomicU64>,
@@ -397,7 +426,9 @@ impl WriterThread {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // Every handle is gone without a close: write what we have.
-                    let _ = self.commit(&mut buf, buf_max_seq, true);
+                    if self.commit(&mut buf, true).is_ok() {
+                        publish(&self.persisted, buf_max_seq);
+                    }
                     return;
                 }
             }
@@ -407,11 +438,17 @@ impl WriterThread {
             };
             if flush_due || close.is_some() {
                 let sync = self.mode == FsyncMode::Always || close.is_some();
-                let result = self.commit(&mut buf, buf_max_seq, sync);
-                self.complete(
-                    &mut waiters,
-                    result.as_ref().map(|_| ()).map_err(LogError::shared),
-                );
+                let result = self.commit(&mut buf, sync);
+                let persisted = if result.is_ok() { buf_max_seq } else { 0 };
+                if close.is_some() {
+                    // `close` returns with everything published.
+                    publish(&self.persisted, persisted);
+                }
+                self.complete(Completion {
+                    waiters: std::mem::take(&mut waiters),
+                    result: result.as_ref().map(|_| ()).map_err(LogError::shared),
+                    persisted,
+                });
                 if self.mode == FsyncMode::Never {
                     next_flush = Instant::now() + NEVER_FLUSH_INTERVAL;
                 }
@@ -423,9 +460,8 @@ impl WriterThread {
         }
     }
 
-    /// Write `buf` to the file (fsyncing if `sync`), empty it, and publish
-    /// `max_seq` as persisted on success.
-    fn commit(&mut self, buf: &mut Vec<u8>, max_seq: LogSeq, sync: bool) -> Result<(), LogError> {
+    /// Write `buf` to the file (fsyncing if `sync`) and empty it.
+    fn commit(&mut self, buf: &mut Vec<u8>, sync: bool) -> Result<(), LogError> {
         if let Some(reason) = &self.failed {
             buf.clear();
             return Err(LogError::Failed(reason.clone()));
@@ -439,68 +475,78 @@ impl WriterThread {
             .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         buf.clear();
         self.commits.fetch_add(1, Ordering::Relaxed);
-        match written {
-            Ok(()) => {
-                self.persisted.send_if_modified(|seq| {
-                    let grew = max_seq > *seq;
-                    *seq = (*seq).max(max_seq);
-                    grew
-                });
-                Ok(())
-            }
-            Err(e) => {
-                let reason = format!("{}: {e}", self.path.display());
-                tracing::error!(%reason, "log write failed; no further appends will be durable");
-                self.failed = Some(reason.clone());
-                Err(LogError::Failed(reason))
-            }
-        }
+        written.map_err(|e| {
+            let reason = format!("{}: {e}", self.path.display());
+            tracing::error!(%reason, "log write failed; no further appends will be durable");
+            self.failed = Some(reason.clone());
+            LogError::Failed(reason)
+        })
     }
+}
+
+/// Raise the persisted watch to `upto` (it never goes back).
+fn publish(persisted: &watch::Sender<LogSeq>, upto: LogSeq) {
+    persisted.send_if_modified(|seq| {
+        let grew = upto > *seq;
+        *seq = (*seq).max(upto);
+        grew
+    });
 }
 
 /// Start the task that completes committed groups on the current runtime,
 /// if there is one. Waking one task per group from the writer thread costs
 /// one cross-thread wake-up (an eventfd write and a context switch) instead
-/// of one per waiting request; the task then wakes the requests on the
-/// runtime's own thread, which is cheap. Under load a group holds tens of
-/// requests, and those wake-ups were a tenth of a node's system calls.
-fn spawn_completer() -> Option<tokio_mpsc::UnboundedSender<Completion>> {
+/// of one per waiting request; the task then publishes the persisted seq
+/// and wakes the requests on the runtime's own thread, which is cheap.
+/// Publishing here rather than on the writer thread matters as much: every
+/// task watching the persisted seq (the replication feed, reads waiting
+/// for [`LogWriter::durable_through`]) would otherwise be woken across
+/// threads one by one.
+fn spawn_completer(
+    persisted: Arc<watch::Sender<LogSeq>>,
+) -> Option<tokio_mpsc::UnboundedSender<Completion>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     let (tx, mut rx) = tokio_mpsc::unbounded_channel::<Completion>();
     runtime.spawn(async move {
-        while let Some((waiters, result)) = rx.recv().await {
-            complete_now(waiters, &result);
+        while let Some(completion) = rx.recv().await {
+            completion.finish(&persisted);
         }
     });
     Some(tx)
 }
 
 impl WriterThread {
-    /// Resolve `waiters` with `result`, through the completer task if any.
-    fn complete(&self, waiters: &mut Vec<Done>, result: Result<(), LogError>) {
-        if waiters.is_empty() {
+    /// Publish a committed group and resolve its waiters, through the
+    /// completer task if any. Groups that changed nothing (only barriers
+    /// already durable, or a `never`-mode flush of nothing) send nothing.
+    fn complete(&mut self, completion: Completion) {
+        if completion.waiters.is_empty() && completion.persisted <= *self.persisted.borrow() {
             return;
         }
-        let waiters = std::mem::take(waiters);
         let unsent = match &self.completer {
-            Some(completer) => match completer.send((waiters, result)) {
+            Some(completer) => match completer.send(completion) {
                 Ok(()) => return,
                 // The runtime is gone: complete here.
                 Err(tokio_mpsc::error::SendError(unsent)) => unsent,
             },
-            None => (waiters, result),
+            None => completion,
         };
-        complete_now(unsent.0, &unsent.1);
+        unsent.finish(&self.persisted);
     }
 }
 
-fn complete_now(waiters: Vec<Done>, result: &Result<(), LogError>) {
-    for done in waiters {
-        let outcome = match result {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.shared()),
-        };
-        let _ = done.send(outcome);
+impl Completion {
+    /// Publish the persisted seq, then resolve every waiter: a request
+    /// released after its group sees the persisted seq covering it.
+    fn finish(self, persisted: &watch::Sender<LogSeq>) {
+        publish(persisted, self.persisted);
+        for done in self.waiters {
+            let outcome = match &self.result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.shared()),
+            };
+            let _ = done.send(outcome);
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`log`]: the durable replication log (framing, recovery, group commit).
 //! - [`shell`]: the shared [`Node`]: one lock orders core steps and log appends.
 //! - [`http`]: the HTTP API, its extractors and JSON error mapping.
+//! - [`naming`]: the layer naming the node on every response.
 //! - [`replicator`]: posting batches to peers, the tick and persisted loops.
 //! - [`validate`]: keys, node ids, contexts and batches checked at the edge.
 //! - [`clock`]: the wall clock.
@@ -24,6 +25,7 @@ pub mod compound;
 pub mod handler;
 pub mod http;
 pub mod log;
+pub mod naming;
 pub mod replicator;
 pub mod shell;
 pub mod validate;

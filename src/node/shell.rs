@@ -95,9 +95,10 @@ impl Node {
             let mut output = core.step(self.clock.now_ns(), input);
             self.log_skipped(&output.persist);
             let durable = match read_key {
-                // A read of durable data need not wait for the next fsync.
-                Some(key) if core.read_is_durable(&key) => Durable::ready(),
-                _ => self.log.append(std::mem::take(&mut output.persist)),
+                // A read waits until what it shows is durable (often it
+                // already is), but never queues anything on the log.
+                Some(key) => self.log.durable_through(core.read_depends_on(&key)),
+                None => self.log.append(std::mem::take(&mut output.persist)),
             };
             (output, durable)
         };

@@ -272,3 +272,47 @@ fn truncation_at_every_offset_of_a_small_log() {
         assert_eq!(decoded.problem.is_some(), !ends.contains(&cut) && cut != 0);
     }
 }
+
+#[test]
+fn a_read_waits_for_its_entry_without_queueing_on_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Opened on the runtime: groups complete through the completer task.
+        let (writer, _) = open(&log_path(&dir), FsyncMode::Always).unwrap();
+        let read = writer.durable_through(2).wait();
+        tokio::pin!(read);
+        assert!(futures::poll!(&mut read).is_pending(), "nothing is durable");
+        writer
+            .append(vec![entry(1, "k", json!(1))])
+            .wait()
+            .await
+            .unwrap();
+        assert!(
+            futures::poll!(&mut read).is_pending(),
+            "entry 1 is durable, the read needs entry 2"
+        );
+        writer
+            .append(vec![entry(2, "k", json!(2))])
+            .wait()
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("the read is released within 5 s of entry 2 being durable")
+            .unwrap();
+        assert_eq!(writer.group_commits(), 2, "the read queued no group");
+        assert!(
+            matches!(writer.durable_through(2).0, DurableInner::Ready(Ok(()))),
+            "a read of durable data does not wait"
+        );
+        writer.close().unwrap();
+        assert!(matches!(
+            writer.durable_through(3).wait().await,
+            Err(LogError::Stopped)
+        ));
+    });
+}
