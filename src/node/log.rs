@@ -11,6 +11,14 @@
 //! is truncated to the end of the last good frame and a warning is logged.
 //! Recovery never fails on the file's contents, only on I/O errors.
 //!
+//! The file is preallocated: the writer extends it with zeros
+//! [`PREALLOC_BYTES`] at a time and writes frames over them, so an fsync
+//! flushes data only and never a change of the file's size (on ext4 that
+//! saves a journal commit per fsync, as PostgreSQL's zero-filled WAL
+//! segments do). A frame never has length 0, so a zero header ends the log:
+//! a crash leaves zeros after the last frame, which recovery cuts off
+//! without a warning, and a clean close truncates them itself.
+//!
 //! Writes go through a [`LogWriter`]: one dedicated thread owns the file and
 //! commits in groups. In [`FsyncMode::Always`] it drains everything queued,
 //! writes it in one go, fsyncs once and then completes every waiter of the
@@ -21,7 +29,7 @@
 //! published on a watch channel, see [`LogWriter::persisted`].
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -39,6 +47,10 @@ pub const LOG_FILE_NAME: &str = "replication.log";
 pub const NEVER_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 const HEADER_BYTES: usize = 8;
+
+/// How much the writer extends the file by, with zeros, when a group would
+/// pass its end (see the module docs).
+pub const PREALLOC_BYTES: u64 = 8 * 1024 * 1024;
 
 /// When an append counts as durable (`--fsync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -95,7 +107,8 @@ pub struct Decoded {
     pub records: Vec<Record>,
     /// Byte length of the valid prefix.
     pub good_len: usize,
-    /// Set when bytes past `good_len` were not a valid frame.
+    /// Set when bytes past `good_len` were neither a valid frame nor
+    /// preallocated zeros.
     pub problem: Option<TailProblem>,
 }
 
@@ -106,6 +119,10 @@ pub fn decode_frames(bytes: &[u8]) -> Decoded {
     let problem = loop {
         let rest = &bytes[at..];
         if rest.is_empty() {
+            break None;
+        }
+        if (rest.len() < HEADER_BYTES || rest[..4] == [0; 4]) && rest.iter().all(|&b| b == 0) {
+            // Preallocated space (no frame has length 0): the log ends here.
             break None;
         }
         if rest.len() < HEADER_BYTES {
@@ -146,14 +163,18 @@ pub fn max_entry_seq<'a>(records: impl IntoIterator<Item = &'a Record>) -> LogSe
         .unwrap_or(0)
 }
 
-/// Read the log at `path` (creating it if absent), cut off a bad tail, and
-/// return the file ready for appending with the records it holds.
+/// Read the log at `path` (creating it if absent), cut off a bad tail (or
+/// preallocated zeros), and return the file, ending at its last frame, with
+/// the records it holds.
 pub fn recover(path: &Path) -> Result<(File, Vec<Record>), LogError> {
     let existed = path.exists();
+    // Not O_APPEND: the writer writes frames over preallocated zeros at
+    // its own offset.
     let mut file = OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .create(true)
+        .truncate(false)
         .open(path)
         .map_err(io_err(path))?;
     if !existed {
@@ -170,6 +191,9 @@ pub fn recover(path: &Path) -> Result<(File, Vec<Record>), LogError> {
             dropped_bytes = bytes.len() - decoded.good_len,
             "log has a torn or corrupt tail; truncating it away"
         );
+    }
+    if decoded.good_len < bytes.len() {
+        // A bad tail, or the zeros a crash left after the last frame.
         file.set_len(decoded.good_len as u64)
             .map_err(io_err(path))?;
         file.sync_all().map_err(io_err(path))?;
@@ -275,7 +299,11 @@ impl LogWriter {
         let (persisted_tx, persisted_rx) = watch::channel(persisted);
         let persisted_tx = Arc::new(persisted_tx);
         let commits = Arc::new(AtomicU64::new(0));
+        // Recovery leaves the file ending at its last frame.
+        let end = file.metadata().map(|m| m.len()).unwrap_or(0);
         let thread = WriterThread {
+            end,
+            allocated: end,
             completer: spawn_completer(persisted_tx.clone()),
             commits: commits.clone(),
             file,
@@ -376,6 +404,10 @@ impl Drop for LogWriter {
 
 struct WriterThread {
     file: File,
+    /// Where the next frame goes: the end of the last frame written.
+    end: u64,
+    /// The file's length: `end` plus preallocated zeros.
+    allocated: u64,
     path: PathBuf,
     mode: FsyncMode,
     /// Shared with the completer task, which publishes on the runtime's own
@@ -429,6 +461,7 @@ impl WriterThread {
                     if self.commit(&mut buf, true).is_ok() {
                         publish(&self.persisted, buf_max_seq);
                     }
+                    self.trim();
                     return;
                 }
             }
@@ -453,6 +486,7 @@ impl WriterThread {
                     next_flush = Instant::now() + NEVER_FLUSH_INTERVAL;
                 }
                 if let Some(done) = close {
+                    self.trim();
                     let _ = done.send(result);
                     return;
                 }
@@ -470,8 +504,7 @@ impl WriterThread {
             return Ok(());
         }
         let written = self
-            .file
-            .write_all(buf)
+            .write_at_end(buf)
             .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         buf.clear();
         self.commits.fetch_add(1, Ordering::Relaxed);
@@ -481,6 +514,44 @@ impl WriterThread {
             self.failed = Some(reason.clone());
             LogError::Failed(reason)
         })
+    }
+}
+
+impl WriterThread {
+    /// Write `buf` at the end of the frames, first extending the file with
+    /// zeros (and making its new size durable) if `buf` would pass it.
+    fn write_at_end(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let needed = self.end + buf.len() as u64;
+        if needed > self.allocated {
+            let grow = (needed - self.allocated).max(PREALLOC_BYTES);
+            let zeros = vec![0u8; usize::try_from(grow).expect("a group fits in memory")];
+            self.file.write_all_at(&zeros, self.allocated)?;
+            self.file.sync_all()?;
+            self.allocated += grow;
+        }
+        self.file.write_all_at(buf, self.end)?;
+        self.end = needed;
+        Ok(())
+    }
+
+    /// Cut the preallocated zeros off, so a cleanly closed log ends at its
+    /// last frame.
+    fn trim(&mut self) {
+        if self.allocated == self.end {
+            return;
+        }
+        match self
+            .file
+            .set_len(self.end)
+            .and_then(|()| self.file.sync_all())
+        {
+            Ok(()) => self.allocated = self.end,
+            // Harmless: recovery cuts the zeros off too.
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not trim the log's preallocated tail")
+            }
+        }
     }
 }
 

@@ -316,3 +316,56 @@ fn a_read_waits_for_its_entry_without_queueing_on_the_writer() {
         ));
     });
 }
+
+#[test]
+fn the_file_is_preallocated_while_open_and_trimmed_on_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let (writer, _) = open(&path, FsyncMode::Always).unwrap();
+    let records = vec![entry(1, "k", json!(1)), entry(2, "k", json!(2))];
+    writer.append(records.clone()).wait_blocking().unwrap();
+    let (frames, _) = image(&records);
+    let open_len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(open_len, PREALLOC_BYTES, "frames are written over zeros");
+    assert_eq!(
+        decode_frames(&std::fs::read(&path).unwrap()).records,
+        records,
+        "the zeros end the log without a problem"
+    );
+    writer.close().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), frames, "closed: only frames");
+}
+
+#[test]
+fn zeros_a_crash_leaves_are_cut_off_silently_and_writing_resumes_after_the_last_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    let first = vec![entry(1, "k", json!(1)), cursor("n2", 4)];
+    let (mut bytes, _) = image(&first);
+    let frames_len = bytes.len();
+    bytes.resize(frames_len + 4096, 0);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let decoded = decode_frames(&bytes);
+    assert_eq!(decoded.problem, None, "preallocated zeros are no problem");
+    assert_eq!(decoded.good_len, frames_len);
+
+    let (writer, recovered) = open(&path, FsyncMode::Always).unwrap();
+    assert_eq!(recovered, first);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), frames_len as u64);
+    let second = entry(2, "k", json!(2));
+    writer.append(vec![second.clone()]).wait_blocking().unwrap();
+    writer.close().unwrap();
+    let (_, recovered) = open(&path, FsyncMode::Always).unwrap();
+    assert_eq!(recovered, [first, vec![second]].concat());
+}
+
+#[test]
+fn junk_after_a_zero_header_is_still_a_corrupt_tail() {
+    let mut bytes = image(&[entry(1, "k", json!(1))]).0;
+    let frames_len = bytes.len();
+    bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 7]);
+    let decoded = decode_frames(&bytes);
+    assert_eq!(decoded.good_len, frames_len);
+    assert!(decoded.problem.is_some(), "{:?}", decoded.problem);
+}
