@@ -605,6 +605,46 @@ mod tests {
     }
 
     #[test]
+    fn growing_reads_with_wide_elements_read_back_across_parts() {
+        // Each key's reads grow by one element, some elements wide (not in
+        // 0..2^31) or strings (serde path): linked prefixes in every part,
+        // wide codes renumbered by the append.
+        let mut expected = Vec::new();
+        let text: Vec<String> = (0..30_000)
+            .map(|i| {
+                let key = i % 11;
+                let n = i / 11 % 40;
+                let elems: Vec<String> = (0..n)
+                    .map(|e| match e % 5 {
+                        0 => format!("{}", 3_000_000_000_i64 + e as i64),
+                        1 if key == 3 => format!("\"s{e}\""),
+                        _ => format!("{}", e * 100 + key),
+                    })
+                    .collect();
+                let value = format!("[{}]", elems.join(","));
+                expected.push(value.replace(' ', ""));
+                format!(
+                    r#"{{"index":{i},"time":{i},"process":1,"type":"ok","f":"read","key":"k{key}","value":{value},"node":"n1"}}"#
+                )
+            })
+            .collect();
+        let text = text.join("\n");
+        for threads in [1, 3] {
+            let hist = parse_threads(&text, threads).unwrap();
+            let values: Vec<String> = hist
+                .ops
+                .iter()
+                .map(|op| hist.to_json(op.value).to_string())
+                .collect();
+            assert_eq!(values, expected, "{threads} threads");
+            // Linked: far fewer codes than elements (a copy each would
+            // take more codes than there are commas).
+            let commas: usize = expected.iter().map(|v| v.matches(',').count()).sum();
+            assert!(hist.elems.len() * 2 < commas, "{} codes", hist.elems.len());
+        }
+    }
+
+    #[test]
     fn splits_at_line_ends() {
         let text = "a\n".repeat(PARALLEL_MIN_BYTES);
         let cuts = split(text.as_bytes(), 3);

@@ -6,9 +6,11 @@
 //! [`COp`] per line, with `f`, `key` and `node` interned to `u32` ids
 //! ([`Names`]), and values as [`Val`]s (an `i64`, or an id into a side table
 //! for anything that is not an integer). Array values live in one shared pool
-//! ([`Hist::elems`]) as 4-byte [`Elems`] codes: read results dominate a set
-//! history's memory (about 100M elements at 10M ops), and elements are
-//! nearly always small non-negative counters. [`Hist::from_ops`] builds it from ops in memory;
+//! ([`Hist::elems`], see [`crate::pool`]) as 4-byte codes, successive reads
+//! of a key on a node sharing their prefixes: read results dominate a set
+//! history's memory (about 100M elements at 10M ops), elements are nearly
+//! always small non-negative counters, and a read mostly repeats the
+//! previous one. [`Hist::from_ops`] builds it from ops in memory;
 //! [`crate::parse::read_hist`] builds it straight from JSONL bytes.
 
 use std::fmt;
@@ -16,6 +18,8 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::history::{Elem, Op, OpType, Process};
+pub use crate::pool::Elems;
+use crate::pool::{self, Codes, LINK, Recent, Shared, WIDE};
 
 /// A fast, non-cryptographic hash map (histories are not adversarial).
 pub type FastMap<K, V> = foldhash::HashMap<K, V>;
@@ -71,6 +75,12 @@ impl Val {
         Val(OTHER_BASE + i64::from(id))
     }
 
+    /// A pool code below [`WIDE`]: always a plain integer.
+    #[inline]
+    pub(crate) fn small(n: u32) -> Val {
+        Val(i64::from(n))
+    }
+
     /// The integer, unless this is a side-table value.
     pub fn as_int(self) -> Option<i64> {
         (self.0 >= OTHER_END).then_some(self.0)
@@ -120,48 +130,6 @@ impl COp {
         self.process != NEMESIS
     }
 }
-
-/// Pool codes below this are the integer itself; codes from it up are
-/// `WIDE | id`, an id into [`Hist::wide`].
-const WIDE: u32 = 1 << 31;
-
-/// The elements of one read result, decoded from the pool's codes on the
-/// fly: iterates [`Val`]s.
-#[derive(Clone, Debug)]
-pub struct Elems<'h> {
-    codes: std::slice::Iter<'h, u32>,
-    wide: &'h [Val],
-    /// A scalar value, yielded as the only element.
-    one: Option<Val>,
-}
-
-#[inline]
-fn decode(code: u32, wide: &[Val]) -> Val {
-    if code < WIDE {
-        Val(i64::from(code))
-    } else {
-        wide[(code - WIDE) as usize]
-    }
-}
-
-impl Iterator for Elems<'_> {
-    type Item = Val;
-
-    #[inline]
-    fn next(&mut self) -> Option<Val> {
-        if let Some(v) = self.one.take() {
-            return Some(v);
-        }
-        self.codes.next().map(|&c| decode(c, self.wide))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.codes.len() + usize::from(self.one.is_some());
-        (n, Some(n))
-    }
-}
-
-impl ExactSizeIterator for Elems<'_> {}
 
 /// A map from written values to ids (`u32`): a plain array when the values
 /// are integers in a compact range (the usual case: values are unique
@@ -311,9 +279,10 @@ pub struct Hist {
     pub wide: Vec<Val>,
     wide_ids: FastMap<Val, u32>,
     /// While parsing: the latest array value per `(key, node)`, so that a
-    /// read repeating it exactly shares its pool range (about a quarter of
-    /// a set history's reads return what the node last returned).
-    recent: FastMap<(u32, u32), (u32, u32)>,
+    /// read repeating it shares its pool range (about a quarter of a set
+    /// history's reads return what the node last returned) and one
+    /// extending it shares its prefix (see [`crate::pool`]).
+    recent: FastMap<(u32, u32), Recent>,
     pub keys: Names,
     pub nodes: Names,
     pub fs: Names,
@@ -388,9 +357,11 @@ impl Hist {
         }
     }
 
-    /// Makes the last op's array value share the pool range of the previous
-    /// identical one for its key and node, dropping its own copy. Pool ranges
-    /// are only ever read through [`Hist::elements`], so sharing is invisible.
+    /// Stores the last op's array value sharing what it can with the
+    /// previous array of its key and node: the whole pool range if it
+    /// repeats it, its prefix otherwise (see [`crate::pool`]). Pool ranges
+    /// are only ever read through [`Hist::elements`], so sharing is
+    /// invisible.
     pub(crate) fn share_repeated_array(&mut self) {
         let Some(op) = self.ops.last_mut() else {
             return;
@@ -403,19 +374,22 @@ impl Hist {
         }
         match self.recent.entry((op.key, op.node)) {
             std::collections::hash_map::Entry::Occupied(mut e) => {
-                let (old, old_len) = *e.get();
-                if old_len == len
-                    && self.elems[old as usize..(old + len) as usize]
-                        == self.elems[start as usize..]
-                {
-                    self.elems.truncate(start as usize);
-                    op.value = CValue::Many { start: old, len };
-                } else {
-                    e.insert((start, len));
+                let prev = *e.get();
+                let (what, latest) = pool::share(&mut self.elems, start, len, prev);
+                if what == Shared::Repeat {
+                    op.value = CValue::Many {
+                        start: prev.start,
+                        len,
+                    };
                 }
+                e.insert(latest);
             }
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert((start, len));
+                e.insert(Recent {
+                    start,
+                    len,
+                    depth: 0,
+                });
             }
         }
     }
@@ -436,7 +410,8 @@ impl Hist {
             return WIDE | id;
         }
         let id = self.wide.len() as u32;
-        assert!(id < WIDE, "more than 2^31 distinct wide elements");
+        // `WIDE | id` must stay below LINK.
+        assert!(id < WIDE - 1, "more than 2^31 - 1 distinct wide elements");
         self.wide.push(v);
         self.wide_ids.insert(v, id);
         WIDE | id
@@ -445,18 +420,12 @@ impl Hist {
     /// The elements of a read result: an array's items, a scalar as one
     /// element, `null` as none (like [`Op::elements`]).
     pub fn elements(&self, value: &CValue) -> Elems<'_> {
-        let (codes, one): (&[u32], _) = match *value {
-            CValue::Null => (&[], None),
-            CValue::One(v) => (&[], Some(v)),
-            CValue::Many { start, len } => {
-                (&self.elems[start as usize..(start + len) as usize], None)
-            }
+        let (codes, one) = match *value {
+            CValue::Null => (Codes::new(&[], 0, 0), None),
+            CValue::One(v) => (Codes::new(&[], 0, 0), Some(v)),
+            CValue::Many { start, len } => (Codes::new(&self.elems, start, len), None),
         };
-        Elems {
-            codes: codes.iter(),
-            wide: &self.wide,
-            one,
-        }
+        Elems::new(codes, &self.wide, one)
     }
 
     /// A written value as one [`Val`]: the scalar itself; an array or `null`
@@ -531,7 +500,8 @@ impl Hist {
                 .collect();
             self.elems.reserve(other.elems.len());
             for &code in &other.elems {
-                let code = if code < WIDE {
+                // Link headers (LINK, then two small numbers) stay as they are.
+                let code = if code < WIDE || code == LINK {
                     code
                 } else {
                     wide[(code - WIDE) as usize]
