@@ -118,7 +118,9 @@ impl Sink for Hist {
     }
 
     fn grow_hint(&mut self, factor: f64) {
-        let more = |len: usize| ((len as f64) * (factor - 1.0) * 1.05) as usize;
+        // Generous: a short reservation means a doubling that copies the
+        // whole vector (the peak RSS), a long one only untouched pages.
+        let more = |len: usize| ((len as f64) * (factor * 1.5 - 1.0)) as usize;
         self.ops.reserve(more(self.ops.len()));
         self.elems.reserve(more(self.elems.len()));
     }
