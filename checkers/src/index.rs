@@ -4,6 +4,14 @@
 //! every successful read, and per key (dense, by interned id) its writes and
 //! its final read on each node. The checkers then only do hash lookups and
 //! per-key sorts, so the whole check stays O(n log n).
+//!
+//! # Memory
+//! The index stores per write and per read only what it cannot look up in
+//! the history ([`WriteEntry`], 24 bytes; [`ReadEntry`], 16 bytes) and
+//! hands out the full [`Write`] / [`Read`] (56 and 64 bytes) built on the
+//! fly from the pair's ops ([`HistoryIndex::write`], [`HistoryIndex::reads`]).
+//! At 10M ops (about 2.5M writes and 2.4M reads) that is 100 MB instead of
+//! 300 MB, for a few loads from ops that the pass touches anyway.
 
 use crate::history::OpType;
 use crate::model::{CValue, Hist, NONE, Val, ValMap, fid};
@@ -37,6 +45,25 @@ pub struct Read {
     /// The completion's index.
     pub witness: u64,
     pub value: CValue,
+}
+
+/// What the index keeps per write; [`HistoryIndex::write`] expands it.
+#[derive(Clone, Copy, Debug)]
+struct WriteEntry {
+    pair: Pair,
+    key: u32,
+    node: u32,
+    /// Needed by the value map, and not in the invoke when it is an array.
+    value: Val,
+}
+
+/// What the index keeps per read; [`HistoryIndex::read`] expands it.
+#[derive(Clone, Copy, Debug)]
+struct ReadEntry {
+    /// Always completed (`ok`).
+    pair: Pair,
+    key: u32,
+    node: u32,
 }
 
 /// One node's final state for one key.
@@ -78,12 +105,14 @@ impl KeyIndex {
 #[derive(Debug)]
 pub struct HistoryIndex<'h> {
     pub hist: &'h Hist,
-    pub writes: Vec<Write>,
+    /// See [`HistoryIndex::write`].
+    writes: Vec<WriteEntry>,
     /// Values are unique across a test; should one repeat, the first write
     /// keeps it.
     pub write_by_value: ValMap,
-    /// `ok` reads and final reads, in completion order.
-    pub reads: Vec<Read>,
+    /// `ok` reads and final reads, in completion order; see
+    /// [`HistoryIndex::reads`].
+    reads: Vec<ReadEntry>,
     /// By key id.
     pub keys: Vec<KeyIndex>,
     /// Every node named by a client op, sorted by name.
@@ -105,11 +134,16 @@ impl<'h> HistoryIndex<'h> {
     /// `write_fs`: the `f` ids whose invoke value is a value reads return.
     pub fn build_with(hist: &'h Hist, write_fs: &[u32]) -> Self {
         let pairing = pair(hist);
+        // Sized for the worst case (every pair a write, or a read) so they
+        // never grow: a doubling copies the whole vector while the old one
+        // is still held, which at 10M ops set the peak RSS. Pages never
+        // written are never resident, so the unused capacity costs nothing.
+        let most = pairing.pairs.len();
         let mut index = HistoryIndex {
             hist,
-            writes: Vec::new(),
+            writes: Vec::with_capacity(most),
             write_by_value: ValMap::default(),
-            reads: Vec::new(),
+            reads: Vec::with_capacity(most),
             keys: vec![KeyIndex::default(); hist.keys.len()],
             nodes: Vec::new(),
             final_read_attempts: 0,
@@ -117,7 +151,7 @@ impl<'h> HistoryIndex<'h> {
             pairs: Vec::new(),
         };
         let mut seen_node = vec![false; hist.nodes.len()];
-        let mut finals: Vec<(u32, u32, Read)> = Vec::new();
+        let mut finals: Vec<(u32, u32, ReadEntry)> = Vec::new();
         for &p in &pairing.pairs {
             let node = p.node(hist);
             if node != NONE && !seen_node[node as usize] {
@@ -140,32 +174,19 @@ impl<'h> HistoryIndex<'h> {
                 };
                 let id = index.writes.len() as u32;
                 index.keys[key as usize].writes.push(id);
-                index.writes.push(Write {
+                index.writes.push(WriteEntry {
+                    pair: p,
                     key,
                     node,
                     value,
-                    pair: p,
-                    outcome: p.outcome(hist),
-                    invoke_time: invoke.time,
-                    end_time: p.end_time(hist),
-                    witness: p.witness(hist),
                 });
             } else if invoke.f == fid::READ || invoke.f == fid::FINAL_READ {
                 let is_final = invoke.f == fid::FINAL_READ;
                 index.final_read_attempts += usize::from(is_final);
-                let Some(completion) = p.completion(hist).filter(|c| c.kind == OpType::Ok) else {
+                if p.completion(hist).is_none_or(|c| c.kind != OpType::Ok) {
                     continue; // A failed or indeterminate read tells us nothing.
-                };
-                let read = Read {
-                    key,
-                    node,
-                    pair: p,
-                    is_final,
-                    invoke_time: invoke.time,
-                    end_time: completion.time,
-                    witness: completion.index,
-                    value: completion.value,
-                };
+                }
+                let read = ReadEntry { pair: p, key, node };
                 index.reads.push(read);
                 if is_final && node != NONE {
                     finals.push((key, node, read));
@@ -192,6 +213,7 @@ impl<'h> HistoryIndex<'h> {
             {
                 continue;
             }
+            let read = index.expand_read(*read);
             let mut elems: Vec<Val> = hist.elements(&read.value).collect();
             elems.sort_unstable();
             elems.dedup();
@@ -206,10 +228,66 @@ impl<'h> HistoryIndex<'h> {
     }
 
     /// The write that wrote `value`, if any op ever tried to.
-    pub fn write_of(&self, value: Val) -> Option<&Write> {
-        self.write_by_value
-            .get(value)
-            .map(|id| &self.writes[id as usize])
+    pub fn write_of(&self, value: Val) -> Option<Write> {
+        self.write_by_value.get(value).map(|id| self.write(id))
+    }
+
+    /// Write `id` (an index into [`KeyIndex::writes`]' space).
+    #[inline]
+    pub fn write(&self, id: u32) -> Write {
+        let e = self.writes[id as usize];
+        let hist = self.hist;
+        Write {
+            key: e.key,
+            node: e.node,
+            value: e.value,
+            pair: e.pair,
+            outcome: e.pair.outcome(hist),
+            invoke_time: e.pair.invoke(hist).time,
+            end_time: e.pair.end_time(hist),
+            witness: e.pair.witness(hist),
+        }
+    }
+
+    /// Every write, by id.
+    pub fn writes(&self) -> impl ExactSizeIterator<Item = Write> + '_ {
+        (0..self.writes.len() as u32).map(|id| self.write(id))
+    }
+
+    pub fn write_count(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Read `i` of [`HistoryIndex::reads`].
+    #[inline]
+    pub fn read(&self, i: usize) -> Read {
+        self.expand_read(self.reads[i])
+    }
+
+    /// Every `ok` read and final read, in completion order.
+    pub fn reads(&self) -> impl ExactSizeIterator<Item = Read> + '_ {
+        self.reads.iter().map(|&e| self.expand_read(e))
+    }
+
+    pub fn read_count(&self) -> usize {
+        self.reads.len()
+    }
+
+    #[inline]
+    fn expand_read(&self, e: ReadEntry) -> Read {
+        let hist = self.hist;
+        let invoke = e.pair.invoke(hist);
+        let completion = &hist.ops[e.pair.completion as usize];
+        Read {
+            key: e.key,
+            node: e.node,
+            pair: e.pair,
+            is_final: invoke.f == fid::FINAL_READ,
+            invoke_time: invoke.time,
+            end_time: completion.time,
+            witness: completion.index,
+            value: completion.value,
+        }
     }
 
     /// Key ids sorted by name, for deterministic output.

@@ -48,9 +48,8 @@ pub fn check(
     causal: bool,
 ) -> (Vec<Anomaly>, Option<StalenessStats>) {
     let nodes = index.hist.nodes.len().max(1);
-    let w = &index.writes;
-    let compact: Vec<Compact> = w
-        .iter()
+    let compact: Vec<Compact> = index
+        .writes()
         .map(|w| Compact {
             key: w.key,
             node: w.node,
@@ -65,7 +64,7 @@ pub fn check(
     // Overwrite: a suffix by invoke time is what began after a value ended.
     let order = |i: u32| match mode {
         Mode::Grow => compact[i as usize].ok_end,
-        Mode::Overwrite => w[i as usize].invoke_time,
+        Mode::Overwrite => index.write(i).invoke_time,
     };
     let keys = index.keys.len();
     let key_of = |c: &Compact| Some(c.key as usize);
@@ -81,15 +80,22 @@ pub fn check(
         mode,
         causal,
         nodes,
-        mark: vec![0; if mode == Mode::Grow { w.len() } else { 0 }],
+        mark: vec![
+            0;
+            if mode == Mode::Grow {
+                index.write_count()
+            } else {
+                0
+            }
+        ],
         behind_ns: Vec::new(),
         missed: FastMap::default(),
         checked: 0,
         same_node: 0,
     };
-    for (seq, read) in index.reads.iter().enumerate() {
+    for (seq, read) in index.reads().enumerate() {
         if !read.is_final {
-            checker.read(read, seq as u32 + 1);
+            checker.read(&read, seq as u32 + 1);
         }
     }
     checker.finish()
@@ -307,12 +313,12 @@ impl Checker<'_, '_> {
             }
         };
         if let Some(id) = anywhere {
-            let w = &index.writes[id as usize];
+            let w = index.write(id);
             self.behind_ns.push(read.invoke_time - w.end_time);
         }
         let Some(id) = here else { return };
         self.same_node += 1;
-        let w = &index.writes[id as usize];
+        let w = index.write(id);
         if self.causal && w.pair.invoke(hist).process == read.pair.invoke(hist).process {
             return; // read-your-writes: the causal checker reports it.
         }
@@ -332,7 +338,7 @@ impl Checker<'_, '_> {
         let index = self.index;
         let mut anomalies = Vec::with_capacity(self.missed.len());
         for (id, m) in self.missed {
-            let w = &index.writes[id as usize];
+            let w = index.write(id);
             let key = index.key_name(w.key);
             let node = on(index, m.node);
             let mut witnesses = vec![w.witness, m.read];
@@ -340,7 +346,7 @@ impl Checker<'_, '_> {
                 (Mode::Grow, _) => "did not return it".to_owned(),
                 (Mode::Overwrite, None) => "returned nothing".to_owned(),
                 (Mode::Overwrite, Some(r)) => {
-                    let r = &index.writes[r as usize];
+                    let r = index.write(r);
                     witnesses.push(r.witness);
                     format!(
                         "returned {}, whose write had completed (op {}) before this one began",
