@@ -97,7 +97,6 @@ impl Sink for Hist {
             Some(v) => fast_value(self, v.get()),
         };
         let op = COp {
-            index: raw.index,
             time: raw.time,
             process: match raw.process {
                 Process::Client(n) => n.min(NEMESIS - 1),
@@ -106,10 +105,10 @@ impl Sink for Hist {
             value,
             key: raw.key.as_deref().map_or(NONE, |k| self.keys.id(k)),
             node: raw.node.as_deref().map_or(NONE, |n| self.nodes.id(n)),
-            f: self.fs.id(&raw.f),
+            f: self.f_id(&raw.f),
             kind: raw.kind,
         };
-        self.ops.push(op);
+        self.push_op(op, raw.index);
         self.share_repeated_array();
     }
 
@@ -539,7 +538,7 @@ mod tests {
         let three = parse_threads(&all.join("\n"), 3).unwrap();
         assert_eq!(one.ops.len(), 40_000);
         for (a, b) in one.ops.iter().zip(&three.ops) {
-            assert_eq!((a.index, a.process, a.time), (b.index, b.process, b.time));
+            assert_eq!((a.process, a.time), (b.process, b.time));
             assert_eq!(one.key_name(a.key), three.key_name(b.key));
             assert_eq!(one.to_json(a.value), three.to_json(b.value));
         }

@@ -132,7 +132,7 @@ impl<'h> HistoryIndex<'h> {
     }
 
     /// `write_fs`: the `f` ids whose invoke value is a value reads return.
-    pub fn build_with(hist: &'h Hist, write_fs: &[u32]) -> Self {
+    pub fn build_with(hist: &'h Hist, write_fs: &[u16]) -> Self {
         let pairing = pair(hist);
         // Sized for the worst case (every pair a write, or a read) so they
         // never grow: a doubling copies the whole vector while the old one
@@ -285,7 +285,7 @@ impl<'h> HistoryIndex<'h> {
             is_final: invoke.f == fid::FINAL_READ,
             invoke_time: invoke.time,
             end_time: completion.time,
-            witness: completion.index,
+            witness: hist.index_of(e.pair.completion),
             value: completion.value,
         }
     }

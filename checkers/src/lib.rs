@@ -47,6 +47,7 @@ pub mod list_append;
 pub mod lost_update;
 pub mod model;
 pub mod observe;
+mod op_index;
 pub mod pairing;
 pub mod parse;
 mod plant;

@@ -18,6 +18,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::history::{Elem, Op, OpType, Process};
+use crate::op_index::OpIndex;
 pub use crate::pool::Elems;
 use crate::pool::{self, Codes, LINK, Recent, Shared, WIDE};
 
@@ -34,13 +35,16 @@ pub const NEMESIS: u64 = u64::MAX;
 /// `f` ids fixed in every [`Hist`]: the names are interned in this order
 /// before any op, so checkers compare ids instead of strings.
 pub mod fid {
-    pub const ADD: u32 = 0;
-    pub const WRITE: u32 = 1;
-    pub const READ: u32 = 2;
-    pub const FINAL_READ: u32 = 3;
-    pub const APPEND: u32 = 4;
-    pub const CLAIM: u32 = 5;
-    pub const GENERATE: u32 = 6;
+    pub const ADD: u16 = 0;
+    pub const WRITE: u16 = 1;
+    pub const READ: u16 = 2;
+    pub const FINAL_READ: u16 = 3;
+    pub const APPEND: u16 = 4;
+    pub const CLAIM: u16 = 5;
+    pub const GENERATE: u16 = 6;
+    /// Every `f` named after the first 65,535 distinct ones: a history has a
+    /// handful, and 2 bytes keep [`super::COp`] at 40 bytes.
+    pub const OVERFLOW: u16 = u16::MAX;
     /// The names, in id order.
     pub const NAMES: [&str; 7] = [
         "add",
@@ -55,8 +59,10 @@ pub mod fid {
 
 /// A value or array element: an integer, or (for anything else, and for the
 /// 2^32 integers nearest `i64::MIN`) an id into [`Hist::others`]. 8 bytes,
-/// `Copy`, hashable.
+/// `Copy`, hashable. Aligned to 4, not 8, so that [`CValue`] takes 12 bytes
+/// rather than 16 and [`COp`] 40 rather than 48 (80 MB at 10M ops).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(C, packed(4))]
 pub struct Val(i64);
 
 const OTHER_BASE: i64 = i64::MIN;
@@ -94,7 +100,7 @@ impl Val {
 impl fmt::Debug for Val {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.other_id() {
-            None => write!(f, "{}", self.0),
+            None => write!(f, "{}", { self.0 }),
             Some(id) => write!(f, "other#{id}"),
         }
     }
@@ -108,10 +114,10 @@ pub enum CValue {
     Many { start: u32, len: u32 },
 }
 
-/// One line of the history, compact.
+/// One line of the history, compact: 40 bytes (the test `compact_sizes`
+/// holds it there). Its `index` is kept apart ([`Hist::index_of`]).
 #[derive(Clone, Copy, Debug)]
 pub struct COp {
-    pub index: u64,
     pub time: u64,
     /// The client process, or [`NEMESIS`].
     pub process: u64,
@@ -120,8 +126,8 @@ pub struct COp {
     pub key: u32,
     /// Interned in [`Hist::nodes`], or [`NONE`].
     pub node: u32,
-    /// Interned in [`Hist::fs`]; see [`fid`].
-    pub f: u32,
+    /// Interned in [`Hist::fs`] ([`Hist::f_id`]); see [`fid`].
+    pub f: u16,
     pub kind: OpType,
 }
 
@@ -271,7 +277,9 @@ impl Others {
 /// A whole history, compact. See the module docs.
 #[derive(Clone, Debug)]
 pub struct Hist {
+    /// Push with [`Hist::push_op`], which records the op's `index`.
     pub ops: Vec<COp>,
+    op_index: OpIndex,
     /// Array values, back to back, as codes (see [`Hist::push_elem`]);
     /// [`CValue::Many`] points into it.
     pub elems: Vec<u32>,
@@ -297,6 +305,7 @@ impl Default for Hist {
         }
         Hist {
             ops: Vec::new(),
+            op_index: OpIndex::default(),
             elems: Vec::new(),
             wide: Vec::new(),
             wide_ids: FastMap::default(),
@@ -323,7 +332,6 @@ impl Hist {
 
     fn push(&mut self, op: &Op, value: CValue) {
         let cop = COp {
-            index: op.index,
             time: op.time,
             process: match op.process {
                 Process::Client(n) => n.min(NEMESIS - 1),
@@ -332,10 +340,23 @@ impl Hist {
             value,
             key: op.key.as_deref().map_or(NONE, |k| self.keys.id(k)),
             node: op.node.as_deref().map_or(NONE, |n| self.nodes.id(n)),
-            f: self.fs.id(&op.f),
+            f: self.f_id(&op.f),
             kind: op.kind,
         };
-        self.ops.push(cop);
+        self.push_op(cop, op.index);
+    }
+
+    /// Appends an op whose `index` field is `index`.
+    #[inline]
+    pub fn push_op(&mut self, op: COp, index: u64) {
+        self.op_index.push(self.ops.len() as u32, index);
+        self.ops.push(op);
+    }
+
+    /// The `index` field of the op at position `pos` in [`Hist::ops`].
+    #[inline]
+    pub fn index_of(&self, pos: u32) -> u64 {
+        self.op_index.get(pos)
     }
 
     /// Converts a JSON value (arrays into the pool).
@@ -465,6 +486,22 @@ impl Hist {
         self.elem(v).to_string()
     }
 
+    /// `name` interned as an `f`: [`fid::OVERFLOW`] once 65,535 are taken.
+    pub fn f_id(&mut self, name: &str) -> u16 {
+        if let Some(id) = self.fs.get(name) {
+            return id as u16;
+        }
+        if self.fs.len() >= usize::from(fid::OVERFLOW) {
+            return fid::OVERFLOW;
+        }
+        self.fs.id(name) as u16
+    }
+
+    /// The name of an `f` id ("" for [`fid::OVERFLOW`]).
+    pub fn f_name(&self, f: u16) -> &str {
+        self.fs.name(u32::from(f))
+    }
+
     pub fn key_name(&self, key: u32) -> &str {
         self.keys.name(key)
     }
@@ -478,7 +515,7 @@ impl Hist {
     pub fn append(&mut self, other: Hist) {
         let keys: Vec<u32> = other.keys.iter().map(|k| self.keys.id(k)).collect();
         let nodes: Vec<u32> = other.nodes.iter().map(|n| self.nodes.id(n)).collect();
-        let fs: Vec<u32> = other.fs.iter().map(|f| self.fs.id(f)).collect();
+        let fs: Vec<u16> = other.fs.iter().map(|f| self.f_id(f)).collect();
         let others: Vec<Val> = other
             .others
             .list
@@ -510,11 +547,12 @@ impl Hist {
             }
         }
         let remap = |id: u32, table: &[u32]| if id == NONE { NONE } else { table[id as usize] };
+        self.op_index.append(&other.op_index, self.ops.len() as u32);
         self.ops.reserve(other.ops.len());
         self.ops.extend(other.ops.iter().map(|op| COp {
             key: remap(op.key, &keys),
             node: remap(op.node, &nodes),
-            f: fs[op.f as usize],
+            f: fs.get(op.f as usize).copied().unwrap_or(fid::OVERFLOW),
             value: match op.value {
                 CValue::Null => CValue::Null,
                 CValue::One(v) => CValue::One(remap_val(v)),
@@ -573,6 +611,27 @@ mod tests {
     }
 
     #[test]
+    fn compact_sizes() {
+        // The memory arithmetic in the docs relies on these.
+        assert_eq!(std::mem::size_of::<CValue>(), 12);
+        assert_eq!(std::mem::size_of::<COp>(), 40);
+    }
+
+    #[test]
+    fn f_names_past_the_limit_share_the_overflow_id() {
+        let mut hist = Hist::default();
+        let first = (0..70_000)
+            .map(|i| hist.f_id(&format!("f{i}")))
+            .collect::<Vec<_>>();
+        assert_eq!(first[0], fid::NAMES.len() as u16);
+        assert_eq!(first[65_535 - fid::NAMES.len() - 1], fid::OVERFLOW - 1);
+        assert_eq!(first[69_999], fid::OVERFLOW);
+        assert_eq!(hist.f_id("f0"), first[0]);
+        assert_eq!(hist.f_id(fid::NAMES[2]), fid::READ);
+        assert_eq!(hist.f_name(fid::OVERFLOW), "");
+    }
+
+    #[test]
     fn append_renumbers_ids() {
         let mut a = Hist::default();
         a.keys.id("k1");
@@ -580,20 +639,23 @@ mod tests {
         let mut b = Hist::default();
         let key = b.keys.id("k2");
         let value = b.value_of(&json!(["s", 3]));
-        b.ops.push(COp {
-            index: 0,
+        let f = b.f_id("custom");
+        let op = COp {
             time: 0,
             process: 1,
             value,
             key,
             node: NONE,
-            f: b.fs.id("custom"),
+            f,
             kind: OpType::Ok,
-        });
+        };
+        b.push_op(op, 7);
+        b.push_op(op, 9);
         a.append(b);
         let op = a.ops[0];
+        assert_eq!((a.index_of(0), a.index_of(1)), (7, 9));
         assert_eq!(a.key_name(op.key), "k2");
-        assert_eq!(a.fs.name(op.f), "custom");
+        assert_eq!(a.f_name(op.f), "custom");
         assert_eq!(a.to_json(op.value), json!(["s", 3]));
     }
 }

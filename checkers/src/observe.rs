@@ -151,7 +151,7 @@ fn fault_windows(index: &HistoryIndex) -> Vec<(String, u64, u64)> {
         .iter()
         .filter(|op| !op.is_client() && op.kind == OpType::Ok)
     {
-        let f = hist.fs.name(op.f);
+        let f = hist.f_name(op.f);
         if let Some(fault) = f.strip_prefix("start-") {
             windows.push((fault.to_owned(), op.time, u64::MAX));
         } else if let Some(fault) = f.strip_prefix("stop-")
