@@ -70,8 +70,9 @@ pub fn check(
     let key_of = |c: &Compact| Some(c.key as usize);
     let key_node_of =
         |c: &Compact| (c.node != NONE).then(|| c.key as usize * nodes + c.node as usize);
-    let by_key = Groups::build(&compact, keys, key_of, order);
-    let by_key_node = Groups::build(&compact, keys * nodes, key_node_of, order);
+    let overwrite = mode == Mode::Overwrite;
+    let by_key = Groups::build(&compact, keys, key_of, order, overwrite);
+    let by_key_node = Groups::build(&compact, keys * nodes, key_node_of, order, overwrite);
     let mut checker = Checker {
         index,
         keys: by_key,
@@ -88,7 +89,9 @@ pub fn check(
                 0
             }
         ],
-        behind_ns: Vec::new(),
+        // At most one figure per read; reserved so it never doubles (pages
+        // never written cost nothing).
+        behind_ns: Vec::with_capacity(index.read_count()),
         missed: FastMap::default(),
         checked: 0,
         same_node: 0,
@@ -106,7 +109,9 @@ pub fn check(
 struct Groups {
     /// Write ids, grouped and sorted.
     ids: Vec<u32>,
-    /// The order value of each entry of `ids` (for binary search).
+    /// Overwrite: the order value of each entry of `ids` (invoke times, not
+    /// in [`Compact`]). Grow searches `ids` by [`Compact::ok_end`] instead:
+    /// 8 bytes less per write in each of the two groupings (37 MB at 10M).
     at: Vec<u64>,
     /// Overwrite: per position, the id with the smallest end time at or
     /// after it in its group.
@@ -123,6 +128,7 @@ impl Groups {
         groups: usize,
         group: impl Fn(&Compact) -> Option<usize>,
         order: impl Fn(u32) -> u64,
+        overwrite: bool,
     ) -> Groups {
         let mut ranges = vec![(0u32, 0u32); groups];
         for c in compact.iter().filter(|c| c.ok_end != u64::MAX) {
@@ -145,10 +151,13 @@ impl Groups {
                 ranges[g].1 += 1;
             }
         }
-        let mut suffix_min = vec![NONE; ids.len()];
+        let mut suffix_min = vec![NONE; if overwrite { ids.len() } else { 0 }];
         for &(a, b) in &ranges {
             let (a, b) = (a as usize, b as usize);
             ids[a..b].sort_by_key(|&id| order(id));
+            if !overwrite {
+                continue;
+            }
             let mut best = NONE;
             for i in (a..b).rev() {
                 let id = ids[i];
@@ -159,7 +168,11 @@ impl Groups {
             }
         }
         Groups {
-            at: ids.iter().map(|&id| order(id)).collect(),
+            at: if overwrite {
+                ids.iter().map(|&id| order(id)).collect()
+            } else {
+                Vec::new()
+            },
             ids,
             suffix_min,
             ranges,
@@ -180,9 +193,10 @@ impl Groups {
         before: u64,
         held: usize,
         returned: impl Fn(u32) -> bool,
+        ok_end: impl Fn(u32) -> u64,
     ) -> Option<u32> {
         let (a, b) = self.range(g);
-        let count = self.at[a..b].partition_point(|&t| t < before);
+        let count = self.ids[a..b].partition_point(|&id| ok_end(id) < before);
         if held >= count {
             return None;
         }
@@ -290,14 +304,16 @@ impl Checker<'_, '_> {
             Mode::Grow => {
                 let mark = &self.mark;
                 let returned = |id: u32| mark[id as usize] == seq;
-                let anywhere = self
-                    .keys
-                    .oldest_missing(key, read.invoke_time, held, returned);
+                let compact = &self.compact;
+                let ok_end = |id: u32| compact[id as usize].ok_end;
+                let anywhere =
+                    self.keys
+                        .oldest_missing(key, read.invoke_time, held, returned, ok_end);
                 // The node's writes are among all writes: no miss anywhere,
                 // no miss here (most reads stop at one search).
                 let here = anywhere.and(key_node).and_then(|g| {
                     self.key_nodes
-                        .oldest_missing(g, read.invoke_time, held_here, returned)
+                        .oldest_missing(g, read.invoke_time, held_here, returned, ok_end)
                 });
                 (anywhere, here)
             }
