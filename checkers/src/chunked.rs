@@ -58,6 +58,8 @@ pub trait Sink: Default + Send {
     fn append(&mut self, other: Self);
     /// Capacity hint: the input is `factor` times what was parsed so far.
     fn grow_hint(&mut self, _factor: f64) {}
+    /// The whole input has been pushed.
+    fn finish(&mut self) {}
 }
 
 impl Sink for Vec<Op> {
@@ -114,6 +116,10 @@ impl Sink for Hist {
 
     fn append(&mut self, other: Self) {
         Hist::append(self, other);
+    }
+
+    fn finish(&mut self) {
+        self.finish_parse();
     }
 
     fn grow_hint(&mut self, factor: f64) {
@@ -630,19 +636,26 @@ mod tests {
             })
             .collect();
         let text = text.join("\n");
-        for threads in [1, 3] {
-            let hist = parse_threads(&text, threads).unwrap();
-            let values: Vec<String> = hist
-                .ops
+        let values = |hist: &Hist| -> Vec<String> {
+            hist.ops
                 .iter()
                 .map(|op| hist.to_json(op.value).to_string())
-                .collect();
-            assert_eq!(values, expected, "{threads} threads");
-            // Linked: far fewer codes than elements (a copy each would
-            // take more codes than there are commas).
-            let commas: usize = expected.iter().map(|v| v.matches(',').count()).sum();
-            assert!(hist.elems.len() * 2 < commas, "{} codes", hist.elems.len());
-        }
+                .collect()
+        };
+        let one = parse_threads(&text, 1).unwrap();
+        assert_eq!(values(&one), expected);
+        // Linked: far fewer codes than elements (a copy each would take
+        // more codes than there are commas).
+        let commas: usize = expected.iter().map(|v| v.matches(',').count()).sum();
+        assert!(one.elems.len() * 2 < commas, "{} codes", one.elems.len());
+        let mut three = parse_threads(&text, 3).unwrap();
+        assert_eq!(values(&three), expected);
+        // Each part restarts every key's chain with a whole copy; the
+        // repack at the end links across the seams, as one thread does.
+        assert!(three.elems.len() > one.elems.len());
+        three.finish_parse();
+        assert_eq!(values(&three), expected);
+        assert_eq!(three.elems.len(), one.elems.len());
     }
 
     #[test]

@@ -291,6 +291,9 @@ pub struct Hist {
     /// history's reads return what the node last returned) and one
     /// extending it shares its prefix (see [`crate::pool`]).
     recent: FastMap<(u32, u32), Recent>,
+    /// Parts were appended ([`Hist::append`]): chains restart at each seam
+    /// until [`Hist::finish_parse`] repacks the pool.
+    seams: bool,
     pub keys: Names,
     pub nodes: Names,
     pub fs: Names,
@@ -310,6 +313,7 @@ impl Default for Hist {
             wide: Vec::new(),
             wide_ids: FastMap::default(),
             recent: FastMap::default(),
+            seams: false,
             keys: Names::default(),
             nodes: Names::default(),
             fs,
@@ -413,6 +417,17 @@ impl Hist {
                 });
             }
         }
+    }
+
+    /// Called once the whole input is parsed: shares read prefixes across
+    /// the seams of parallel parsing ([`pool::repack`]) and drops the
+    /// parser's per-key state.
+    pub(crate) fn finish_parse(&mut self) {
+        if self.seams {
+            pool::repack(&mut self.elems, &mut self.ops);
+            self.seams = false;
+        }
+        self.recent = FastMap::default();
     }
 
     /// Appends one array element to the pool: small non-negative integers
@@ -547,6 +562,7 @@ impl Hist {
             }
         }
         let remap = |id: u32, table: &[u32]| if id == NONE { NONE } else { table[id as usize] };
+        self.seams |= !other.ops.is_empty() && !self.ops.is_empty();
         self.op_index.append(&other.op_index, self.ops.len() as u32);
         self.ops.reserve(other.ops.len());
         self.ops.extend(other.ops.iter().map(|op| COp {
