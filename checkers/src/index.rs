@@ -13,6 +13,8 @@
 //! At 10M ops (about 2.5M writes and 2.4M reads) that is 100 MB instead of
 //! 300 MB, for a few loads from ops that the pass touches anyway.
 
+use std::sync::Arc;
+
 use crate::history::OpType;
 use crate::model::{CValue, Hist, NONE, Val, ValMap, fid};
 use crate::pairing::{Pair, pair};
@@ -74,8 +76,10 @@ pub struct FinalRead {
     pub witness: u64,
     /// As returned (order kept, for list-append).
     pub value: CValue,
-    /// The elements sorted and deduplicated, for set comparisons.
-    pub elems: Vec<Val>,
+    /// The elements sorted and deduplicated, for set comparisons. Shared
+    /// with the key's previous final read when equal: converged nodes hold
+    /// the same set, and one copy instead of three saved 40 MB at 10M ops.
+    pub elems: Arc<[Val]>,
 }
 
 impl FinalRead {
@@ -217,7 +221,12 @@ impl<'h> HistoryIndex<'h> {
             let mut elems: Vec<Val> = hist.elements(&read.value).collect();
             elems.sort_unstable();
             elems.dedup();
-            index.keys[*key as usize].final_reads.push(FinalRead {
+            let finals = &mut index.keys[*key as usize].final_reads;
+            let elems = match finals.last() {
+                Some(prev) if *prev.elems == *elems => Arc::clone(&prev.elems),
+                _ => Arc::from(elems),
+            };
+            finals.push(FinalRead {
                 node: *node,
                 witness: read.witness,
                 value: read.value,
@@ -317,4 +326,33 @@ fn index_other(hist: &Hist, text: &str) -> Val {
     hist.others
         .find(&crate::history::Elem::Json(text.to_owned()))
         .unwrap_or(Val::UNSEEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::h;
+
+    #[test]
+    fn equal_final_reads_share_their_elements() {
+        let hist = Hist::from_ops(&h("
+            0 9 invoke final-read k @n1
+            1 9 ok     final-read k [2,1] @n1
+            2 9 invoke final-read k @n2
+            3 9 ok     final-read k [1,2] @n2
+            4 9 invoke final-read k @n3
+            5 9 ok     final-read k [1] @n3
+        "));
+        let index = HistoryIndex::build(&hist);
+        let finals = &index.keys[0].final_reads;
+        let elems: Vec<Vec<i64>> = finals
+            .iter()
+            .map(|r| r.elems.iter().map(|v| v.as_int().unwrap()).collect())
+            .collect();
+        assert_eq!(elems, [vec![1, 2], vec![1, 2], vec![1]]);
+        assert!(Arc::ptr_eq(&finals[0].elems, &finals[1].elems));
+        assert!(!Arc::ptr_eq(&finals[1].elems, &finals[2].elems));
+        assert!(finals[1].contains(Val::int(2).unwrap()));
+        assert!(!finals[2].contains(Val::int(2).unwrap()));
+    }
 }
