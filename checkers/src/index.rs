@@ -263,6 +263,13 @@ impl<'h> HistoryIndex<'h> {
         (0..self.writes.len() as u32).map(|id| self.write(id))
     }
 
+    /// [`Write::invoke_time`] of write `id` with one lookup instead of the
+    /// whole expansion: sort keys call it O(n log n) times.
+    #[inline]
+    pub fn write_invoke_time(&self, id: u32) -> u64 {
+        self.writes[id as usize].pair.invoke(self.hist).time
+    }
+
     pub fn write_count(&self) -> usize {
         self.writes.len()
     }

@@ -423,7 +423,10 @@ impl Hist {
     /// the seams of parallel parsing ([`pool::repack`]) and drops the
     /// parser's per-key state.
     pub(crate) fn finish_parse(&mut self) {
-        if self.seams {
+        // Whole copies at the seams only cost much when arrays are long (set
+        // reads average ~40 elements; register reads hold one): repack only
+        // when the pool outgrows the ops.
+        if self.seams && self.elems.len() > self.ops.len() {
             pool::repack(&mut self.elems, &mut self.ops);
             self.seams = false;
         }

@@ -188,6 +188,11 @@ pub fn share(pool: &mut Vec<u32>, start: u32, len: u32, prev: Recent) -> (Shared
         depth: 0,
     };
     let new = start as usize;
+    if len < MIN_SHARED && len != prev.len {
+        // Too short to link and not a repeat: skip the walk (register
+        // reads are one element each).
+        return (Shared::Whole, whole);
+    }
     let common = Codes::new(pool, prev.start, prev.len)
         .zip(&pool[new..])
         .take_while(|(a, b)| a == *b)

@@ -64,7 +64,7 @@ pub fn check(
     // Overwrite: a suffix by invoke time is what began after a value ended.
     let order = |i: u32| match mode {
         Mode::Grow => compact[i as usize].ok_end,
-        Mode::Overwrite => index.write(i).invoke_time,
+        Mode::Overwrite => index.write_invoke_time(i),
     };
     let keys = index.keys.len();
     let key_of = |c: &Compact| Some(c.key as usize);
