@@ -54,7 +54,6 @@ pub struct Codes<'p> {
     /// Slices still to come, the next one last.
     rest: [&'p [u32]; SEGMENTS],
     pending: usize,
-    left: usize,
 }
 
 impl<'p> Codes<'p> {
@@ -80,12 +79,16 @@ impl<'p> Codes<'p> {
             at -= back;
             want = want.min(shared);
         }
-        Codes {
-            cur: [].iter(),
-            rest,
-            pending,
-            left: len as usize,
-        }
+        // Start on the first slice: a whole array (the common case) is then
+        // a plain slice iteration.
+        let cur = match pending {
+            0 => [].iter(),
+            n => {
+                pending = n - 1;
+                rest[pending].iter()
+            }
+        };
+        Codes { cur, rest, pending }
     }
 }
 
@@ -96,7 +99,6 @@ impl Iterator for Codes<'_> {
     fn next(&mut self) -> Option<u32> {
         loop {
             if let Some(&code) = self.cur.next() {
-                self.left -= 1;
                 return Some(code);
             }
             if self.pending == 0 {
@@ -108,7 +110,12 @@ impl Iterator for Codes<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
+        let left = self.cur.len()
+            + self.rest[..self.pending]
+                .iter()
+                .map(|s| s.len())
+                .sum::<usize>();
+        (left, Some(left))
     }
 }
 
