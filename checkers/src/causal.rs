@@ -63,8 +63,8 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
     let hist = index.hist;
     // Graph nodes: writes (by write id) and ok non-final reads.
     let mut nodes: Vec<Node> = Vec::new();
-    let mut node_of_write = vec![NONE; index.writes.len()];
-    for (id, w) in index.writes.iter().enumerate() {
+    let mut node_of_write = vec![NONE; index.write_count()];
+    for (id, w) in index.writes().enumerate() {
         if hist.ops[w.pair.invoke as usize].f != fid::WRITE {
             continue;
         }
@@ -76,7 +76,7 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
         });
     }
     let mut read_nodes: Vec<(u32, usize)> = Vec::new(); // (node, read idx)
-    for (i, r) in index.reads.iter().enumerate() {
+    for (i, r) in index.reads().enumerate() {
         if r.is_final {
             continue;
         }
@@ -106,19 +106,15 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
         }
     }
     // Reads-from. A write counts as certainly happened if ok or read.
-    let mut happened: Vec<bool> = index
-        .writes
-        .iter()
-        .map(|w| w.outcome == OpType::Ok)
-        .collect();
+    let mut happened: Vec<bool> = index.writes().map(|w| w.outcome == OpType::Ok).collect();
     let mut rf: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
     for &(n, i) in &read_nodes {
-        let r = &index.reads[i];
+        let r = index.read(i);
         for v in hist.elements(&r.value) {
             let Some(id) = index.write_by_value.get(v) else {
                 continue;
             };
-            let w = &index.writes[id as usize];
+            let w = index.write(id);
             let wn = node_of_write[id as usize];
             if w.key != r.key || wn == NONE {
                 continue;
@@ -194,7 +190,7 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
         if node.write == NONE {
             continue;
         }
-        let key = index.writes[node.write as usize].key;
+        let key = index.write(node.write).key;
         writes_by_key
             .entry(key)
             .or_default()
@@ -210,7 +206,7 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
         let Some(&ri) = read_of_node.get(&n) else {
             continue;
         };
-        let r = &index.reads[ri];
+        let r = index.read(ri);
         let node = nodes[n as usize];
         let seen: &[u32] = &rf[n as usize];
         let previous = last_read.insert((node.process, r.key), n);
@@ -248,13 +244,13 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
         }
         let Some((w2, w1)) = found else { continue };
         let w2n = nodes[w2 as usize];
-        let w2w = &index.writes[w2n.write as usize];
+        let w2w = index.write(w2n.write);
         let key_name = index.key_name(r.key);
         let returned = match w1 {
             Some(w1) => format!(
                 "returned {} (op {})",
-                index.show(index.writes[nodes[w1 as usize].write as usize].value),
-                index.writes[nodes[w1 as usize].write as usize].witness
+                index.show(index.write(nodes[w1 as usize].write).value),
+                index.write(nodes[w1 as usize].write).witness
             ),
             None => "returned nothing".to_owned(),
         };
@@ -275,7 +271,7 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
                 Some("monotonic-reads"),
                 format!(
                     "the session's previous read of {key_name:?} (op {}) had already seen",
-                    index.reads[read_of_node[&previous.unwrap()]].witness
+                    index.read(read_of_node[&previous.unwrap()]).witness
                 ),
             )
         } else {
@@ -287,7 +283,7 @@ pub fn check_causal(index: &HistoryIndex) -> (Vec<Anomaly>, Option<String>) {
         };
         let mut witnesses: Vec<u64> = Vec::new();
         if let Some(w1) = w1 {
-            witnesses.push(index.writes[nodes[w1 as usize].write as usize].witness);
+            witnesses.push(index.write(nodes[w1 as usize].write).witness);
         }
         witnesses.push(w2w.witness);
         witnesses.push(r.witness);
@@ -454,14 +450,12 @@ mod tests {
 
             // Brute force: explicit edges, DFS from every write.
             let ops: Vec<_> = index
-                .writes
-                .iter()
+                .writes()
                 .filter(|w| hist.ops[w.pair.invoke as usize].f == fid::WRITE)
                 .map(|w| (w.pair, Some(w)))
                 .chain(
                     index
-                        .reads
-                        .iter()
+                        .reads()
                         .filter(|r| !r.is_final)
                         .map(|r| (r.pair, None)),
                 )

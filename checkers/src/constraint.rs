@@ -19,7 +19,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         let mut oks: Vec<_> = k
             .writes
             .iter()
-            .map(|&id| &index.writes[id as usize])
+            .map(|&id| index.write(id))
             .filter(|w| {
                 w.outcome == OpType::Ok && index.hist.ops[w.pair.invoke as usize].f == fid::CLAIM
             })

@@ -24,7 +24,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         // (invoke time, amount) of every add that may have applied.
         let mut adds: Vec<(u64, i64)> = Vec::new();
         let (mut lower, mut upper) = (0i64, 0i64);
-        for w in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+        for w in k.writes.iter().map(|&id| index.write(id)) {
             if index.hist.ops[w.pair.invoke as usize].f != fid::ADD {
                 continue;
             }
@@ -77,11 +77,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
             pos[i + 1] = pos[i] + a.max(0);
         }
         let _ = &pos;
-        for read in index
-            .reads
-            .iter()
-            .filter(|r| r.key == key as u32 && !r.is_final)
-        {
+        for read in index.reads().filter(|r| r.key == key as u32 && !r.is_final) {
             let CValue::One(v) = read.value else { continue };
             let Some(v) = v.as_int() else { continue };
             let n = adds.partition_point(|&(t, _)| t < read.end_time);

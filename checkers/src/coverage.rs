@@ -16,7 +16,8 @@ use crate::workload::Workload;
 /// The nodes `start-down` nemesis ops declared held down (by interned id).
 pub fn down_nodes(index: &HistoryIndex) -> Vec<u32> {
     let hist = index.hist;
-    let Some(f) = hist.fs.get("start-down") else {
+    // Interned ids stay below fid::OVERFLOW, so they fit an op's `f`.
+    let Some(f) = hist.fs.get("start-down").map(|f| f as u16) else {
         return Vec::new();
     };
     hist.ops
@@ -41,7 +42,7 @@ pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
             "{} completion(s) matched no open invoke with the same process and f (first: op {}); \
              they were ignored",
             index.orphans.len(),
-            index.hist.ops[*first as usize].index,
+            index.hist.index_of(*first),
         ));
     }
     if workload == Workload::UniqueIds {

@@ -20,9 +20,9 @@ pub fn parse(hist: &mut Hist, line: &[u8]) -> Option<u64> {
     let elems = hist.elems.len();
     let op = parse_op(hist, line);
     match op {
-        Some(op) => {
-            hist.ops.push(op);
-            Some(op.index)
+        Some((op, index)) => {
+            hist.push_op(op, index);
+            Some(index)
         }
         None => {
             hist.elems.truncate(elems);
@@ -31,9 +31,9 @@ pub fn parse(hist: &mut Hist, line: &[u8]) -> Option<u64> {
     }
 }
 
-fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<COp> {
+fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
+    let mut index = 0;
     let mut op = COp {
-        index: 0,
         time: 0,
         process: 0,
         value: CValue::Null,
@@ -62,7 +62,7 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<COp> {
         let (bit, optional) = match name {
             b"index" => {
                 let (n, next) = uint(b, i)?;
-                op.index = n;
+                index = n;
                 i = next;
                 (INDEX, 0)
             }
@@ -101,7 +101,7 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<COp> {
             }
             b"f" => {
                 let (s, next) = string(b, i)?;
-                op.f = hist.fs.id(std::str::from_utf8(s).ok()?);
+                op.f = hist.f_id(std::str::from_utf8(s).ok()?);
                 i = next;
                 (F, 0)
             }
@@ -148,7 +148,7 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<COp> {
             _ => return None,
         }
     }
-    (ws(b, i) == b.len() && seen == REQUIRED).then_some(op)
+    (ws(b, i) == b.len() && seen == REQUIRED).then_some((op, index))
 }
 
 fn ws(b: &[u8], mut i: usize) -> usize {
@@ -268,8 +268,24 @@ mod tests {
             slow.push(serde_json::from_str(line).unwrap());
             let (a, b) = (fast.ops[0], slow.ops[0]);
             assert_eq!(
-                (a.index, a.time, a.process, a.kind, a.key, a.node, a.f),
-                (b.index, b.time, b.process, b.kind, b.key, b.node, b.f),
+                (
+                    fast.index_of(0),
+                    a.time,
+                    a.process,
+                    a.kind,
+                    a.key,
+                    a.node,
+                    a.f
+                ),
+                (
+                    slow.index_of(0),
+                    b.time,
+                    b.process,
+                    b.kind,
+                    b.key,
+                    b.node,
+                    b.f
+                ),
             );
             assert_eq!(fast.to_json(a.value), slow.to_json(b.value), "{line}");
         }

@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`history`]: the op model (one line of `history.jsonl`), the exchange
 //!   format.
-//! - [`model`]: [`Hist`], the compact interned form every checker runs on.
+//! - [`model`]: [`Hist`], the compact interned form every checker runs on,
+//!   its array values in the [`pool`] (read prefixes shared).
 //! - [`parse`] (over [`chunked`]): block-wise parallel reader, into [`Op`]s
 //!   or straight into a [`Hist`]; [`HistoryError`] with file and line.
 //! - [`pairing`]: invokes matched with their completions.
@@ -46,10 +47,12 @@ pub mod list_append;
 pub mod lost_update;
 pub mod model;
 pub mod observe;
+mod op_index;
 pub mod pairing;
 pub mod parse;
 mod plant;
 mod plant_more;
+pub mod pool;
 pub mod reads;
 pub mod result;
 pub mod stale;

@@ -25,7 +25,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         let key_name = index.key_name(key);
         // Lost: like the set, membership in any final list.
         if !k.final_reads.is_empty() {
-            for w in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+            for w in k.writes.iter().map(|&id| index.write(id)) {
                 if w.outcome == OpType::Ok && !k.final_reads.iter().any(|r| r.contains(w.value)) {
                     let mut witnesses = vec![w.witness];
                     witnesses.extend(k.final_read_witnesses());
@@ -101,7 +101,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         }
     }
     // Duplicates within any list read.
-    for read in &index.reads {
+    for read in index.reads() {
         let mut seen: FastSet<Val> = FastSet::default();
         let mut dups: Vec<Val> = Vec::new();
         for v in index.hist.elements(&read.value) {

@@ -24,7 +24,7 @@ pub fn set(index: &HistoryIndex) -> Vec<Anomaly> {
             continue;
         }
         let key_name = index.key_name(key as u32);
-        for write in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+        for write in k.writes.iter().map(|&id| index.write(id)) {
             if write.outcome != OpType::Ok || k.final_reads.iter().any(|r| r.contains(write.value))
             {
                 continue;
@@ -60,20 +60,20 @@ pub fn register(index: &HistoryIndex) -> Vec<Anomaly> {
 }
 
 /// Why a write B counts as lost: A, the node holding A but not B, its read.
-struct Undo<'h> {
-    a: &'h Write,
+struct Undo {
+    a: Write,
     node: u32,
     read: u64,
 }
 
 fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anomaly>) {
-    let is_ok = |w: &&Write| w.outcome == OpType::Ok;
+    let is_ok = |w: &Write| w.outcome == OpType::Ok;
     // Acknowledged writes by invoke time: "B invoked after A completed" is
     // then a suffix found by binary search.
-    let mut oks: Vec<&Write> = k
+    let mut oks: Vec<Write> = k
         .writes
         .iter()
-        .map(|&id| &index.writes[id as usize])
+        .map(|&id| index.write(id))
         .filter(is_ok)
         .collect();
     if oks.is_empty() {
@@ -84,7 +84,7 @@ fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anom
 
     for read in &k.final_reads {
         // The acknowledged writes this node's final state reflects (the A's).
-        let mut held: Vec<&Write> = read
+        let mut held: Vec<Write> = read
             .elems
             .iter()
             .filter_map(|&v| index.write_of(v))
@@ -149,7 +149,7 @@ fn report_emptied(
     index: &HistoryIndex,
     key: &str,
     k: &KeyIndex,
-    oks: &[&Write],
+    oks: &[Write],
     lost: &[Option<Undo>],
     out: &mut Vec<Anomaly>,
 ) {

@@ -6,9 +6,11 @@
 //! [`COp`] per line, with `f`, `key` and `node` interned to `u32` ids
 //! ([`Names`]), and values as [`Val`]s (an `i64`, or an id into a side table
 //! for anything that is not an integer). Array values live in one shared pool
-//! ([`Hist::elems`]) as 4-byte [`Elems`] codes: read results dominate a set
-//! history's memory (about 100M elements at 10M ops), and elements are
-//! nearly always small non-negative counters. [`Hist::from_ops`] builds it from ops in memory;
+//! ([`Hist::elems`], see [`crate::pool`]) as 4-byte codes, successive reads
+//! of a key on a node sharing their prefixes: read results dominate a set
+//! history's memory (about 100M elements at 10M ops), elements are nearly
+//! always small non-negative counters, and a read mostly repeats the
+//! previous one. [`Hist::from_ops`] builds it from ops in memory;
 //! [`crate::parse::read_hist`] builds it straight from JSONL bytes.
 
 use std::fmt;
@@ -16,6 +18,9 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::history::{Elem, Op, OpType, Process};
+use crate::op_index::OpIndex;
+pub use crate::pool::Elems;
+use crate::pool::{self, Codes, LINK, Recent, Shared, WIDE};
 
 /// A fast, non-cryptographic hash map (histories are not adversarial).
 pub type FastMap<K, V> = foldhash::HashMap<K, V>;
@@ -30,13 +35,16 @@ pub const NEMESIS: u64 = u64::MAX;
 /// `f` ids fixed in every [`Hist`]: the names are interned in this order
 /// before any op, so checkers compare ids instead of strings.
 pub mod fid {
-    pub const ADD: u32 = 0;
-    pub const WRITE: u32 = 1;
-    pub const READ: u32 = 2;
-    pub const FINAL_READ: u32 = 3;
-    pub const APPEND: u32 = 4;
-    pub const CLAIM: u32 = 5;
-    pub const GENERATE: u32 = 6;
+    pub const ADD: u16 = 0;
+    pub const WRITE: u16 = 1;
+    pub const READ: u16 = 2;
+    pub const FINAL_READ: u16 = 3;
+    pub const APPEND: u16 = 4;
+    pub const CLAIM: u16 = 5;
+    pub const GENERATE: u16 = 6;
+    /// Every `f` named after the first 65,535 distinct ones: a history has a
+    /// handful, and 2 bytes keep [`super::COp`] at 40 bytes.
+    pub const OVERFLOW: u16 = u16::MAX;
     /// The names, in id order.
     pub const NAMES: [&str; 7] = [
         "add",
@@ -51,8 +59,10 @@ pub mod fid {
 
 /// A value or array element: an integer, or (for anything else, and for the
 /// 2^32 integers nearest `i64::MIN`) an id into [`Hist::others`]. 8 bytes,
-/// `Copy`, hashable.
+/// `Copy`, hashable. Aligned to 4, not 8, so that [`CValue`] takes 12 bytes
+/// rather than 16 and [`COp`] 40 rather than 48 (80 MB at 10M ops).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(C, packed(4))]
 pub struct Val(i64);
 
 const OTHER_BASE: i64 = i64::MIN;
@@ -71,6 +81,12 @@ impl Val {
         Val(OTHER_BASE + i64::from(id))
     }
 
+    /// A pool code below [`WIDE`]: always a plain integer.
+    #[inline]
+    pub(crate) fn small(n: u32) -> Val {
+        Val(i64::from(n))
+    }
+
     /// The integer, unless this is a side-table value.
     pub fn as_int(self) -> Option<i64> {
         (self.0 >= OTHER_END).then_some(self.0)
@@ -84,7 +100,7 @@ impl Val {
 impl fmt::Debug for Val {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.other_id() {
-            None => write!(f, "{}", self.0),
+            None => write!(f, "{}", { self.0 }),
             Some(id) => write!(f, "other#{id}"),
         }
     }
@@ -98,10 +114,10 @@ pub enum CValue {
     Many { start: u32, len: u32 },
 }
 
-/// One line of the history, compact.
+/// One line of the history, compact: 40 bytes (the test `compact_sizes`
+/// holds it there). Its `index` is kept apart ([`Hist::index_of`]).
 #[derive(Clone, Copy, Debug)]
 pub struct COp {
-    pub index: u64,
     pub time: u64,
     /// The client process, or [`NEMESIS`].
     pub process: u64,
@@ -110,8 +126,8 @@ pub struct COp {
     pub key: u32,
     /// Interned in [`Hist::nodes`], or [`NONE`].
     pub node: u32,
-    /// Interned in [`Hist::fs`]; see [`fid`].
-    pub f: u32,
+    /// Interned in [`Hist::fs`] ([`Hist::f_id`]); see [`fid`].
+    pub f: u16,
     pub kind: OpType,
 }
 
@@ -120,48 +136,6 @@ impl COp {
         self.process != NEMESIS
     }
 }
-
-/// Pool codes below this are the integer itself; codes from it up are
-/// `WIDE | id`, an id into [`Hist::wide`].
-const WIDE: u32 = 1 << 31;
-
-/// The elements of one read result, decoded from the pool's codes on the
-/// fly: iterates [`Val`]s.
-#[derive(Clone, Debug)]
-pub struct Elems<'h> {
-    codes: std::slice::Iter<'h, u32>,
-    wide: &'h [Val],
-    /// A scalar value, yielded as the only element.
-    one: Option<Val>,
-}
-
-#[inline]
-fn decode(code: u32, wide: &[Val]) -> Val {
-    if code < WIDE {
-        Val(i64::from(code))
-    } else {
-        wide[(code - WIDE) as usize]
-    }
-}
-
-impl Iterator for Elems<'_> {
-    type Item = Val;
-
-    #[inline]
-    fn next(&mut self) -> Option<Val> {
-        if let Some(v) = self.one.take() {
-            return Some(v);
-        }
-        self.codes.next().map(|&c| decode(c, self.wide))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.codes.len() + usize::from(self.one.is_some());
-        (n, Some(n))
-    }
-}
-
-impl ExactSizeIterator for Elems<'_> {}
 
 /// A map from written values to ids (`u32`): a plain array when the values
 /// are integers in a compact range (the usual case: values are unique
@@ -303,7 +277,9 @@ impl Others {
 /// A whole history, compact. See the module docs.
 #[derive(Clone, Debug)]
 pub struct Hist {
+    /// Push with [`Hist::push_op`], which records the op's `index`.
     pub ops: Vec<COp>,
+    op_index: OpIndex,
     /// Array values, back to back, as codes (see [`Hist::push_elem`]);
     /// [`CValue::Many`] points into it.
     pub elems: Vec<u32>,
@@ -311,9 +287,13 @@ pub struct Hist {
     pub wide: Vec<Val>,
     wide_ids: FastMap<Val, u32>,
     /// While parsing: the latest array value per `(key, node)`, so that a
-    /// read repeating it exactly shares its pool range (about a quarter of
-    /// a set history's reads return what the node last returned).
-    recent: FastMap<(u32, u32), (u32, u32)>,
+    /// read repeating it shares its pool range (about a quarter of a set
+    /// history's reads return what the node last returned) and one
+    /// extending it shares its prefix (see [`crate::pool`]).
+    recent: FastMap<(u32, u32), Recent>,
+    /// Parts were appended ([`Hist::append`]): chains restart at each seam
+    /// until [`Hist::finish_parse`] repacks the pool.
+    seams: bool,
     pub keys: Names,
     pub nodes: Names,
     pub fs: Names,
@@ -328,10 +308,12 @@ impl Default for Hist {
         }
         Hist {
             ops: Vec::new(),
+            op_index: OpIndex::default(),
             elems: Vec::new(),
             wide: Vec::new(),
             wide_ids: FastMap::default(),
             recent: FastMap::default(),
+            seams: false,
             keys: Names::default(),
             nodes: Names::default(),
             fs,
@@ -354,7 +336,6 @@ impl Hist {
 
     fn push(&mut self, op: &Op, value: CValue) {
         let cop = COp {
-            index: op.index,
             time: op.time,
             process: match op.process {
                 Process::Client(n) => n.min(NEMESIS - 1),
@@ -363,10 +344,23 @@ impl Hist {
             value,
             key: op.key.as_deref().map_or(NONE, |k| self.keys.id(k)),
             node: op.node.as_deref().map_or(NONE, |n| self.nodes.id(n)),
-            f: self.fs.id(&op.f),
+            f: self.f_id(&op.f),
             kind: op.kind,
         };
-        self.ops.push(cop);
+        self.push_op(cop, op.index);
+    }
+
+    /// Appends an op whose `index` field is `index`.
+    #[inline]
+    pub fn push_op(&mut self, op: COp, index: u64) {
+        self.op_index.push(self.ops.len() as u32, index);
+        self.ops.push(op);
+    }
+
+    /// The `index` field of the op at position `pos` in [`Hist::ops`].
+    #[inline]
+    pub fn index_of(&self, pos: u32) -> u64 {
+        self.op_index.get(pos)
     }
 
     /// Converts a JSON value (arrays into the pool).
@@ -388,9 +382,11 @@ impl Hist {
         }
     }
 
-    /// Makes the last op's array value share the pool range of the previous
-    /// identical one for its key and node, dropping its own copy. Pool ranges
-    /// are only ever read through [`Hist::elements`], so sharing is invisible.
+    /// Stores the last op's array value sharing what it can with the
+    /// previous array of its key and node: the whole pool range if it
+    /// repeats it, its prefix otherwise (see [`crate::pool`]). Pool ranges
+    /// are only ever read through [`Hist::elements`], so sharing is
+    /// invisible.
     pub(crate) fn share_repeated_array(&mut self) {
         let Some(op) = self.ops.last_mut() else {
             return;
@@ -403,21 +399,38 @@ impl Hist {
         }
         match self.recent.entry((op.key, op.node)) {
             std::collections::hash_map::Entry::Occupied(mut e) => {
-                let (old, old_len) = *e.get();
-                if old_len == len
-                    && self.elems[old as usize..(old + len) as usize]
-                        == self.elems[start as usize..]
-                {
-                    self.elems.truncate(start as usize);
-                    op.value = CValue::Many { start: old, len };
-                } else {
-                    e.insert((start, len));
+                let prev = *e.get();
+                let (what, latest) = pool::share(&mut self.elems, start, len, prev);
+                if what == Shared::Repeat {
+                    op.value = CValue::Many {
+                        start: prev.start,
+                        len,
+                    };
                 }
+                e.insert(latest);
             }
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert((start, len));
+                e.insert(Recent {
+                    start,
+                    len,
+                    depth: 0,
+                });
             }
         }
+    }
+
+    /// Called once the whole input is parsed: shares read prefixes across
+    /// the seams of parallel parsing ([`pool::repack`]) and drops the
+    /// parser's per-key state.
+    pub(crate) fn finish_parse(&mut self) {
+        // Whole copies at the seams only cost much when arrays are long (set
+        // reads average ~40 elements; register reads hold one): repack only
+        // when the pool outgrows the ops.
+        if self.seams && self.elems.len() > self.ops.len() {
+            pool::repack(&mut self.elems, &mut self.ops);
+            self.seams = false;
+        }
+        self.recent = FastMap::default();
     }
 
     /// Appends one array element to the pool: small non-negative integers
@@ -436,7 +449,8 @@ impl Hist {
             return WIDE | id;
         }
         let id = self.wide.len() as u32;
-        assert!(id < WIDE, "more than 2^31 distinct wide elements");
+        // `WIDE | id` must stay below LINK.
+        assert!(id < WIDE - 1, "more than 2^31 - 1 distinct wide elements");
         self.wide.push(v);
         self.wide_ids.insert(v, id);
         WIDE | id
@@ -445,18 +459,12 @@ impl Hist {
     /// The elements of a read result: an array's items, a scalar as one
     /// element, `null` as none (like [`Op::elements`]).
     pub fn elements(&self, value: &CValue) -> Elems<'_> {
-        let (codes, one): (&[u32], _) = match *value {
-            CValue::Null => (&[], None),
-            CValue::One(v) => (&[], Some(v)),
-            CValue::Many { start, len } => {
-                (&self.elems[start as usize..(start + len) as usize], None)
-            }
+        let (codes, one) = match *value {
+            CValue::Null => (Codes::new(&[], 0, 0), None),
+            CValue::One(v) => (Codes::new(&[], 0, 0), Some(v)),
+            CValue::Many { start, len } => (Codes::new(&self.elems, start, len), None),
         };
-        Elems {
-            codes: codes.iter(),
-            wide: &self.wide,
-            one,
-        }
+        Elems::new(codes, &self.wide, one)
     }
 
     /// A written value as one [`Val`]: the scalar itself; an array or `null`
@@ -496,6 +504,22 @@ impl Hist {
         self.elem(v).to_string()
     }
 
+    /// `name` interned as an `f`: [`fid::OVERFLOW`] once 65,535 are taken.
+    pub fn f_id(&mut self, name: &str) -> u16 {
+        if let Some(id) = self.fs.get(name) {
+            return id as u16;
+        }
+        if self.fs.len() >= usize::from(fid::OVERFLOW) {
+            return fid::OVERFLOW;
+        }
+        self.fs.id(name) as u16
+    }
+
+    /// The name of an `f` id ("" for [`fid::OVERFLOW`]).
+    pub fn f_name(&self, f: u16) -> &str {
+        self.fs.name(u32::from(f))
+    }
+
     pub fn key_name(&self, key: u32) -> &str {
         self.keys.name(key)
     }
@@ -509,7 +533,7 @@ impl Hist {
     pub fn append(&mut self, other: Hist) {
         let keys: Vec<u32> = other.keys.iter().map(|k| self.keys.id(k)).collect();
         let nodes: Vec<u32> = other.nodes.iter().map(|n| self.nodes.id(n)).collect();
-        let fs: Vec<u32> = other.fs.iter().map(|f| self.fs.id(f)).collect();
+        let fs: Vec<u16> = other.fs.iter().map(|f| self.f_id(f)).collect();
         let others: Vec<Val> = other
             .others
             .list
@@ -531,7 +555,8 @@ impl Hist {
                 .collect();
             self.elems.reserve(other.elems.len());
             for &code in &other.elems {
-                let code = if code < WIDE {
+                // Link headers (LINK, then two small numbers) stay as they are.
+                let code = if code < WIDE || code == LINK {
                     code
                 } else {
                     wide[(code - WIDE) as usize]
@@ -540,11 +565,13 @@ impl Hist {
             }
         }
         let remap = |id: u32, table: &[u32]| if id == NONE { NONE } else { table[id as usize] };
+        self.seams |= !other.ops.is_empty() && !self.ops.is_empty();
+        self.op_index.append(&other.op_index, self.ops.len() as u32);
         self.ops.reserve(other.ops.len());
         self.ops.extend(other.ops.iter().map(|op| COp {
             key: remap(op.key, &keys),
             node: remap(op.node, &nodes),
-            f: fs[op.f as usize],
+            f: fs.get(op.f as usize).copied().unwrap_or(fid::OVERFLOW),
             value: match op.value {
                 CValue::Null => CValue::Null,
                 CValue::One(v) => CValue::One(remap_val(v)),
@@ -603,6 +630,27 @@ mod tests {
     }
 
     #[test]
+    fn compact_sizes() {
+        // The memory arithmetic in the docs relies on these.
+        assert_eq!(std::mem::size_of::<CValue>(), 12);
+        assert_eq!(std::mem::size_of::<COp>(), 40);
+    }
+
+    #[test]
+    fn f_names_past_the_limit_share_the_overflow_id() {
+        let mut hist = Hist::default();
+        let first = (0..70_000)
+            .map(|i| hist.f_id(&format!("f{i}")))
+            .collect::<Vec<_>>();
+        assert_eq!(first[0], fid::NAMES.len() as u16);
+        assert_eq!(first[65_535 - fid::NAMES.len() - 1], fid::OVERFLOW - 1);
+        assert_eq!(first[69_999], fid::OVERFLOW);
+        assert_eq!(hist.f_id("f0"), first[0]);
+        assert_eq!(hist.f_id(fid::NAMES[2]), fid::READ);
+        assert_eq!(hist.f_name(fid::OVERFLOW), "");
+    }
+
+    #[test]
     fn append_renumbers_ids() {
         let mut a = Hist::default();
         a.keys.id("k1");
@@ -610,20 +658,23 @@ mod tests {
         let mut b = Hist::default();
         let key = b.keys.id("k2");
         let value = b.value_of(&json!(["s", 3]));
-        b.ops.push(COp {
-            index: 0,
+        let f = b.f_id("custom");
+        let op = COp {
             time: 0,
             process: 1,
             value,
             key,
             node: NONE,
-            f: b.fs.id("custom"),
+            f,
             kind: OpType::Ok,
-        });
+        };
+        b.push_op(op, 7);
+        b.push_op(op, 9);
         a.append(b);
         let op = a.ops[0];
+        assert_eq!((a.index_of(0), a.index_of(1)), (7, 9));
         assert_eq!(a.key_name(op.key), "k2");
-        assert_eq!(a.fs.name(op.f), "custom");
+        assert_eq!(a.f_name(op.f), "custom");
         assert_eq!(a.to_json(op.value), json!(["s", 3]));
     }
 }

@@ -21,7 +21,7 @@ const LAG_BINS: u64 = 100;
 pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
     let mut lags_ns: Vec<u64> = Vec::new();
     let mut never = 0;
-    for (w, &seen) in index.writes.iter().zip(first_seen) {
+    for (w, &seen) in index.writes().zip(first_seen) {
         if w.outcome != OpType::Ok {
             continue;
         }
@@ -51,8 +51,7 @@ pub fn lag(index: &HistoryIndex, first_seen: &[u64]) -> Option<LagStats> {
 /// are left out; empty when no value was observed on another node.
 pub fn lag_over_time(index: &HistoryIndex, first_seen: &[u64]) -> Vec<LagBin> {
     let samples: Vec<(u64, u64)> = index
-        .writes
-        .iter()
+        .writes()
         .zip(first_seen)
         .filter(|(w, seen)| w.outcome == OpType::Ok && **seen != u64::MAX)
         .map(|(w, &seen)| (w.end_time, seen.saturating_sub(w.end_time)))
@@ -97,7 +96,7 @@ pub fn never_replicated(index: &HistoryIndex, accumulates: bool) -> Option<Never
             continue;
         }
         any = true;
-        for w in k.writes.iter().map(|&id| &index.writes[id as usize]) {
+        for w in k.writes.iter().map(|&id| index.write(id)) {
             if w.outcome != OpType::Ok {
                 continue;
             }
@@ -152,7 +151,7 @@ fn fault_windows(index: &HistoryIndex) -> Vec<(String, u64, u64)> {
         .iter()
         .filter(|op| !op.is_client() && op.kind == OpType::Ok)
     {
-        let f = hist.fs.name(op.f);
+        let f = hist.f_name(op.f);
         if let Some(fault) = f.strip_prefix("start-") {
             windows.push((fault.to_owned(), op.time, u64::MAX));
         } else if let Some(fault) = f.strip_prefix("stop-")

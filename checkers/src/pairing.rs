@@ -53,7 +53,12 @@ impl Pair {
     /// The completion's `index`, or the invoke's if it never completed: the
     /// op's usual witness.
     pub fn witness(&self, hist: &Hist) -> u64 {
-        self.completion(hist).unwrap_or(self.invoke(hist)).index
+        let pos = if self.completion == NONE {
+            self.invoke
+        } else {
+            self.completion
+        };
+        hist.index_of(pos)
     }
 
     /// Completion time; `u64::MAX` (never) if it did not complete.
@@ -124,7 +129,10 @@ mod tests {
         pair(hist)
             .pairs
             .iter()
-            .map(|p| (p.invoke(hist).index, p.completion(hist).map(|c| c.index)))
+            .map(|p| {
+                let completion = (p.completion != NONE).then(|| hist.index_of(p.completion));
+                (hist.index_of(p.invoke), completion)
+            })
             .collect()
     }
 
@@ -164,11 +172,7 @@ mod tests {
             2 2 ok     read k [2]
         "));
         let pairing = pair(&hist);
-        let orphans: Vec<u64> = pairing
-            .orphans
-            .iter()
-            .map(|&o| hist.ops[o as usize].index)
-            .collect();
+        let orphans: Vec<u64> = pairing.orphans.iter().map(|&o| hist.index_of(o)).collect();
         assert_eq!(orphans, [0, 2]);
         assert_eq!(pairs(&hist), [(1, None)]);
     }

@@ -112,7 +112,11 @@ fn read_with<S: Sink>(path: &Path) -> Result<(S, bool), HistoryError> {
     let total_bytes = file.metadata().ok().map(|m| m.len());
     let mut engine = Engine::<S>::new();
     match engine.read(file, total_bytes) {
-        Ok(()) => Ok((engine.sink, engine.torn_tail)),
+        Ok(()) => {
+            engine.sink.finish();
+            engine.sink.finish();
+            Ok((engine.sink, engine.torn_tail))
+        }
         Err(ReadError::Io(err)) => Err(io_err(err)),
         Err(ReadError::Line((base, e))) => Err(line_error(&source_name, base, e)),
     }

@@ -31,16 +31,15 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
 /// write's value was first returned by a non-final read on another node
 /// (`u64::MAX` if never): the input of [`crate::observe::lag`].
 pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
-    let mut seen_at = vec![u64::MAX; index.writes.len()];
+    let mut seen_at = vec![u64::MAX; index.write_count()];
     // What the hot loop needs of each write, small enough to stay in cache.
     let compact: Vec<(u32, u32, bool)> = index
-        .writes
-        .iter()
+        .writes()
         .map(|w| (w.key, w.node, w.outcome == OpType::Fail))
         .collect();
     let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
     let mut aborted: FastMap<u32, Seen> = FastMap::default();
-    for read in &index.reads {
+    for read in index.reads() {
         let first_seen = || Seen {
             first: read.witness,
             node: read.node,
@@ -87,7 +86,7 @@ pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
         ));
     }
     for (id, seen) in aborted {
-        let write = &index.writes[id as usize];
+        let write = index.write(id);
         let key = index.key_name(write.key);
         anomalies.push(Anomaly::new(
             AnomalyKind::AbortedRead,

@@ -48,9 +48,8 @@ pub fn check(
     causal: bool,
 ) -> (Vec<Anomaly>, Option<StalenessStats>) {
     let nodes = index.hist.nodes.len().max(1);
-    let w = &index.writes;
-    let compact: Vec<Compact> = w
-        .iter()
+    let compact: Vec<Compact> = index
+        .writes()
         .map(|w| Compact {
             key: w.key,
             node: w.node,
@@ -65,14 +64,15 @@ pub fn check(
     // Overwrite: a suffix by invoke time is what began after a value ended.
     let order = |i: u32| match mode {
         Mode::Grow => compact[i as usize].ok_end,
-        Mode::Overwrite => w[i as usize].invoke_time,
+        Mode::Overwrite => index.write_invoke_time(i),
     };
     let keys = index.keys.len();
     let key_of = |c: &Compact| Some(c.key as usize);
     let key_node_of =
         |c: &Compact| (c.node != NONE).then(|| c.key as usize * nodes + c.node as usize);
-    let by_key = Groups::build(&compact, keys, key_of, order);
-    let by_key_node = Groups::build(&compact, keys * nodes, key_node_of, order);
+    let overwrite = mode == Mode::Overwrite;
+    let by_key = Groups::build(&compact, keys, key_of, order, overwrite);
+    let by_key_node = Groups::build(&compact, keys * nodes, key_node_of, order, overwrite);
     let mut checker = Checker {
         index,
         keys: by_key,
@@ -81,15 +81,24 @@ pub fn check(
         mode,
         causal,
         nodes,
-        mark: vec![0; if mode == Mode::Grow { w.len() } else { 0 }],
-        behind_ns: Vec::new(),
+        mark: vec![
+            0;
+            if mode == Mode::Grow {
+                index.write_count()
+            } else {
+                0
+            }
+        ],
+        // At most one figure per read; reserved so it never doubles (pages
+        // never written cost nothing).
+        behind_ns: Vec::with_capacity(index.read_count()),
         missed: FastMap::default(),
         checked: 0,
         same_node: 0,
     };
-    for (seq, read) in index.reads.iter().enumerate() {
+    for (seq, read) in index.reads().enumerate() {
         if !read.is_final {
-            checker.read(read, seq as u32 + 1);
+            checker.read(&read, seq as u32 + 1);
         }
     }
     checker.finish()
@@ -100,7 +109,9 @@ pub fn check(
 struct Groups {
     /// Write ids, grouped and sorted.
     ids: Vec<u32>,
-    /// The order value of each entry of `ids` (for binary search).
+    /// Overwrite: the order value of each entry of `ids` (invoke times, not
+    /// in [`Compact`]). Grow searches `ids` by [`Compact::ok_end`] instead:
+    /// 8 bytes less per write in each of the two groupings (37 MB at 10M).
     at: Vec<u64>,
     /// Overwrite: per position, the id with the smallest end time at or
     /// after it in its group.
@@ -117,6 +128,7 @@ impl Groups {
         groups: usize,
         group: impl Fn(&Compact) -> Option<usize>,
         order: impl Fn(u32) -> u64,
+        overwrite: bool,
     ) -> Groups {
         let mut ranges = vec![(0u32, 0u32); groups];
         for c in compact.iter().filter(|c| c.ok_end != u64::MAX) {
@@ -139,10 +151,13 @@ impl Groups {
                 ranges[g].1 += 1;
             }
         }
-        let mut suffix_min = vec![NONE; ids.len()];
+        let mut suffix_min = vec![NONE; if overwrite { ids.len() } else { 0 }];
         for &(a, b) in &ranges {
             let (a, b) = (a as usize, b as usize);
             ids[a..b].sort_by_key(|&id| order(id));
+            if !overwrite {
+                continue;
+            }
             let mut best = NONE;
             for i in (a..b).rev() {
                 let id = ids[i];
@@ -153,7 +168,11 @@ impl Groups {
             }
         }
         Groups {
-            at: ids.iter().map(|&id| order(id)).collect(),
+            at: if overwrite {
+                ids.iter().map(|&id| order(id)).collect()
+            } else {
+                Vec::new()
+            },
             ids,
             suffix_min,
             ranges,
@@ -174,9 +193,10 @@ impl Groups {
         before: u64,
         held: usize,
         returned: impl Fn(u32) -> bool,
+        ok_end: impl Fn(u32) -> u64,
     ) -> Option<u32> {
         let (a, b) = self.range(g);
-        let count = self.at[a..b].partition_point(|&t| t < before);
+        let count = self.ids[a..b].partition_point(|&id| ok_end(id) < before);
         if held >= count {
             return None;
         }
@@ -284,14 +304,16 @@ impl Checker<'_, '_> {
             Mode::Grow => {
                 let mark = &self.mark;
                 let returned = |id: u32| mark[id as usize] == seq;
-                let anywhere = self
-                    .keys
-                    .oldest_missing(key, read.invoke_time, held, returned);
+                let compact = &self.compact;
+                let ok_end = |id: u32| compact[id as usize].ok_end;
+                let anywhere =
+                    self.keys
+                        .oldest_missing(key, read.invoke_time, held, returned, ok_end);
                 // The node's writes are among all writes: no miss anywhere,
                 // no miss here (most reads stop at one search).
                 let here = anywhere.and(key_node).and_then(|g| {
                     self.key_nodes
-                        .oldest_missing(g, read.invoke_time, held_here, returned)
+                        .oldest_missing(g, read.invoke_time, held_here, returned, ok_end)
                 });
                 (anywhere, here)
             }
@@ -307,12 +329,12 @@ impl Checker<'_, '_> {
             }
         };
         if let Some(id) = anywhere {
-            let w = &index.writes[id as usize];
+            let w = index.write(id);
             self.behind_ns.push(read.invoke_time - w.end_time);
         }
         let Some(id) = here else { return };
         self.same_node += 1;
-        let w = &index.writes[id as usize];
+        let w = index.write(id);
         if self.causal && w.pair.invoke(hist).process == read.pair.invoke(hist).process {
             return; // read-your-writes: the causal checker reports it.
         }
@@ -332,7 +354,7 @@ impl Checker<'_, '_> {
         let index = self.index;
         let mut anomalies = Vec::with_capacity(self.missed.len());
         for (id, m) in self.missed {
-            let w = &index.writes[id as usize];
+            let w = index.write(id);
             let key = index.key_name(w.key);
             let node = on(index, m.node);
             let mut witnesses = vec![w.witness, m.read];
@@ -340,7 +362,7 @@ impl Checker<'_, '_> {
                 (Mode::Grow, _) => "did not return it".to_owned(),
                 (Mode::Overwrite, None) => "returned nothing".to_owned(),
                 (Mode::Overwrite, Some(r)) => {
-                    let r = &index.writes[r as usize];
+                    let r = index.write(r);
                     witnesses.push(r.witness);
                     format!(
                         "returned {}, whose write had completed (op {}) before this one began",

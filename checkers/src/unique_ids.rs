@@ -35,10 +35,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
                 .iter()
                 .map(|&o| hist.node_name(hist.ops[o as usize].node))
                 .collect();
-            let witnesses: Vec<u64> = ops[..2]
-                .iter()
-                .map(|&o| hist.ops[o as usize].index)
-                .collect();
+            let witnesses: Vec<u64> = ops[..2].iter().map(|&o| hist.index_of(o)).collect();
             Anomaly::keyless(
                 AnomalyKind::DuplicateId,
                 witnesses.clone(),
