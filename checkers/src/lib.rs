@@ -40,6 +40,7 @@ pub mod counter;
 pub mod coverage;
 pub mod divergence;
 pub mod expectation;
+pub mod facts;
 mod fastline;
 pub mod history;
 pub mod index;
@@ -118,23 +119,28 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     }
     let mut lag = None;
     let mut lag_over_time = Vec::new();
+    let mut staleness = None;
     if !matches!(opts.workload, Workload::Counter | Workload::UniqueIds) {
-        let (read_anomalies, first_seen) = reads::check_and_observe(&index);
+        let facts = facts::build(&index);
+        let stale_mode = match opts.workload {
+            Workload::Set | Workload::ListAppend => Some(stale::Mode::Grow),
+            Workload::Register | Workload::Causal => Some(stale::Mode::Overwrite),
+            _ => None,
+        };
+        // One pass over the read elements feeds both read checks.
+        let mut stale = stale_mode.map(|mode| {
+            stale::Checker::new(&index, &facts, mode, opts.workload == Workload::Causal)
+        });
+        let (read_anomalies, first_seen) = reads::check_and_observe(&index, &facts, stale.as_mut());
         anomalies.extend(read_anomalies);
         lag = observe::lag(&index, &first_seen);
         lag_over_time = observe::lag_over_time(&index, &first_seen);
-    }
-    let stale_mode = match opts.workload {
-        Workload::Set | Workload::ListAppend => Some(stale::Mode::Grow),
-        Workload::Register | Workload::Causal => Some(stale::Mode::Overwrite),
-        _ => None,
-    };
-    let mut staleness = None;
-    if let Some(mode) = stale_mode {
-        let (stale_anomalies, stats) =
-            stale::check(&index, mode, opts.workload == Workload::Causal);
-        anomalies.extend(stale_anomalies);
-        staleness = stats;
+        drop(first_seen);
+        if let Some(stale) = stale {
+            let (stale_anomalies, stats) = stale.finish();
+            anomalies.extend(stale_anomalies);
+            staleness = stats;
+        }
     }
     for anomaly in &mut anomalies {
         anomaly.expectation = expectation::expectation(anomaly.kind, opts);

@@ -12,9 +12,10 @@
 //! read would bury the one fact in repetition.
 
 use crate::anomaly::{Anomaly, AnomalyKind};
-use crate::history::OpType;
+use crate::facts::{self, Facts};
 use crate::index::HistoryIndex;
 use crate::model::{FastMap, NONE, Val};
+use crate::stale;
 
 /// The first read that returned a value, and how many did.
 struct Seen {
@@ -24,19 +25,20 @@ struct Seen {
 }
 
 pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
-    check_and_observe(index).0
+    check_and_observe(index, &facts::build(index), None).0
 }
 
 /// [`check`], plus (in the same pass over every read element) when each
 /// write's value was first returned by a non-final read on another node
-/// (`u64::MAX` if never): the input of [`crate::observe::lag`].
-pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
+/// (`u64::MAX` if never): the input of [`crate::observe::lag`]. `stale`, if
+/// given, is fed every non-final read in that same pass: the elements are
+/// decoded and looked up once for both checks.
+pub fn check_and_observe(
+    index: &HistoryIndex,
+    facts: &[Facts],
+    mut stale: Option<&mut stale::Checker>,
+) -> (Vec<Anomaly>, Vec<u64>) {
     let mut seen_at = vec![u64::MAX; index.write_count()];
-    // What the hot loop needs of each write, small enough to stay in cache.
-    let compact: Vec<(u32, u32, bool)> = index
-        .writes()
-        .map(|w| (w.key, w.node, w.outcome == OpType::Fail))
-        .collect();
     let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
     let mut aborted: FastMap<u32, Seen> = FastMap::default();
     for read in index.reads() {
@@ -45,23 +47,39 @@ pub fn check_and_observe(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<u64>) {
             node: read.node,
             reads: 0,
         };
+        // A read with an impossible value is not judged stale (the stale
+        // checker would compare against a write that does not exist).
+        let mut stale = stale.as_deref_mut().filter(|_| !read.is_final);
+        if let Some(s) = stale.as_deref_mut() {
+            s.begin();
+        }
+        let mut possible = true;
         for value in index.hist.elements(&read.value) {
             let seen = match index.write_by_value.get(value) {
-                Some(id) if compact[id as usize].0 == read.key => {
-                    let (_, node, failed) = compact[id as usize];
-                    if !read.is_final && node != read.node && seen_at[id as usize] == u64::MAX {
+                Some(id) if facts[id as usize].key == read.key => {
+                    let w = facts[id as usize];
+                    if !read.is_final && w.node != read.node && seen_at[id as usize] == u64::MAX {
                         seen_at[id as usize] = read.end_time;
                     }
-                    if !failed {
+                    if let Some(s) = stale.as_deref_mut() {
+                        s.element(&read, id, w);
+                    }
+                    if !w.failed() {
                         continue;
                     }
                     aborted.entry(id).or_insert_with(first_seen)
                 }
-                _ => impossible
-                    .entry((read.key, value))
-                    .or_insert_with(first_seen),
+                _ => {
+                    possible = false;
+                    impossible
+                        .entry((read.key, value))
+                        .or_insert_with(first_seen)
+                }
             };
             seen.reads += 1;
+        }
+        if let Some(s) = stale.filter(|_| possible) {
+            s.end(&read);
         }
     }
 

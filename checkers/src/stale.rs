@@ -24,10 +24,11 @@
 //!
 //! Final reads are not checked: a write missing from them is a lost update.
 //! Cost: one sort of the `ok` writes per key (and per key and node), then per
-//! read a binary search plus one pass over its elements.
+//! read a binary search; the read's elements are walked by the
+//! impossible/aborted-read pass ([`crate::reads`]), which feeds them here.
 
 use crate::anomaly::{Anomaly, AnomalyKind};
-use crate::history::OpType;
+use crate::facts::Facts;
 use crate::index::{HistoryIndex, Read};
 use crate::model::{FastMap, NONE};
 use crate::reads::on;
@@ -40,68 +41,54 @@ pub enum Mode {
     Overwrite,
 }
 
-/// The anomalies (same node) and the figure (anywhere); see the module docs.
+/// The stale-read checker, fed one read at a time by the fused read pass
+/// ([`crate::reads::check_and_observe`]): [`Checker::begin`], then
+/// [`Checker::element`] per returned value whose write is to the read's
+/// key, then [`Checker::end`] unless some value was impossible (judged
+/// elsewhere; such a read is not checked). [`Checker::finish`] gives the
+/// anomalies (same node) and the figure (anywhere); see the module docs.
 /// `causal`: skip misses of the reading session's own writes.
-pub fn check(
-    index: &HistoryIndex,
-    mode: Mode,
-    causal: bool,
-) -> (Vec<Anomaly>, Option<StalenessStats>) {
-    let nodes = index.hist.nodes.len().max(1);
-    let compact: Vec<Compact> = index
-        .writes()
-        .map(|w| Compact {
-            key: w.key,
-            node: w.node,
-            ok_end: if w.outcome == OpType::Ok {
-                w.end_time
-            } else {
-                u64::MAX
-            },
-        })
-        .collect();
-    // Grow: a prefix by end time is what was acknowledged before a read.
-    // Overwrite: a suffix by invoke time is what began after a value ended.
-    let order = |i: u32| match mode {
-        Mode::Grow => compact[i as usize].ok_end,
-        Mode::Overwrite => index.write_invoke_time(i),
-    };
-    let keys = index.keys.len();
-    let key_of = |c: &Compact| Some(c.key as usize);
-    let key_node_of =
-        |c: &Compact| (c.node != NONE).then(|| c.key as usize * nodes + c.node as usize);
-    let overwrite = mode == Mode::Overwrite;
-    let by_key = Groups::build(&compact, keys, key_of, order, overwrite);
-    let by_key_node = Groups::build(&compact, keys * nodes, key_node_of, order, overwrite);
-    let mut checker = Checker {
-        index,
-        keys: by_key,
-        key_nodes: by_key_node,
-        compact,
-        mode,
-        causal,
-        nodes,
-        mark: vec![
-            0;
-            if mode == Mode::Grow {
-                index.write_count()
-            } else {
-                0
-            }
-        ],
-        // At most one figure per read; reserved so it never doubles (pages
-        // never written cost nothing).
-        behind_ns: Vec::with_capacity(index.read_count()),
-        missed: FastMap::default(),
-        checked: 0,
-        same_node: 0,
-    };
-    for (seq, read) in index.reads().enumerate() {
-        if !read.is_final {
-            checker.read(&read, seq as u32 + 1);
+impl<'i, 'h> Checker<'i, 'h> {
+    pub fn new(
+        index: &'i HistoryIndex<'h>,
+        facts: &'i [Facts],
+        mode: Mode,
+        causal: bool,
+    ) -> Checker<'i, 'h> {
+        let nodes = index.hist.nodes.len().max(1);
+        // Grow: a prefix by end time is what was acknowledged before a read.
+        // Overwrite: a suffix by invoke time is what began after a value ended.
+        let order = |i: u32| match mode {
+            Mode::Grow => facts[i as usize].ok_end,
+            Mode::Overwrite => index.write_invoke_time(i),
+        };
+        let keys = index.keys.len();
+        let key_of = |c: &Facts| Some(c.key as usize);
+        let key_node_of =
+            |c: &Facts| (c.node != NONE).then(|| c.key as usize * nodes + c.node as usize);
+        let overwrite = mode == Mode::Overwrite;
+        Checker {
+            index,
+            keys: Groups::build(facts, keys, key_of, order, overwrite),
+            key_nodes: Groups::build(facts, keys * nodes, key_node_of, order, overwrite),
+            compact: facts,
+            mode,
+            causal,
+            nodes,
+            mark: vec![0; if mode == Mode::Grow { facts.len() } else { 0 }],
+            // At most one figure per read; reserved so it never doubles
+            // (pages never written cost nothing).
+            behind_ns: Vec::with_capacity(index.read_count()),
+            missed: FastMap::default(),
+            checked: 0,
+            same_node: 0,
+            seq: 0,
+            newest: None,
+            unbounded: false,
+            held: 0,
+            held_here: 0,
         }
     }
-    checker.finish()
 }
 
 /// `ok` writes grouped by key (or by key and node), each group sorted by the
@@ -110,7 +97,7 @@ struct Groups {
     /// Write ids, grouped and sorted.
     ids: Vec<u32>,
     /// Overwrite: the order value of each entry of `ids` (invoke times, not
-    /// in [`Compact`]). Grow searches `ids` by [`Compact::ok_end`] instead:
+    /// in [`Facts`]). Grow searches `ids` by [`Facts::ok_end`] instead:
     /// 8 bytes less per write in each of the two groupings (37 MB at 10M).
     at: Vec<u64>,
     /// Overwrite: per position, the id with the smallest end time at or
@@ -124,14 +111,14 @@ impl Groups {
     /// each group is nearly sorted already), then an adaptive stable sort
     /// per group: much cheaper than one global sort.
     fn build(
-        compact: &[Compact],
+        compact: &[Facts],
         groups: usize,
-        group: impl Fn(&Compact) -> Option<usize>,
+        group: impl Fn(&Facts) -> Option<usize>,
         order: impl Fn(u32) -> u64,
         overwrite: bool,
     ) -> Groups {
         let mut ranges = vec![(0u32, 0u32); groups];
-        for c in compact.iter().filter(|c| c.ok_end != u64::MAX) {
+        for c in compact.iter().filter(|c| c.is_ok()) {
             if let Some(g) = group(c) {
                 ranges[g].1 += 1;
             }
@@ -144,7 +131,7 @@ impl Groups {
         }
         let mut ids = vec![0u32; total as usize];
         for (id, c) in compact.iter().enumerate() {
-            if c.ok_end != u64::MAX
+            if c.is_ok()
                 && let Some(g) = group(c)
             {
                 ids[ranges[g].1 as usize] = id as u32;
@@ -232,19 +219,10 @@ struct Missed {
     reads: usize,
 }
 
-/// What the per-element loop needs of a write, small enough for the cache.
-#[derive(Clone, Copy)]
-struct Compact {
-    key: u32,
-    node: u32,
-    /// The completion time of an `ok` write; `u64::MAX` otherwise (it may
-    /// take effect at any time).
-    ok_end: u64,
-}
-
-struct Checker<'i, 'h> {
+/// See [`Checker::new`].
+pub struct Checker<'i, 'h> {
     index: &'i HistoryIndex<'h>,
-    compact: Vec<Compact>,
+    compact: &'i [Facts],
     mode: Mode,
     causal: bool,
     nodes: usize,
@@ -257,46 +235,61 @@ struct Checker<'i, 'h> {
     missed: FastMap<u32, Missed>,
     checked: u64,
     same_node: u64,
+    /// The current read: its sequence number (from 1, for `mark`), the
+    /// newest returned value's write (overwrite), whether some value may
+    /// have taken effect at any time (overwrite), and (grow) how many
+    /// returned values were acknowledged before it, anywhere and by its
+    /// node: the oldest missing write is only searched for when these fall
+    /// short.
+    seq: u32,
+    newest: Option<u32>,
+    unbounded: bool,
+    held: usize,
+    held_here: usize,
 }
 
 impl Checker<'_, '_> {
-    fn read(&mut self, read: &Read, seq: u32) {
-        let index = self.index;
-        let hist = index.hist;
-        // The newest returned value's write (overwrite), and whether the
-        // read is usable: a value no write to this key carries is an
-        // impossible read, judged elsewhere.
-        let mut newest: Option<u32> = None;
-        let mut unbounded = false;
-        // Grow: how many returned values were acknowledged before the read
-        // (anywhere, and by its node); the oldest missing one is only
-        // searched for when these fall short.
-        let (mut held, mut held_here) = (0, 0);
-        for v in hist.elements(&read.value) {
-            let Some(id) = index.write_by_value.get(v) else {
-                return;
-            };
-            let w = self.compact[id as usize];
-            if w.key != read.key {
-                return;
-            }
-            match self.mode {
-                Mode::Grow => {
-                    let fresh = self.mark[id as usize] != seq;
-                    self.mark[id as usize] = seq;
-                    if fresh && w.ok_end < read.invoke_time {
-                        held += 1;
-                        held_here += usize::from(w.node == read.node);
-                    }
+    /// A new non-final read begins.
+    #[inline]
+    pub fn begin(&mut self) {
+        self.seq += 1;
+        self.newest = None;
+        self.unbounded = false;
+        self.held = 0;
+        self.held_here = 0;
+    }
+
+    /// The read returned the value of write `id`, whose facts are `w` (a
+    /// write to the read's key).
+    #[inline]
+    pub fn element(&mut self, read: &Read, id: u32, w: Facts) {
+        match self.mode {
+            Mode::Grow => {
+                let fresh = self.mark[id as usize] != self.seq;
+                self.mark[id as usize] = self.seq;
+                if fresh && w.ok_end < read.invoke_time && w.is_ok() {
+                    self.held += 1;
+                    self.held_here += usize::from(w.node == read.node);
                 }
-                Mode::Overwrite if w.ok_end == u64::MAX => unbounded = true,
-                Mode::Overwrite => {
-                    if newest.is_none_or(|n| self.compact[n as usize].ok_end < w.ok_end) {
-                        newest = Some(id);
-                    }
+            }
+            Mode::Overwrite if !w.is_ok() => self.unbounded = true,
+            Mode::Overwrite => {
+                if self
+                    .newest
+                    .is_none_or(|n| self.compact[n as usize].ok_end < w.ok_end)
+                {
+                    self.newest = Some(id);
                 }
             }
         }
+    }
+
+    /// The read's values are all in: judge it.
+    pub fn end(&mut self, read: &Read) {
+        let index = self.index;
+        let hist = index.hist;
+        let (seq, newest, unbounded) = (self.seq, self.newest, self.unbounded);
+        let (held, held_here) = (self.held, self.held_here);
         self.checked += 1;
         let key = read.key as usize;
         let key_node = (read.node != NONE).then(|| key * self.nodes + read.node as usize);
@@ -350,7 +343,7 @@ impl Checker<'_, '_> {
             .reads += 1;
     }
 
-    fn finish(self) -> (Vec<Anomaly>, Option<StalenessStats>) {
+    pub fn finish(self) -> (Vec<Anomaly>, Option<StalenessStats>) {
         let index = self.index;
         let mut anomalies = Vec::with_capacity(self.missed.len());
         for (id, m) in self.missed {
