@@ -131,16 +131,19 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
         let mut stale = stale_mode.map(|mode| {
             stale::Checker::new(&index, &facts, mode, opts.workload == Workload::Causal)
         });
-        let (read_anomalies, first_seen) = reads::check_and_observe(&index, &facts, stale.as_mut());
+        let (read_anomalies, seen_at) = reads::check_and_observe(&index, &facts, stale.as_mut());
         anomalies.extend(read_anomalies);
-        lag = observe::lag(&index, &first_seen);
-        lag_over_time = observe::lag_over_time(&index, &first_seen);
-        drop(first_seen);
+        // The stale tables go first: the times are wider than the positions.
         if let Some(stale) = stale {
             let (stale_anomalies, stats) = stale.finish();
             anomalies.extend(stale_anomalies);
             staleness = stats;
         }
+        drop(facts);
+        let first_seen = reads::seen_times(&index, &seen_at);
+        drop(seen_at);
+        lag = observe::lag(&index, &first_seen);
+        lag_over_time = observe::lag_over_time(&index, &first_seen);
     }
     for anomaly in &mut anomalies {
         anomaly.expectation = expectation::expectation(anomaly.kind, opts);

@@ -28,20 +28,23 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
     check_and_observe(index, &facts::build(index), None).0
 }
 
-/// [`check`], plus (in the same pass over every read element) when each
-/// write's value was first returned by a non-final read on another node
-/// (`u64::MAX` if never): the input of [`crate::observe::lag`]. `stale`, if
+/// [`check`], plus (in the same pass over every read element) which read
+/// first returned each write's value among the non-final reads on another
+/// node (its position in [`HistoryIndex::reads`], [`NONE`] if none): turned
+/// into times by [`seen_times`] for [`crate::observe::lag`]. `stale`, if
 /// given, is fed every non-final read in that same pass: the elements are
 /// decoded and looked up once for both checks.
 pub fn check_and_observe(
     index: &HistoryIndex,
     facts: &[Facts],
     mut stale: Option<&mut stale::Checker>,
-) -> (Vec<Anomaly>, Vec<u64>) {
-    let mut seen_at = vec![u64::MAX; index.write_count()];
+) -> (Vec<Anomaly>, Vec<u32>) {
+    // Read positions, not times: 4 bytes less per write while the stale
+    // checker's tables are alive too (the peak of a large check).
+    let mut seen_at = vec![NONE; index.write_count()];
     let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
     let mut aborted: FastMap<u32, Seen> = FastMap::default();
-    for read in index.reads() {
+    for (at, read) in index.reads().enumerate() {
         let first_seen = || Seen {
             first: read.witness,
             node: read.node,
@@ -58,8 +61,8 @@ pub fn check_and_observe(
             let seen = match index.write_by_value.get(value) {
                 Some(id) if facts[id as usize].key == read.key => {
                     let w = facts[id as usize];
-                    if !read.is_final && w.node != read.node && seen_at[id as usize] == u64::MAX {
-                        seen_at[id as usize] = read.end_time;
+                    if !read.is_final && w.node != read.node && seen_at[id as usize] == NONE {
+                        seen_at[id as usize] = at as u32;
                     }
                     if let Some(s) = stale.as_deref_mut() {
                         s.element(&read, id, w);
@@ -121,6 +124,21 @@ pub fn check_and_observe(
         ));
     }
     (anomalies, seen_at)
+}
+
+/// The end times of the reads [`check_and_observe`] found (`u64::MAX` for
+/// [`NONE`]): the input of [`crate::observe::lag`].
+pub fn seen_times(index: &HistoryIndex, seen_at: &[u32]) -> Vec<u64> {
+    seen_at
+        .iter()
+        .map(|&at| {
+            if at == NONE {
+                u64::MAX
+            } else {
+                index.read(at as usize).end_time
+            }
+        })
+        .collect()
 }
 
 /// " on n1", or nothing when the node is unknown.

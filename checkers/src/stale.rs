@@ -516,6 +516,23 @@ mod tests {
     }
 
     #[test]
+    fn a_read_with_an_impossible_value_is_not_judged_stale() {
+        // The fused pass feeds the stale checker the possible values before
+        // it meets the impossible one (9): the read must still be skipped.
+        let history = h("
+            0 1 invoke add cart 1 @n1
+            1 1 ok     add cart 1 @n1
+            2 1 invoke add cart 2 @n1
+            3 1 ok     add cart 2 @n1
+            4 2 invoke read cart @n1
+            5 2 ok     read cart [1,9] @n1
+        ");
+        let result = check(&history, Workload::Set);
+        assert_eq!(found(&result), [("impossible-read", "cart", vec![5])]);
+        assert_eq!(result.staleness, None);
+    }
+
+    #[test]
     fn causal_own_writes_are_left_to_read_your_writes() {
         let history = h("
             0 1 invoke write x 1 @n1
