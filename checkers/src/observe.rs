@@ -3,6 +3,7 @@
 //! fault window.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::history::OpType;
 use crate::index::HistoryIndex;
@@ -96,11 +97,19 @@ pub fn never_replicated(index: &HistoryIndex, accumulates: bool) -> Option<Never
             continue;
         }
         any = true;
+        // Converged nodes share one element list (see `FinalRead::elems`):
+        // then every write is held by all final reads or by none, and the
+        // searches below would find nothing.
+        let first = &k.final_reads[0].elems;
+        let converged = k.final_reads.iter().all(|r| Arc::ptr_eq(&r.elems, first));
         for w in k.writes.iter().map(|&id| index.write(id)) {
             if w.outcome != OpType::Ok {
                 continue;
             }
             figure.acknowledged += 1;
+            if converged {
+                continue;
+            }
             let holding = k.final_reads.iter().filter(|r| r.contains(w.value)).count();
             if holding > 0 && holding < k.final_reads.len() {
                 figure.count += 1;
