@@ -28,7 +28,6 @@ use super::validate::{InvalidInput, check_batch, check_key, decode_context};
 
 /// Largest `/replicate` body: 64 MiB.
 pub const REPLICATE_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
-pub use super::naming::NODE_HEADER;
 
 /// The node's router, every route and layer in place.
 pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {

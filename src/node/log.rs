@@ -515,9 +515,7 @@ impl WriterThread {
             LogError::Failed(reason)
         })
     }
-}
 
-impl WriterThread {
     /// Write `buf` at the end of the frames, first extending the file with
     /// zeros (and making its new size durable) if `buf` would pass it.
     fn write_at_end(&mut self, buf: &[u8]) -> std::io::Result<()> {

@@ -88,16 +88,18 @@ impl Node {
     pub fn step(self: &Arc<Self>, input: Input) -> (Option<Reply>, Durable) {
         let (output, durable) = {
             let mut core = self.lock_core();
-            let read_key = match &input {
-                Input::Read { key } => Some(key.clone()),
+            // Taken before the step moves the input; a read changes nothing
+            // the position depends on.
+            let read_depends_on = match &input {
+                Input::Read { key } => Some(core.read_depends_on(key)),
                 _ => None,
             };
             let mut output = core.step(self.clock.now_ns(), input);
             self.log_skipped(&output.persist);
-            let durable = match read_key {
+            let durable = match read_depends_on {
                 // A read waits until what it shows is durable (often it
                 // already is), but never queues anything on the log.
-                Some(key) => self.log.durable_through(core.read_depends_on(&key)),
+                Some(seq) => self.log.durable_through(seq),
                 None => self.log.append(std::mem::take(&mut output.persist)),
             };
             (output, durable)
