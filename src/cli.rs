@@ -138,6 +138,21 @@ pub enum OnOff {
     Off,
 }
 
+/// Whether node-to-node traffic passes through the controller's links.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkMode {
+    /// Only when the run needs them: a network fault (partition, reorder,
+    /// duplicate, offline) or latency between datacenters. Otherwise nodes
+    /// peer directly, so the harness adds no hop to what it measures.
+    #[default]
+    Auto,
+    /// Always, so every message is counted even when no fault touches it.
+    On,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Number of leader nodes.
@@ -230,6 +245,10 @@ pub struct RunArgs {
     /// Latency between datacenters in milliseconds (with +-20% jitter).
     #[arg(long, default_value_t = 50)]
     pub dc_latency: u64,
+    /// Route node-to-node traffic through the controller's links: `auto`
+    /// when a network fault or datacenter latency needs them, `on` always.
+    #[arg(long, value_enum, default_value_t = LinkMode::Auto)]
+    pub links: LinkMode,
     /// Auto-increment step of every node (`--db mariadb`: auto_increment_increment).
     #[arg(long, default_value_t = 1)]
     pub id_step: u64,

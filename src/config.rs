@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{FsyncMode, OnOff, RoutingMode, RunArgs, StrategyName, Topology, WorkloadName};
+use crate::cli::{
+    FsyncMode, LinkMode, OnOff, RoutingMode, RunArgs, StrategyName, Topology, WorkloadName,
+};
 use crate::nemesis::NemesisSet;
 
 /// Limits that keep a local cluster meaningful on one machine.
@@ -47,6 +49,9 @@ pub struct TestConfig {
     pub max_clock_skew_ms: u64,
     pub datacenters: usize,
     pub dc_latency_ms: u64,
+    /// Whether node traffic goes through links (`--links`; older test.json: auto).
+    #[serde(default)]
+    pub links: LinkMode,
     pub results_dir: PathBuf,
     /// Auto-increment step and offset of the nodes.
     pub id_step: u64,
@@ -176,6 +181,7 @@ impl TestConfig {
             max_clock_skew_ms: args.max_clock_skew,
             datacenters: count("datacenters", args.datacenters, args.nodes.max(1))?,
             dc_latency_ms: args.dc_latency,
+            links: args.links,
             results_dir: args.results.clone(),
             node_bin: args.node_bin.clone(),
             node_cmd: validate_node_cmd(args.node_cmd.as_deref())?,
@@ -228,6 +234,9 @@ impl TestConfig {
         }
         if !self.down.is_empty() {
             extra += &format!(" --down {}", self.down.join(","));
+        }
+        if self.links == LinkMode::On {
+            extra += " --links on";
         }
         format!(
             "diverge run {node_cmd}{}--nodes {} --workload {} --strategy {}{extra} --time-limit {} --concurrency {} --keys {} --rate {} --routing {} --fsync {} --nemesis {} --nemesis-interval {} --max-clock-skew {} --datacenters {} --dc-latency {} --id-step {} --id-offset {} --seed {}",
@@ -289,6 +298,23 @@ impl TestConfig {
 
     pub fn nemesis_interval(&self) -> Duration {
         Duration::from_secs_f64(self.nemesis_interval_s)
+    }
+
+    /// Whether node-to-node traffic must pass through links: `--links on`,
+    /// a fault that acts on links, or latency between datacenters. Crash,
+    /// pause and clock faults act on the processes, so without the others
+    /// nodes peer directly and no proxy hop distorts what is measured.
+    pub fn interposes_links(&self) -> bool {
+        use crate::nemesis::FaultKind;
+        let network = [
+            FaultKind::Partition,
+            FaultKind::Reorder,
+            FaultKind::Duplicate,
+            FaultKind::Offline,
+        ];
+        self.links == LinkMode::On
+            || self.datacenters > 1
+            || self.nemesis.0.iter().any(|k| network.contains(k))
     }
 
     /// The datacenter (0-based) of node index `i`: nodes are dealt out in

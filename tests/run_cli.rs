@@ -159,6 +159,57 @@ fn register_workload_without_clock_skew_is_valid_under_lww() {
     assert_eq!(results_json["run"]["nodes"], 5);
     assert_eq!(results_json["run"]["final_reads_expected"], 5 * 8);
     assert_eq!(results_json["run"]["final_reads_ok"], 5 * 8);
+    // No fault acts on the network, so the nodes peered directly: no link
+    // was interposed, and the report says so.
+    assert_eq!(results_json["run"]["links"], Value::Array(Vec::new()));
+    assert!(
+        results_json["run"]["notes"]
+            .to_string()
+            .contains("nodes peered directly"),
+        "{results_json}"
+    );
+}
+
+#[test]
+fn links_on_routes_and_counts_every_message_without_faults() {
+    let results = tempfile::tempdir().unwrap();
+    let (output, run_dir) = run_in(
+        results.path(),
+        &[
+            "--workload",
+            "register",
+            "--time-limit",
+            "1",
+            "--seed",
+            "3",
+            "--links",
+            "on",
+        ],
+    );
+    let results_json = results_json(&run_dir);
+    assert_eq!(output.status.code(), Some(0), "{results_json}");
+    let links = results_json["run"]["links"].as_array().unwrap();
+    assert_eq!(
+        links.len(),
+        3 * 2,
+        "one link per directed pair: {results_json}"
+    );
+    for link in links {
+        assert!(link["passed"].as_u64().unwrap() > 0, "{link}");
+    }
+    assert!(
+        results_json["run"]["replay"]
+            .as_str()
+            .unwrap()
+            .contains("--links on"),
+        "{results_json}"
+    );
+    assert!(
+        !results_json["run"]["notes"]
+            .to_string()
+            .contains("peered directly"),
+        "{results_json}"
+    );
 }
 
 #[test]

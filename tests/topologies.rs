@@ -19,7 +19,8 @@ struct Bed {
 }
 
 async fn start(flags: &[&str]) -> Bed {
-    let mut argv = vec!["diverge", "run"];
+    // These tests act on the links themselves, so they always interpose them.
+    let mut argv = vec!["diverge", "run", "--links", "on"];
     argv.extend_from_slice(flags);
     let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
         unreachable!()

@@ -244,6 +244,9 @@ async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
         links: link_counters,
         notes: quiesce_note
             .into_iter()
+            .chain((!config.interposes_links()).then(|| {
+                "nodes peered directly: no fault of this run acts on the network, so no links were interposed (--links on routes and counts every message)".to_string()
+            }))
             .chain(on_read.as_ref().filter(|r| r.failures() > 0).map(|r| {
                 format!(
                     "the on-read resolver failed {} times (see the log); the clients merged those siblings themselves",

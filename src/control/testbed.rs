@@ -1,6 +1,7 @@
 //! The testbed: the link layer and the node processes of one run, wired
-//! together (each node reaches each peer through its own link). Runs and the
-//! fault tests start clusters through this one helper.
+//! together (each node reaches each peer through its own link, or directly
+//! when the run needs no links: see [`TestConfig::interposes_links`]). Runs
+//! and the fault tests start clusters through this one helper.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -79,11 +80,21 @@ impl Testbed {
             .iter()
             .map(|_| free_port())
             .collect::<Result<Vec<u16>>>()?;
-        let links = Arc::new(start_links(config, &ids, &ports).await?);
+        let interposed = config.interposes_links();
+        let links = Arc::new(match interposed {
+            true => start_links(config, &ids, &ports).await?,
+            false => LinkLayer::start(Vec::new(), 0).await?,
+        });
         let cluster = Cluster::start(config, run_dir, node_bin, http, &ports, |from, to| {
-            links
-                .addr(from, to)
-                .map(|a| a.to_string())
+            if interposed {
+                return links
+                    .addr(from, to)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+            }
+            ids.iter()
+                .position(|id| id == to)
+                .map(|j| format!("127.0.0.1:{}", ports[j]))
                 .unwrap_or_default()
         })
         .await?;
