@@ -77,7 +77,7 @@ fn apply_mixed(r: &mut Replica) {
         from: "n2".into(),
         after: 0,
         upto: 1,
-        changes: vec![change("b", "n2", 1)],
+        changes: vec![change("b", "n2", 1).into()],
     };
     r.step(2, Input::Receive(received));
     write(r, "c");

@@ -6,11 +6,13 @@
 //! from, and it is rebuilt from the durable records on recovery. Truncating
 //! the prefix every peer has acknowledged is future work.
 
+use std::sync::Arc;
+
 use crate::types::{Change, LogSeq};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Log {
-    entries: Vec<Change>,
+    entries: Vec<Arc<Change>>,
 }
 
 impl Log {
@@ -20,13 +22,17 @@ impl Log {
     }
 
     /// Append `change`, returning its position.
-    pub fn append(&mut self, change: Change) -> LogSeq {
+    pub fn append(&mut self, change: Arc<Change>) -> LogSeq {
         self.entries.push(change);
         self.end()
     }
 
     /// The entries in `(after, upto]` (clamped to the log), with positions.
-    pub fn range(&self, after: LogSeq, upto: LogSeq) -> impl Iterator<Item = (LogSeq, &Change)> {
+    pub fn range(
+        &self,
+        after: LogSeq,
+        upto: LogSeq,
+    ) -> impl Iterator<Item = (LogSeq, &Arc<Change>)> {
         let upto = upto.min(self.end());
         let start = after.min(upto);
         self.entries[start as usize..upto as usize]
@@ -35,7 +41,7 @@ impl Log {
             .map(|(c, s)| (s, c))
     }
 
-    pub fn entries(&self) -> &[Change] {
+    pub fn entries(&self) -> &[Arc<Change>] {
         &self.entries
     }
 }

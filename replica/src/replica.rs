@@ -3,6 +3,7 @@
 //! batching and retry backoff, and recovery from the log's records.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -117,7 +118,7 @@ pub struct PeerStatus {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     pub keys: BTreeMap<String, KeyState>,
-    pub log: Vec<Change>,
+    pub log: Vec<Arc<Change>>,
     /// sender -> our contiguous cursor into its log.
     pub received: BTreeMap<NodeId, LogSeq>,
     /// Last dot seq this node issued.
@@ -407,7 +408,7 @@ impl Replica {
     }
 
     /// The replication log, position `i + 1` at index `i`.
-    pub fn log(&self) -> &[Change] {
+    pub fn log(&self) -> &[Arc<Change>] {
         self.log.entries()
     }
 
@@ -551,7 +552,9 @@ impl Replica {
 
     fn receive(&mut self, batch: Batch) -> Output {
         let mut persist = Vec::new();
-        for mut change in batch.changes {
+        for change in batch.changes {
+            // Freshly received: the only reference, so no copy is made.
+            let mut change = Arc::unwrap_or_clone(change);
             if change.path.contains(&self.config.id)
                 || self.applied.contains(&change.dot)
                 || self.buffer.contains(&change.dot)
@@ -591,10 +594,12 @@ impl Replica {
         debug_assert!(fresh, "accept of an applied dot {:?}", change.dot);
         if self.skips(&change) {
             self.skipped_updates += 1;
+            let change = Arc::new(change);
             let seq = self.log.append(change.clone());
             return Record::Skipped { seq, change };
         }
         self.apply_to_key(&change);
+        let change = Arc::new(change);
         let seq = self.log.append(change.clone());
         Record::Entry { seq, change }
     }
@@ -615,13 +620,23 @@ impl Replica {
 
     fn apply_to_key(&mut self, change: &Change) {
         // The change is about to be appended at the next log position.
-        self.key_seq.insert(change.key.clone(), self.log.end() + 1);
+        // (Look up before inserting: the key is cloned only when it is new.)
+        let next = self.log.end() + 1;
+        match self.key_seq.get_mut(&change.key) {
+            Some(seq) => *seq = next,
+            None => {
+                self.key_seq.insert(change.key.clone(), next);
+            }
+        }
         if change.dot.node != self.config.id && !Conditions::deps_met(change, &self.applied) {
             // Only possible without causal delivery: the change overtook
             // one it depends on, and is applied anyway.
             self.applied_before_deps += 1;
         }
-        let state = self.keys.entry(change.key.clone()).or_default();
+        if !self.keys.contains_key(&change.key) {
+            self.keys.insert(change.key.clone(), Default::default());
+        }
+        let state = self.keys.get_mut(&change.key).expect("inserted above");
         self.strategy.apply(state, change);
         // Winners and losers alike: the vv says what this node has seen.
         state.vv.join(&change.vv);

@@ -57,7 +57,7 @@ fn receive(r: &mut Replica, from: &str, upto: LogSeq, change: Change) -> Output 
             from: from.into(),
             after: upto - 1,
             upto,
-            changes: vec![change],
+            changes: vec![change.into()],
         }),
     )
 }

@@ -61,7 +61,7 @@ fn batch(from: &str, after: LogSeq, upto: LogSeq, changes: Vec<Change>) -> Batch
         from: from.into(),
         after,
         upto,
-        changes,
+        changes: changes.into_iter().map(std::sync::Arc::new).collect(),
     }
 }
 
@@ -416,7 +416,8 @@ fn all_to_all_skips_remote_entries_relay_forwards_them() {
             );
             b[0].changes.clone()
         };
-        let keys = |cs: &[Change]| cs.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+        let keys =
+            |cs: &[std::sync::Arc<Change>]| cs.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
         // n2's own change never goes back to it.
         assert_eq!(keys(&to("n2")), vec!["a", "c"]);
         if forward {

@@ -5,6 +5,8 @@
 //! replication request between nodes, [`Record`] is one entry of the durable
 //! log.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -74,7 +76,9 @@ pub struct Batch {
     pub from: NodeId,
     pub after: LogSeq,
     pub upto: LogSeq,
-    pub changes: Vec<Change>,
+    /// Shared with the sender's log: a change goes to every peer and into
+    /// the log without a deep copy.
+    pub changes: Vec<Arc<Change>>,
 }
 
 impl Batch {
@@ -98,7 +102,7 @@ impl Batch {
 pub enum Record {
     Entry {
         seq: LogSeq,
-        change: Change,
+        change: Arc<Change>,
     },
     Cursor {
         peer: NodeId,
@@ -112,7 +116,7 @@ pub enum Record {
     /// [`Replica`](crate::Replica) ("skipped updates").
     Skipped {
         seq: LogSeq,
-        change: Change,
+        change: Arc<Change>,
     },
     /// A received change that waits for a change it depends on (causal
     /// delivery, or origin order); it is not a log entry. Recovery buffers

@@ -3,6 +3,7 @@
 //! reproduces the replica.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use diverge_replica::*;
 use proptest::prelude::*;
@@ -97,8 +98,8 @@ proptest! {
             let out = write(&mut reps[node], now, key, i as u64);
             prop_assert!(matches!(out.reply, Some(Reply::Written { .. })), "{:?}", out);
         }
-        let logs: Vec<Vec<Change>> = reps.iter().map(|r| r.log().to_vec()).collect();
-        let accepted: Vec<Change> = logs.iter().flatten().cloned().collect();
+        let logs: Vec<Vec<Arc<Change>>> = reps.iter().map(|r| r.log().to_vec()).collect();
+        let accepted: Vec<Change> = logs.iter().flatten().map(|c| Change::clone(c)).collect();
 
         let mut rng = Rng(seed);
         // (target, origin, after, upto): a covering partition of each log
@@ -233,7 +234,7 @@ proptest! {
                     });
                     let end = remote[p].len() as u64;
                     let after = end.saturating_sub(1 + x / 2);
-                    let changes = remote[p][after as usize..].to_vec();
+                    let changes = remote[p][after as usize..].iter().cloned().map(Arc::new).collect();
                     r.step(now, Input::Receive(Batch { from: origin, after, upto: end, changes }))
                 }
             };
@@ -247,7 +248,7 @@ proptest! {
         }
         for n in 0..=records.len() {
             let back = Replica::recover(cfg(), records[..n].to_vec());
-            let entries: Vec<Change> = records[..n].iter().filter_map(|rec| match rec {
+            let entries: Vec<Arc<Change>> = records[..n].iter().filter_map(|rec| match rec {
                 Record::Entry { change, .. } | Record::Skipped { change, .. } => Some(change.clone()),
                 Record::Cursor { .. } | Record::Buffered { .. } => None,
             }).collect();
@@ -430,7 +431,7 @@ impl Sim {
                 let now = self.now + 7 * i as u64;
                 let out = write(&mut self.reps[i], now, key, value);
                 if let Some(Record::Entry { change, .. }) = out.persist.first() {
-                    self.accepted.push(change.clone());
+                    self.accepted.push(Change::clone(change));
                 }
                 self.absorb(i, out);
             }
@@ -546,7 +547,7 @@ fn elements(values: &[serde_json::Value]) -> std::collections::BTreeSet<u64> {
 fn deliver_all(
     reps: &mut [Replica],
     names: &[String],
-    streams: &[Vec<Change>],
+    streams: &[Vec<Arc<Change>>],
     rng: &mut Rng,
     share: u64,
 ) {
@@ -606,7 +607,7 @@ proptest! {
             .map(|id| Replica::new(strategy_config(id, others(&names, id), kind, causal)))
             .collect();
         let mut rng = Rng(seed);
-        let mut streams: Vec<Vec<Change>> = vec![Vec::new(); 3];
+        let mut streams: Vec<Vec<Arc<Change>>> = vec![Vec::new(); 3];
         let mut acknowledged = std::collections::BTreeSet::new();
         let mut element = 0u64;
         for (round, writes) in rounds.iter().enumerate() {
@@ -685,7 +686,7 @@ proptest! {
             .map(|id| Replica::new(strategy_config(id, others(&names, id), StrategyKind::Siblings, false)))
             .collect();
         let mut rng = Rng(seed);
-        let mut streams: Vec<Vec<Change>> = vec![Vec::new(); 3];
+        let mut streams: Vec<Vec<Arc<Change>>> = vec![Vec::new(); 3];
         let mut accepted: Vec<Change> = Vec::new();
         for (i, &(node, mode)) in writes.iter().enumerate() {
             if mode == 2 {
@@ -697,7 +698,7 @@ proptest! {
             let out = reps[node].step(i as u64, Input::Write { key: "k".into(), value: json!(i), context: Some(context), entropy: 0 });
             let Some(Record::Entry { change, .. }) = out.persist.first() else { panic!("{out:?}") };
             streams[node].push(change.clone());
-            accepted.push(change.clone());
+            accepted.push(Change::clone(change));
         }
         deliver_all(&mut reps, &names, &streams, &mut rng, 100);
         let mut expected: Vec<serde_json::Value> = accepted

@@ -188,7 +188,7 @@ mod tests {
             from: from.into(),
             after,
             upto,
-            changes,
+            changes: changes.into_iter().map(std::sync::Arc::new).collect(),
         }
     }
 

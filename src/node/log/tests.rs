@@ -13,7 +13,7 @@ fn entry(seq: LogSeq, key: &str, value: serde_json::Value) -> Record {
     vv.add(&dot);
     Record::Entry {
         seq,
-        change: Change {
+        change: std::sync::Arc::new(Change {
             key: key.into(),
             value,
             dot,
@@ -23,7 +23,7 @@ fn entry(seq: LogSeq, key: &str, value: serde_json::Value) -> Record {
             uid: 0,
             deps: Default::default(),
             crdt: None,
-        },
+        }),
     }
 }
 
