@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{Method, StatusCode};
 use bytes::Bytes;
-use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
