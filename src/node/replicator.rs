@@ -2,33 +2,36 @@
 //! that posts the core's batches to peers.
 //!
 //! Each [`Outgoing`] becomes one `POST {peer}/replicate` with the [`Batch`]
-//! as JSON, on one shared keep-alive client, with a [`SEND_TIMEOUT`]. Its
-//! outcome goes back into the core as [`Input::Delivered`]: `Ok(acked)` from
-//! a 200 `{"acked": N}`, `Err(reason)` for anything else. Sends run as
-//! independent tasks, so several batches to one peer may be in flight at
-//! once; the core bounds that with its window and retries failures with
-//! backoff on [`Input::Tick`].
+//! as JSON, on the peer's keep-alive [`Http1Client`] (the lean client the
+//! workload uses: no per-connection task, no URL parsing per request), with
+//! a [`SEND_TIMEOUT`]. Its outcome goes back into the core as
+//! [`Input::Delivered`]: `Ok(acked)` from a 200 `{"acked": N}`,
+//! `Err(reason)` for anything else. Sends run as independent tasks, so
+//! several batches to one peer may be in flight at once (each on its own
+//! connection); the core bounds that with its window and retries failures
+//! with backoff on [`Input::Tick`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::Method;
 use diverge_replica::{Batch, Input, LogSeq, NodeId, Outgoing};
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 
 use super::shell::Node;
+use crate::http1::Http1Client;
 
-/// Longest wait for a peer's answer to one batch.
+/// Longest wait for a peer's answer to one batch (connecting included).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the core is ticked (retries, backoff expiry).
 pub const TICK_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Posts batches to peers.
 pub struct Replicator {
-    client: reqwest::Client,
-    /// Peer id -> base URL (`http://HOST:PORT`).
-    peer_urls: BTreeMap<NodeId, String>,
+    /// Peer id -> its client (`http://HOST:PORT`).
+    peers: BTreeMap<NodeId, Arc<Http1Client>>,
 }
 
 #[derive(Deserialize)]
@@ -37,29 +40,28 @@ struct Ack {
 }
 
 impl Replicator {
+    /// A sender to every peer in `peer_urls` (id -> `http://HOST:PORT`).
     pub fn new(peer_urls: BTreeMap<NodeId, String>) -> anyhow::Result<Self> {
-        // Peers are addressed directly: never through a proxy from the environment.
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(SEND_TIMEOUT)
-            .connect_timeout(SEND_TIMEOUT)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()?;
-        Ok(Replicator { client, peer_urls })
+        let peers = peer_urls
+            .into_iter()
+            .map(|(peer, url)| {
+                let client =
+                    Http1Client::new(&url).map_err(|e| anyhow::anyhow!("peer {peer}: {e}"))?;
+                Ok((peer, Arc::new(client)))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Replicator { peers })
     }
 
     /// Send `outgoing` in the background and feed its outcome to `node`.
     pub fn send(&self, node: &Arc<Node>, outgoing: Outgoing) {
         let Outgoing { peer, batch } = outgoing;
         let (after, upto) = (batch.after, batch.upto);
-        let request = self
-            .peer_urls
-            .get(&peer)
-            .map(|base| self.client.post(format!("{base}/replicate")).json(&batch));
+        let client = self.peers.get(&peer).cloned();
         let node = node.clone();
         tokio::spawn(async move {
-            let result = match request {
-                Some(request) => post(request, &batch).await,
+            let result = match client {
+                Some(client) => post(&client, &batch).await,
                 None => Err(format!("no address for peer {peer}")),
             };
             if let Err(reason) = &result {
@@ -77,32 +79,25 @@ impl Replicator {
     }
 }
 
-async fn post(request: reqwest::RequestBuilder, batch: &Batch) -> Result<LogSeq, String> {
-    let response = request.send().await.map_err(|e| describe(&e))?;
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| describe(&e))?;
-    if !status.is_success() {
-        let text = String::from_utf8_lossy(&body);
+async fn post(client: &Http1Client, batch: &Batch) -> Result<LogSeq, String> {
+    let body = serde_json::to_vec(batch).map_err(|e| format!("encoding the batch: {e}"))?;
+    let response = tokio::time::timeout(
+        SEND_TIMEOUT,
+        client.request(Method::POST, "/replicate", Some(body)),
+    )
+    .await
+    .map_err(|_| format!("no answer within {SEND_TIMEOUT:?}"))?
+    .map_err(|e| e.to_string())?;
+    if !response.status.is_success() {
+        let text = String::from_utf8_lossy(&response.body);
         return Err(format!(
-            "HTTP {status} for ({}, {}]: {text}",
-            batch.after, batch.upto
+            "HTTP {} for ({}, {}]: {text}",
+            response.status, batch.after, batch.upto
         ));
     }
-    serde_json::from_slice::<Ack>(&body)
+    serde_json::from_slice::<Ack>(&response.body)
         .map(|ack| ack.acked)
         .map_err(|e| format!("bad ack body: {e}"))
-}
-
-/// reqwest's Display hides the cause; include the chain.
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Tick the core every [`TICK_INTERVAL`] and send what it returns.
