@@ -246,8 +246,13 @@ pub struct Durable(DurableInner);
 enum DurableInner {
     Ready(Result<(), LogError>),
     Waiting(oneshot::Receiver<Result<(), LogError>>),
-    /// Durable once the persisted watch reaches this entry seq.
-    Through(watch::Receiver<LogSeq>, LogSeq),
+    /// Durable once the persisted watch reaches this entry seq; failed if
+    /// the failure watch reports an I/O error first.
+    Through {
+        persisted: watch::Receiver<LogSeq>,
+        failure: watch::Receiver<Option<String>>,
+        seq: LogSeq,
+    },
 }
 
 impl Durable {
@@ -260,9 +265,26 @@ impl Durable {
         match self.0 {
             DurableInner::Ready(result) => result,
             DurableInner::Waiting(rx) => rx.await.unwrap_or(Err(LogError::Stopped)),
-            DurableInner::Through(mut rx, seq) => match rx.wait_for(|&s| s >= seq).await {
-                Ok(_) => Ok(()),
-                Err(_) => Err(LogError::Stopped),
+            DurableInner::Through {
+                mut persisted,
+                mut failure,
+                seq,
+            } => loop {
+                if *persisted.borrow_and_update() >= seq {
+                    return Ok(());
+                }
+                // The writer failed: nothing queued after the error becomes
+                // durable, so the wait would never end.
+                if let Some(reason) = failure.borrow_and_update().clone() {
+                    return Err(LogError::Failed(reason));
+                }
+                let changed = tokio::select! {
+                    changed = persisted.changed() => changed,
+                    changed = failure.changed() => changed,
+                };
+                if changed.is_err() {
+                    return Err(LogError::Stopped);
+                }
             },
         }
     }
@@ -272,7 +294,7 @@ impl Durable {
         match self.0 {
             DurableInner::Ready(result) => result,
             DurableInner::Waiting(rx) => rx.blocking_recv().unwrap_or(Err(LogError::Stopped)),
-            through @ DurableInner::Through(..) => tokio::runtime::Builder::new_current_thread()
+            through @ DurableInner::Through { .. } => tokio::runtime::Builder::new_current_thread()
                 .build()
                 .map_err(|e| LogError::Failed(e.to_string()))?
                 .block_on(Durable(through).wait()),
@@ -287,6 +309,8 @@ pub struct LogWriter {
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
     mode: FsyncMode,
     persisted: watch::Receiver<LogSeq>,
+    /// The writer's first I/O error, once it has failed.
+    failure: watch::Receiver<Option<String>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
 }
@@ -298,6 +322,7 @@ impl LogWriter {
         let (tx, rx) = mpsc::channel();
         let (persisted_tx, persisted_rx) = watch::channel(persisted);
         let persisted_tx = Arc::new(persisted_tx);
+        let (failure_tx, failure_rx) = watch::channel(None);
         let commits = Arc::new(AtomicU64::new(0));
         // Recovery leaves the file ending at its last frame.
         let end = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -311,6 +336,7 @@ impl LogWriter {
             mode,
             persisted: persisted_tx,
             failed: None,
+            failure: failure_tx,
         };
         let handle = std::thread::Builder::new()
             .name("log-writer".into())
@@ -320,6 +346,7 @@ impl LogWriter {
             tx: Mutex::new(Some(tx)),
             mode,
             persisted: persisted_rx,
+            failure: failure_rx,
             thread: Mutex::new(Some(handle)),
             commits,
         }
@@ -374,7 +401,11 @@ impl LogWriter {
         if self.mode == FsyncMode::Never || *self.persisted.borrow() >= seq {
             return Durable::ready();
         }
-        Durable(DurableInner::Through(self.persisted.clone(), seq))
+        Durable(DurableInner::Through {
+            persisted: self.persisted.clone(),
+            failure: self.failure.clone(),
+            seq,
+        })
     }
 
     /// Write out everything queued (fsyncing it in either mode), stop the
@@ -415,6 +446,8 @@ struct WriterThread {
     persisted: Arc<watch::Sender<LogSeq>>,
     /// Set after the first I/O error: every later append fails with it.
     failed: Option<String>,
+    /// Publishes that error to reads waiting in [`LogWriter::durable_through`].
+    failure: watch::Sender<Option<String>>,
     commits: Arc<AtomicU64>,
     /// Hands each committed group's waiters to a task on the node's runtime
     /// (None outside a runtime: the thread then completes them itself).
@@ -512,6 +545,7 @@ impl WriterThread {
             let reason = format!("{}: {e}", self.path.display());
             tracing::error!(%reason, "log write failed; no further appends will be durable");
             self.failed = Some(reason.clone());
+            self.failure.send_replace(Some(reason.clone()));
             LogError::Failed(reason)
         })
     }

@@ -369,3 +369,36 @@ fn junk_after_a_zero_header_is_still_a_corrupt_tail() {
     assert_eq!(decoded.good_len, frames_len);
     assert!(decoded.problem.is_some(), "{:?}", decoded.problem);
 }
+
+#[test]
+fn a_read_waiting_for_an_entry_the_writer_failed_to_write_gets_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = log_path(&dir);
+    std::fs::write(&path, b"").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // A file opened read-only: the first write fails, as a broken disk would.
+        let file = std::fs::File::open(&path).unwrap();
+        let writer = LogWriter::start(file, path.clone(), FsyncMode::Always, 0);
+        let read = writer.durable_through(1).wait();
+        tokio::pin!(read);
+        assert!(futures::poll!(&mut read).is_pending(), "nothing is durable");
+        let write = writer.append(vec![entry(1, "k", json!(1))]).wait().await;
+        assert!(matches!(write, Err(LogError::Failed(_))), "{write:?}");
+        let outcome = tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("the read is released within 5 s of the failure");
+        assert!(
+            matches!(&outcome, Err(LogError::Failed(reason)) if reason.contains("replication.log")),
+            "{outcome:?}"
+        );
+        // A read that starts after the failure fails at once too.
+        let later = tokio::time::timeout(Duration::from_secs(5), writer.durable_through(1).wait())
+            .await
+            .expect("no wait after a failure");
+        assert!(matches!(later, Err(LogError::Failed(_))), "{later:?}");
+    });
+}
