@@ -208,6 +208,27 @@ fn int(b: &[u8], mut i: usize) -> Option<(Val, usize)> {
     Val::int(if negative { -n } else { n }).map(|v| (v, next))
 }
 
+/// A JSON integer of at most 9 digits at `i`, which is its own pool code
+/// (below [`crate::pool::WIDE`]); `None` for anything else, left to [`int`].
+#[inline]
+fn small_code(b: &[u8], start: usize) -> Option<(u32, usize)> {
+    let digits = b
+        .get(start..)?
+        .iter()
+        .take(9)
+        .take_while(|c| c.is_ascii_digit());
+    let mut n = 0u32;
+    let mut len = 0;
+    for &c in digits {
+        n = n * 10 + u32::from(c - b'0');
+        len += 1;
+    }
+    let end = start + len;
+    let plain = len > 0 && (len == 1 || b[start] != b'0');
+    let ends = !matches!(b.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E'));
+    (plain && ends).then_some((n, end))
+}
+
 fn value(hist: &mut Hist, b: &[u8], i: usize) -> Option<(CValue, usize)> {
     match b.get(i)? {
         b'n' if b[i..].starts_with(b"null") => Some((CValue::Null, i + 4)),
@@ -224,8 +245,20 @@ fn value(hist: &mut Hist, b: &[u8], i: usize) -> Option<(CValue, usize)> {
                 ));
             }
             loop {
-                let (v, next) = int(b, i)?;
-                hist.push_elem(v);
+                // Elements are nearly always small counters: pushed as their
+                // own pool code without the general path's checks (most of
+                // a set history's bytes are read results).
+                let next = match small_code(b, i) {
+                    Some((code, next)) => {
+                        hist.elems.push(code);
+                        next
+                    }
+                    None => {
+                        let (v, next) = int(b, i)?;
+                        hist.push_elem(v);
+                        next
+                    }
+                };
                 i = ws(b, next);
                 match b.get(i)? {
                     b',' => i = ws(b, i + 1),
@@ -288,6 +321,16 @@ mod tests {
                 ),
             );
             assert_eq!(fast.to_json(a.value), slow.to_json(b.value), "{line}");
+        }
+    }
+
+    #[test]
+    fn small_codes_take_plain_integers_only() {
+        assert_eq!(small_code(b"0,", 0), Some((0, 1)));
+        assert_eq!(small_code(b"[123456789]", 1), Some((123_456_789, 10)));
+        // Too long, leading zero, fraction, exponent, sign: the general path.
+        for text in ["1234567890", "01", "1.5", "2e3", "-1", "", "]"] {
+            assert_eq!(small_code(text.as_bytes(), 0), None, "{text}");
         }
     }
 
