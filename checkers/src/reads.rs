@@ -44,7 +44,12 @@ pub fn check_and_observe(
     let mut seen_at = vec![NONE; index.write_count()];
     let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
     let mut aborted: FastMap<u32, Seen> = FastMap::default();
-    for (at, read) in index.reads().enumerate() {
+    // Key by key: the per-write tables stay in cache (see
+    // `reads_by_key`). Every result is per key or kept in order within a key
+    // (the first read to return a value is the earliest of its key), so
+    // the order changes nothing.
+    for at in index.reads_by_key() {
+        let read = index.read(at as usize);
         let first_seen = || Seen {
             first: read.witness,
             node: read.node,
@@ -62,7 +67,7 @@ pub fn check_and_observe(
                 Some(id) if facts[id as usize].key == read.key => {
                     let w = facts[id as usize];
                     if !read.is_final && w.node != read.node && seen_at[id as usize] == NONE {
-                        seen_at[id as usize] = at as u32;
+                        seen_at[id as usize] = at;
                     }
                     if let Some(s) = stale.as_deref_mut() {
                         s.element(&read, id, w);
