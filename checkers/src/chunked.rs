@@ -334,8 +334,12 @@ pub struct Engine<S> {
     last_index: Option<u64>,
     pub torn_tail: bool,
     threads: usize,
-    /// Empty sinks kept from the previous block's parts, buffers and all.
-    spare: Vec<S>,
+    /// The calling thread's part sink, emptied but with its buffers kept
+    /// for the next block. Only this one: a buffer grown on a parser thread
+    /// lives in that thread's allocator heap, which the thread's exit
+    /// abandons, and kept across blocks (then freed here) it stayed resident
+    /// past the parse under mimalloc (17 MB more peak RSS on 1M set ops).
+    spare: Option<S>,
 }
 
 impl<S: Sink> Engine<S> {
@@ -360,7 +364,7 @@ impl<S: Sink> Engine<S> {
             last_index: None,
             torn_tail: false,
             threads,
-            spare: Vec::new(),
+            spare: None,
         }
     }
 
@@ -369,27 +373,19 @@ impl<S: Sink> Engine<S> {
     pub fn block(&mut self, block: &[u8], ends_input: bool) -> Result<(), (usize, LineError)> {
         let cuts = split(block, self.threads);
         let n = cuts.len() - 1;
-        let mut sinks = std::mem::take(&mut self.spare);
-        sinks.resize_with(n.max(sinks.len()), S::default);
-        let mut sinks = sinks.into_iter();
+        let mine = self.spare.take().unwrap_or_default();
         let parts: Vec<Part<S>> = if n == 1 {
-            vec![parse_part(
-                block,
-                ends_input,
-                sinks.next().unwrap_or_default(),
-            )]
+            vec![parse_part(block, ends_input, mine)]
         } else {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = (1..n)
                     .map(|i| {
                         let bytes = &block[cuts[i]..cuts[i + 1]];
                         let last = i == n - 1 && ends_input;
-                        let sink = sinks.next().unwrap_or_default();
-                        scope.spawn(move || parse_part::<S>(bytes, last, sink))
+                        scope.spawn(move || parse_part::<S>(bytes, last, S::default()))
                     })
                     .collect();
-                let first = sinks.next().unwrap_or_default();
-                let mut parts = vec![parse_part::<S>(&block[cuts[0]..cuts[1]], false, first)];
+                let mut parts = vec![parse_part::<S>(&block[cuts[0]..cuts[1]], false, mine)];
                 parts.extend(
                     handles
                         .into_iter()
@@ -398,8 +394,7 @@ impl<S: Sink> Engine<S> {
                 parts
             })
         };
-        self.spare.extend(sinks);
-        for mut part in parts {
+        for (i, mut part) in parts.into_iter().enumerate() {
             if let (Some((line, index)), Some(previous)) = (part.first, self.last_index)
                 && index <= previous
             {
@@ -417,7 +412,9 @@ impl<S: Sink> Engine<S> {
             self.last_index = part.last_index.or(self.last_index);
             self.torn_tail |= part.torn_tail;
             self.sink.append(&mut part.sink);
-            self.spare.push(part.sink);
+            if i == 0 {
+                self.spare = Some(part.sink);
+            }
         }
         Ok(())
     }
@@ -427,7 +424,7 @@ impl<S: Sink> Engine<S> {
     pub fn read(&mut self, reader: impl Read, total_bytes: Option<u64>) -> Result<(), ReadError> {
         let result = self.read_blocks(reader, total_bytes);
         // The parts' scratch buffers are not needed past the last block.
-        self.spare = Vec::new();
+        self.spare = None;
         result
     }
 
