@@ -252,12 +252,6 @@ impl Names {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.list.iter().map(|s| &**s)
     }
-
-    /// Forgets every name, keeping the table's capacity.
-    pub fn clear(&mut self) {
-        self.ids.clear();
-        self.list.clear();
-    }
 }
 
 /// The side table of non-integer values.
@@ -555,38 +549,6 @@ impl Hist {
     /// Appends `other`, renumbering its interned ids and pool offsets:
     /// the merge step of the parallel parser.
     pub fn append(&mut self, other: Hist) {
-        let mut other = other;
-        self.append_from(&mut other);
-    }
-
-    /// [`Hist::append`] that leaves `other` empty but keeps its buffers, so
-    /// the parser reuses one scratch `Hist` per thread across blocks: fresh
-    /// buffers per block were page faults and kernel page zeroing, ~10% of
-    /// a set check's profile.
-    pub fn append_from(&mut self, other: &mut Hist) {
-        self.append_parts(other);
-        other.clear();
-    }
-
-    /// Empties the history, keeping the capacity of its buffers.
-    pub fn clear(&mut self) {
-        self.ops.clear();
-        self.op_index = OpIndex::default();
-        self.elems.clear();
-        self.wide.clear();
-        self.wide_ids.clear();
-        self.recent.clear();
-        self.seams = false;
-        self.keys.clear();
-        self.nodes.clear();
-        self.fs.clear();
-        for name in fid::NAMES {
-            self.fs.id(name);
-        }
-        self.others = Others::default();
-    }
-
-    fn append_parts(&mut self, other: &Hist) {
         let keys: Vec<u32> = other.keys.iter().map(|k| self.keys.id(k)).collect();
         let nodes: Vec<u32> = other.nodes.iter().map(|n| self.nodes.id(n)).collect();
         let fs: Vec<u16> = other.fs.iter().map(|f| self.f_id(f)).collect();
