@@ -52,27 +52,25 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
     if b.get(i) == Some(&b'}') {
         return None;
     }
+    let mut expect = 0;
     loop {
-        let (name, next) = string(b, i)?;
-        i = ws(b, next);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = ws(b, i + 1);
-        let (bit, optional) = match name {
-            b"index" => {
+        let (field, next) = field_name(b, i, expect)?;
+        expect = field as usize + 1;
+        i = next;
+        let (bit, optional) = match field {
+            Field::Index => {
                 let (n, next) = uint(b, i)?;
                 index = n;
                 i = next;
                 (INDEX, 0)
             }
-            b"time" => {
+            Field::Time => {
                 let (n, next) = uint(b, i)?;
                 op.time = n;
                 i = next;
                 (TIME, 0)
             }
-            b"process" => {
+            Field::Process => {
                 if b.get(i) == Some(&b'"') {
                     let (s, next) = string(b, i)?;
                     if s != b"nemesis" {
@@ -87,7 +85,7 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
                 }
                 (PROCESS, 0)
             }
-            b"type" => {
+            Field::Type => {
                 let (s, next) = string(b, i)?;
                 op.kind = match s {
                     b"invoke" => OpType::Invoke,
@@ -99,7 +97,7 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
                 i = next;
                 (TYPE, 0)
             }
-            b"f" => {
+            Field::F => {
                 let (s, next) = string(b, i)?;
                 op.f = match hist.fs.get_bytes(s) {
                     Some(id) => id as u16,
@@ -108,15 +106,15 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
                 i = next;
                 (F, 0)
             }
-            b"key" | b"node" | b"error" => {
+            Field::Key | Field::Node | Field::Error => {
                 let (s, next) = nullable_string(b, i)?;
                 i = next;
-                let bit = match name {
-                    b"key" => {
+                let bit = match field {
+                    Field::Key => {
                         op.key = s.map_or(Some(NONE), |s| hist.keys.id_bytes(s))?;
                         1
                     }
-                    b"node" => {
+                    Field::Node => {
                         op.node = s.map_or(Some(NONE), |s| hist.nodes.id_bytes(s))?;
                         2
                     }
@@ -124,13 +122,12 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
                 };
                 (0, bit)
             }
-            b"value" => {
+            Field::Value => {
                 let (v, next) = value(hist, b, i)?;
                 op.value = v;
                 i = next;
                 (0, 8)
             }
-            _ => return None,
         };
         if seen & bit != 0 || seen_optional & optional != 0 {
             return None; // Duplicate field: serde words the error.
@@ -148,6 +145,57 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
         }
     }
     (ws(b, i) == b.len() && seen == REQUIRED).then_some((op, index))
+}
+
+/// The fields of a line, in the order diverge writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Index,
+    Time,
+    Process,
+    Type,
+    F,
+    Key,
+    Value,
+    Node,
+    Error,
+}
+
+/// Each field as it is written, quotes and colon included, in [`Field`]
+/// order.
+const FIELDS: [(&[u8], Field); 9] = [
+    (b"\"index\":", Field::Index),
+    (b"\"time\":", Field::Time),
+    (b"\"process\":", Field::Process),
+    (b"\"type\":", Field::Type),
+    (b"\"f\":", Field::F),
+    (b"\"key\":", Field::Key),
+    (b"\"value\":", Field::Value),
+    (b"\"node\":", Field::Node),
+    (b"\"error\":", Field::Error),
+];
+
+/// The field name at `i` (and the position after its colon). The field
+/// expected next in diverge's own order (`expect`, an index into
+/// [`FIELDS`]) is tried first as one comparison with its written form;
+/// any other name, order or spacing is scanned.
+#[inline]
+fn field_name(b: &[u8], i: usize, expect: usize) -> Option<(Field, usize)> {
+    let rest = &b[i..];
+    if let Some(&(text, field)) = FIELDS.get(expect)
+        && rest.starts_with(text)
+    {
+        return Some((field, ws(b, i + text.len())));
+    }
+    let (name, next) = string(b, i)?;
+    let (_, field) = FIELDS
+        .iter()
+        .find(|(text, _)| &text[1..text.len() - 2] == name)?;
+    let i = ws(b, next);
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    Some((*field, ws(b, i + 1)))
 }
 
 fn ws(b: &[u8], mut i: usize) -> usize {
@@ -352,6 +400,28 @@ mod tests {
         for text in ["1234567890", "01", "1.5", "2e3", "-1", "", "]"] {
             assert_eq!(small_code(text.as_bytes(), 0), None, "{text}");
         }
+    }
+
+    #[test]
+    fn fields_in_any_order_parse_alike() {
+        let ordered = r#"{"index":3,"time":9,"process":2,"type":"ok","f":"read","key":"k","value":[1,2],"node":"n2","error":null}"#;
+        let shuffled = r#"{"node":"n2", "error":null,"value":[1,2],"key":"k","f":"read","type":"ok","process":2,"time":9,"index":3}"#;
+        let mut hists = [Hist::default(), Hist::default()];
+        for (hist, line) in hists.iter_mut().zip([ordered, shuffled]) {
+            assert_eq!(parse(hist, line.as_bytes()), Some(3), "{line}");
+        }
+        let [a, b] = &hists;
+        let (x, y) = (a.ops[0], b.ops[0]);
+        assert_eq!(
+            (x.time, x.process, x.kind, x.f),
+            (y.time, y.process, y.kind, y.f)
+        );
+        assert_eq!(a.key_name(x.key), b.key_name(y.key));
+        assert_eq!(a.node_name(x.node), b.node_name(y.node));
+        assert_eq!(a.to_json(x.value), b.to_json(y.value));
+        // A field name that only starts like a known one is not it.
+        let line = r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"add","keys":"x"}"#;
+        assert_eq!(parse(&mut Hist::default(), line.as_bytes()), None);
     }
 
     #[test]
