@@ -283,50 +283,88 @@ fn small_code(b: &[u8], start: usize) -> Option<(u32, usize)> {
     (plain && ends).then_some((n, end))
 }
 
+/// The elements of an array after its `[` at `i`, if they are all plain
+/// integers of at most 9 digits (their own pool codes) separated by bare
+/// commas: pushes their codes, returns the position after the `]`. `None`
+/// (codes maybe pushed) for anything else.
+#[inline]
+fn plain_codes(elems: &mut Vec<u32>, b: &[u8], mut i: usize) -> Option<usize> {
+    if b.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        let digits = i;
+        let mut n = 0u32;
+        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            if i - digits == 9 {
+                return None;
+            }
+            n = n * 10 + u32::from(d);
+            i += 1;
+        }
+        let len = i - digits;
+        if len == 0 || (len > 1 && b[digits] == b'0') {
+            return None;
+        }
+        elems.push(n);
+        match b.get(i)? {
+            b',' => i += 1,
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The elements of an array after its `[` at `i`, any JSON integers with
+/// any spacing: pushes them, returns the position after the `]`.
+fn any_elements(hist: &mut Hist, b: &[u8], i: usize) -> Option<usize> {
+    let mut i = ws(b, i);
+    if b.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        let next = match small_code(b, i) {
+            Some((code, next)) => {
+                hist.elems.push(code);
+                next
+            }
+            None => {
+                let (v, next) = int(b, i)?;
+                hist.push_elem(v);
+                next
+            }
+        };
+        i = ws(b, next);
+        match b.get(i)? {
+            b',' => i = ws(b, i + 1),
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
 fn value(hist: &mut Hist, b: &[u8], i: usize) -> Option<(CValue, usize)> {
     match b.get(i)? {
         b'n' if b[i..].starts_with(b"null") => Some((CValue::Null, i + 4)),
         b'[' => {
             let start = hist.elems.len();
-            let mut i = ws(b, i + 1);
-            if b.get(i) == Some(&b']') {
-                return Some((
-                    CValue::Many {
-                        start: start as u32,
-                        len: 0,
-                    },
-                    i + 1,
-                ));
-            }
-            loop {
-                // Elements are nearly always small counters: pushed as their
-                // own pool code without the general path's checks (most of
-                // a set history's bytes are read results).
-                let next = match small_code(b, i) {
-                    Some((code, next)) => {
-                        hist.elems.push(code);
-                        next
-                    }
-                    None => {
-                        let (v, next) = int(b, i)?;
-                        hist.push_elem(v);
-                        next
-                    }
-                };
-                i = ws(b, next);
-                match b.get(i)? {
-                    b',' => i = ws(b, i + 1),
-                    b']' => break,
-                    _ => return None,
+            // Most of a set history's bytes are read results, nearly always
+            // small counters written without spaces: one tight loop; the
+            // general one below for anything else.
+            let end = match plain_codes(&mut hist.elems, b, i + 1) {
+                Some(end) => end,
+                None => {
+                    hist.elems.truncate(start);
+                    any_elements(hist, b, i + 1)?
                 }
-            }
+            };
             let len = (hist.elems.len() - start) as u32;
             Some((
                 CValue::Many {
                     start: start as u32,
                     len,
                 },
-                i + 1,
+                end,
             ))
         }
         _ => int(b, i).map(|(v, next)| (CValue::One(v), next)),
@@ -390,6 +428,45 @@ mod tests {
         let line = b"{\"index\":0,\"time\":5,\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"key\":\"\xff\"}";
         assert_eq!(parse(&mut hist, line), None);
         assert!(hist.keys.is_empty());
+    }
+
+    #[test]
+    fn plain_arrays_take_the_tight_loop_and_the_rest_the_general_one() {
+        let mut elems = Vec::new();
+        assert_eq!(plain_codes(&mut elems, b"[]", 1), Some(2));
+        assert_eq!(plain_codes(&mut elems, b"[0,17,123456789],", 1), Some(16));
+        assert_eq!(elems, [0, 17, 123_456_789]);
+        for text in [
+            "[1, 2]",
+            "[1234567890]",
+            "[01]",
+            "[1.5]",
+            "[-1]",
+            "[1,]",
+            "[1",
+            "[,1]",
+        ] {
+            assert_eq!(
+                plain_codes(&mut Vec::new(), text.as_bytes(), 1),
+                None,
+                "{text}"
+            );
+        }
+        // The general loop takes what the tight one refused, alike serde.
+        for text in ["[1, 2]", "[ 1234567890 ,-1]", "[ ]"] {
+            let mut hist = Hist::default();
+            let (v, end) = value(&mut hist, text.as_bytes(), 0).unwrap();
+            assert_eq!(end, text.len());
+            let expected: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(hist.to_json(v), expected, "{text}");
+        }
+        for text in ["[01]", "[1.5]", "[1,]", "[1"] {
+            assert_eq!(
+                value(&mut Hist::default(), text.as_bytes(), 0),
+                None,
+                "{text}"
+            );
+        }
     }
 
     #[test]
