@@ -263,6 +263,12 @@ impl<'h> HistoryIndex<'h> {
         (0..self.writes.len() as u32).map(|id| self.write(id))
     }
 
+    /// [`Write::value`] of write `id`, without touching the ops.
+    #[inline]
+    pub fn write_value(&self, id: u32) -> Val {
+        self.writes[id as usize].value
+    }
+
     /// [`Write::invoke_time`] of write `id` with one lookup instead of the
     /// whole expansion: sort keys call it O(n log n) times.
     #[inline]
