@@ -182,8 +182,11 @@ const FIELDS: [(&[u8], Field); 9] = [
 #[inline]
 fn field_name(b: &[u8], i: usize, expect: usize) -> Option<(Field, usize)> {
     let rest = &b[i..];
+    // A plain byte loop: `starts_with` calls memcmp for a length known only
+    // at run time, which cost more than these ten bytes.
     if let Some(&(text, field)) = FIELDS.get(expect)
-        && rest.starts_with(text)
+        && rest.len() >= text.len()
+        && rest.iter().zip(text).all(|(a, b)| a == b)
     {
         return Some((field, ws(b, i + text.len())));
     }
