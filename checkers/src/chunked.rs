@@ -413,11 +413,16 @@ impl<S: Sink> Engine<S> {
         mut reader: impl Read,
         total_bytes: Option<u64>,
     ) -> Result<(), ReadError> {
-        let mut buf: Vec<u8> = Vec::new();
+        // One buffer for every block: zeroed once, the unparsed tail of a
+        // block moved to its front (re-zeroing it per block was ~1.5% of a
+        // set check).
+        let mut buf: Vec<u8> = vec![0; BLOCK_BYTES];
+        let mut filled = 0;
         let mut consumed = 0u64;
         loop {
-            let filled = buf.len();
-            buf.resize(BLOCK_BYTES.max(filled * 2), 0);
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0); // One line longer than the buffer.
+            }
             let mut end = filled;
             let mut eof = false;
             while end < buf.len() {
@@ -431,12 +436,12 @@ impl<S: Sink> Engine<S> {
                     Err(e) => return Err(ReadError::Io(e)),
                 }
             }
-            buf.truncate(end);
             if eof {
-                return self.block(&buf, true).map_err(ReadError::Line);
+                return self.block(&buf[..end], true).map_err(ReadError::Line);
             }
-            let Some(cut) = memchr::memrchr(b'\n', &buf) else {
-                continue; // One line longer than the buffer: grow it.
+            let Some(cut) = memchr::memrchr(b'\n', &buf[..end]) else {
+                filled = end;
+                continue;
             };
             self.block(&buf[..=cut], false).map_err(ReadError::Line)?;
             if consumed == 0
@@ -445,7 +450,8 @@ impl<S: Sink> Engine<S> {
                 self.sink.grow_hint(total as f64 / (cut + 1) as f64);
             }
             consumed += (cut + 1) as u64;
-            buf.drain(..=cut);
+            buf.copy_within(cut + 1..end, 0);
+            filled = end - cut - 1;
         }
     }
 }
@@ -655,7 +661,11 @@ mod tests {
         assert!(three.elems.len() > one.elems.len());
         three.finish_parse();
         assert_eq!(values(&three), expected);
-        assert_eq!(three.elems.len(), one.elems.len());
+        // The very pool one thread builds: repack re-compares only the
+        // whole arrays and keeps the parser's links.
+        assert_eq!(three.elems, one.elems);
+        let ranges = |h: &Hist| h.ops.iter().map(|op| op.value).collect::<Vec<_>>();
+        assert_eq!(ranges(&three), ranges(&one));
     }
 
     #[test]

@@ -52,27 +52,25 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
     if b.get(i) == Some(&b'}') {
         return None;
     }
+    let mut expect = 0;
     loop {
-        let (name, next) = string(b, i)?;
-        i = ws(b, next);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = ws(b, i + 1);
-        let (bit, optional) = match name {
-            b"index" => {
+        let (field, next) = field_name(b, i, expect)?;
+        expect = field as usize + 1;
+        i = next;
+        let (bit, optional) = match field {
+            Field::Index => {
                 let (n, next) = uint(b, i)?;
                 index = n;
                 i = next;
                 (INDEX, 0)
             }
-            b"time" => {
+            Field::Time => {
                 let (n, next) = uint(b, i)?;
                 op.time = n;
                 i = next;
                 (TIME, 0)
             }
-            b"process" => {
+            Field::Process => {
                 if b.get(i) == Some(&b'"') {
                     let (s, next) = string(b, i)?;
                     if s != b"nemesis" {
@@ -87,7 +85,7 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
                 }
                 (PROCESS, 0)
             }
-            b"type" => {
+            Field::Type => {
                 let (s, next) = string(b, i)?;
                 op.kind = match s {
                     b"invoke" => OpType::Invoke,
@@ -99,39 +97,37 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
                 i = next;
                 (TYPE, 0)
             }
-            b"f" => {
+            Field::F => {
                 let (s, next) = string(b, i)?;
-                op.f = hist.f_id(std::str::from_utf8(s).ok()?);
+                op.f = match hist.fs.get_bytes(s) {
+                    Some(id) => id as u16,
+                    None => hist.f_id(std::str::from_utf8(s).ok()?),
+                };
                 i = next;
                 (F, 0)
             }
-            b"key" | b"node" | b"error" => {
+            Field::Key | Field::Node | Field::Error => {
                 let (s, next) = nullable_string(b, i)?;
                 i = next;
-                let bit = match name {
-                    b"key" => {
-                        op.key = s.map_or(Some(NONE), |s| {
-                            std::str::from_utf8(s).ok().map(|k| hist.keys.id(k))
-                        })?;
+                let bit = match field {
+                    Field::Key => {
+                        op.key = s.map_or(Some(NONE), |s| hist.keys.id_bytes(s))?;
                         1
                     }
-                    b"node" => {
-                        op.node = s.map_or(Some(NONE), |s| {
-                            std::str::from_utf8(s).ok().map(|n| hist.nodes.id(n))
-                        })?;
+                    Field::Node => {
+                        op.node = s.map_or(Some(NONE), |s| hist.nodes.id_bytes(s))?;
                         2
                     }
                     _ => 4,
                 };
                 (0, bit)
             }
-            b"value" => {
+            Field::Value => {
                 let (v, next) = value(hist, b, i)?;
                 op.value = v;
                 i = next;
                 (0, 8)
             }
-            _ => return None,
         };
         if seen & bit != 0 || seen_optional & optional != 0 {
             return None; // Duplicate field: serde words the error.
@@ -151,6 +147,60 @@ fn parse_op(hist: &mut Hist, b: &[u8]) -> Option<(COp, u64)> {
     (ws(b, i) == b.len() && seen == REQUIRED).then_some((op, index))
 }
 
+/// The fields of a line, in the order diverge writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Index,
+    Time,
+    Process,
+    Type,
+    F,
+    Key,
+    Value,
+    Node,
+    Error,
+}
+
+/// Each field as it is written, quotes and colon included, in [`Field`]
+/// order.
+const FIELDS: [(&[u8], Field); 9] = [
+    (b"\"index\":", Field::Index),
+    (b"\"time\":", Field::Time),
+    (b"\"process\":", Field::Process),
+    (b"\"type\":", Field::Type),
+    (b"\"f\":", Field::F),
+    (b"\"key\":", Field::Key),
+    (b"\"value\":", Field::Value),
+    (b"\"node\":", Field::Node),
+    (b"\"error\":", Field::Error),
+];
+
+/// The field name at `i` (and the position after its colon). The field
+/// expected next in diverge's own order (`expect`, an index into
+/// [`FIELDS`]) is tried first as one comparison with its written form;
+/// any other name, order or spacing is scanned.
+#[inline]
+fn field_name(b: &[u8], i: usize, expect: usize) -> Option<(Field, usize)> {
+    let rest = &b[i..];
+    // A plain byte loop: `starts_with` calls memcmp for a length known only
+    // at run time, which cost more than these ten bytes.
+    if let Some(&(text, field)) = FIELDS.get(expect)
+        && rest.len() >= text.len()
+        && rest.iter().zip(text).all(|(a, b)| a == b)
+    {
+        return Some((field, ws(b, i + text.len())));
+    }
+    let (name, next) = string(b, i)?;
+    let (_, field) = FIELDS
+        .iter()
+        .find(|(text, _)| &text[1..text.len() - 2] == name)?;
+    let i = ws(b, next);
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    Some((*field, ws(b, i + 1)))
+}
+
 fn ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
         i += 1;
@@ -159,16 +209,23 @@ fn ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// A string without escapes at `i`: its bytes and the position after it.
+/// One plain loop: the strings of a line are a few bytes long, where a
+/// vectorised search (and a second pass for control characters) cost more
+/// than the scan (a fifth of a register history's parse).
+#[inline]
 fn string(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
     let rest = &b[i + 1..];
-    let end = memchr::memchr2(b'"', b'\\', rest)?;
-    if rest[end] != b'"' || rest[..end].iter().any(|&c| c < 0x20) {
-        return None;
+    for (end, &c) in rest.iter().enumerate() {
+        match c {
+            b'"' => return Some((&rest[..end], i + 1 + end + 1)),
+            b'\\' | 0..=0x1f => return None,
+            _ => {}
+        }
     }
-    Some((&rest[..end], i + 1 + end + 1))
+    None
 }
 
 fn nullable_string(b: &[u8], i: usize) -> Option<(Option<&[u8]>, usize)> {
@@ -208,38 +265,109 @@ fn int(b: &[u8], mut i: usize) -> Option<(Val, usize)> {
     Val::int(if negative { -n } else { n }).map(|v| (v, next))
 }
 
+/// A JSON integer of at most 9 digits at `i`, which is its own pool code
+/// (below [`crate::pool::WIDE`]); `None` for anything else, left to [`int`].
+#[inline]
+fn small_code(b: &[u8], start: usize) -> Option<(u32, usize)> {
+    let digits = b
+        .get(start..)?
+        .iter()
+        .take(9)
+        .take_while(|c| c.is_ascii_digit());
+    let mut n = 0u32;
+    let mut len = 0;
+    for &c in digits {
+        n = n * 10 + u32::from(c - b'0');
+        len += 1;
+    }
+    let end = start + len;
+    let plain = len > 0 && (len == 1 || b[start] != b'0');
+    let ends = !matches!(b.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E'));
+    (plain && ends).then_some((n, end))
+}
+
+/// The elements of an array after its `[` at `i`, if they are all plain
+/// integers of at most 9 digits (their own pool codes) separated by bare
+/// commas: pushes their codes, returns the position after the `]`. `None`
+/// (codes maybe pushed) for anything else.
+#[inline]
+fn plain_codes(elems: &mut Vec<u32>, b: &[u8], mut i: usize) -> Option<usize> {
+    if b.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        let digits = i;
+        let mut n = 0u32;
+        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            if i - digits == 9 {
+                return None;
+            }
+            n = n * 10 + u32::from(d);
+            i += 1;
+        }
+        let len = i - digits;
+        if len == 0 || (len > 1 && b[digits] == b'0') {
+            return None;
+        }
+        elems.push(n);
+        match b.get(i)? {
+            b',' => i += 1,
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The elements of an array after its `[` at `i`, any JSON integers with
+/// any spacing: pushes them, returns the position after the `]`.
+fn any_elements(hist: &mut Hist, b: &[u8], i: usize) -> Option<usize> {
+    let mut i = ws(b, i);
+    if b.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        let next = match small_code(b, i) {
+            Some((code, next)) => {
+                hist.elems.push(code);
+                next
+            }
+            None => {
+                let (v, next) = int(b, i)?;
+                hist.push_elem(v);
+                next
+            }
+        };
+        i = ws(b, next);
+        match b.get(i)? {
+            b',' => i = ws(b, i + 1),
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
 fn value(hist: &mut Hist, b: &[u8], i: usize) -> Option<(CValue, usize)> {
     match b.get(i)? {
         b'n' if b[i..].starts_with(b"null") => Some((CValue::Null, i + 4)),
         b'[' => {
             let start = hist.elems.len();
-            let mut i = ws(b, i + 1);
-            if b.get(i) == Some(&b']') {
-                return Some((
-                    CValue::Many {
-                        start: start as u32,
-                        len: 0,
-                    },
-                    i + 1,
-                ));
-            }
-            loop {
-                let (v, next) = int(b, i)?;
-                hist.push_elem(v);
-                i = ws(b, next);
-                match b.get(i)? {
-                    b',' => i = ws(b, i + 1),
-                    b']' => break,
-                    _ => return None,
+            // Most of a set history's bytes are read results, nearly always
+            // small counters written without spaces: one tight loop; the
+            // general one below for anything else.
+            let end = match plain_codes(&mut hist.elems, b, i + 1) {
+                Some(end) => end,
+                None => {
+                    hist.elems.truncate(start);
+                    any_elements(hist, b, i + 1)?
                 }
-            }
+            };
             let len = (hist.elems.len() - start) as u32;
             Some((
                 CValue::Many {
                     start: start as u32,
                     len,
                 },
-                i + 1,
+                end,
             ))
         }
         _ => int(b, i).map(|(v, next)| (CValue::One(v), next)),
@@ -289,6 +417,91 @@ mod tests {
             );
             assert_eq!(fast.to_json(a.value), slow.to_json(b.value), "{line}");
         }
+    }
+
+    #[test]
+    fn strings_stop_at_the_quote_and_refuse_escapes_and_control_bytes() {
+        assert_eq!(string(br#"x"k1","#, 1), Some((&b"k1"[..], 5)));
+        assert_eq!(string(br#""""#, 0), Some((&b""[..], 2)));
+        for text in [&br#""a\"b""#[..], b"\"a\tb\"", b"\"open", b"x"] {
+            assert_eq!(string(text, 0), None, "{text:?}");
+        }
+        // Not UTF-8: the line falls back to serde, which reports it.
+        let mut hist = Hist::default();
+        let line = b"{\"index\":0,\"time\":5,\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"key\":\"\xff\"}";
+        assert_eq!(parse(&mut hist, line), None);
+        assert!(hist.keys.is_empty());
+    }
+
+    #[test]
+    fn plain_arrays_take_the_tight_loop_and_the_rest_the_general_one() {
+        let mut elems = Vec::new();
+        assert_eq!(plain_codes(&mut elems, b"[]", 1), Some(2));
+        assert_eq!(plain_codes(&mut elems, b"[0,17,123456789],", 1), Some(16));
+        assert_eq!(elems, [0, 17, 123_456_789]);
+        for text in [
+            "[1, 2]",
+            "[1234567890]",
+            "[01]",
+            "[1.5]",
+            "[-1]",
+            "[1,]",
+            "[1",
+            "[,1]",
+        ] {
+            assert_eq!(
+                plain_codes(&mut Vec::new(), text.as_bytes(), 1),
+                None,
+                "{text}"
+            );
+        }
+        // The general loop takes what the tight one refused, alike serde.
+        for text in ["[1, 2]", "[ 1234567890 ,-1]", "[ ]"] {
+            let mut hist = Hist::default();
+            let (v, end) = value(&mut hist, text.as_bytes(), 0).unwrap();
+            assert_eq!(end, text.len());
+            let expected: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(hist.to_json(v), expected, "{text}");
+        }
+        for text in ["[01]", "[1.5]", "[1,]", "[1"] {
+            assert_eq!(
+                value(&mut Hist::default(), text.as_bytes(), 0),
+                None,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_codes_take_plain_integers_only() {
+        assert_eq!(small_code(b"0,", 0), Some((0, 1)));
+        assert_eq!(small_code(b"[123456789]", 1), Some((123_456_789, 10)));
+        // Too long, leading zero, fraction, exponent, sign: the general path.
+        for text in ["1234567890", "01", "1.5", "2e3", "-1", "", "]"] {
+            assert_eq!(small_code(text.as_bytes(), 0), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn fields_in_any_order_parse_alike() {
+        let ordered = r#"{"index":3,"time":9,"process":2,"type":"ok","f":"read","key":"k","value":[1,2],"node":"n2","error":null}"#;
+        let shuffled = r#"{"node":"n2", "error":null,"value":[1,2],"key":"k","f":"read","type":"ok","process":2,"time":9,"index":3}"#;
+        let mut hists = [Hist::default(), Hist::default()];
+        for (hist, line) in hists.iter_mut().zip([ordered, shuffled]) {
+            assert_eq!(parse(hist, line.as_bytes()), Some(3), "{line}");
+        }
+        let [a, b] = &hists;
+        let (x, y) = (a.ops[0], b.ops[0]);
+        assert_eq!(
+            (x.time, x.process, x.kind, x.f),
+            (y.time, y.process, y.kind, y.f)
+        );
+        assert_eq!(a.key_name(x.key), b.key_name(y.key));
+        assert_eq!(a.node_name(x.node), b.node_name(y.node));
+        assert_eq!(a.to_json(x.value), b.to_json(y.value));
+        // A field name that only starts like a known one is not it.
+        let line = r#"{"index":0,"time":5,"process":0,"type":"invoke","f":"add","keys":"x"}"#;
+        assert_eq!(parse(&mut Hist::default(), line.as_bytes()), None);
     }
 
     #[test]

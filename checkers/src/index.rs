@@ -263,6 +263,12 @@ impl<'h> HistoryIndex<'h> {
         (0..self.writes.len() as u32).map(|id| self.write(id))
     }
 
+    /// [`Write::value`] of write `id`, without touching the ops.
+    #[inline]
+    pub fn write_value(&self, id: u32) -> Val {
+        self.writes[id as usize].value
+    }
+
     /// [`Write::invoke_time`] of write `id` with one lookup instead of the
     /// whole expansion: sort keys call it O(n log n) times.
     #[inline]
@@ -283,6 +289,30 @@ impl<'h> HistoryIndex<'h> {
     /// Every `ok` read and final read, in completion order.
     pub fn reads(&self) -> impl ExactSizeIterator<Item = Read> + '_ {
         self.reads.iter().map(|&e| self.expand_read(e))
+    }
+
+    /// The positions of [`HistoryIndex::reads`] grouped by key (keyless
+    /// reads last), in completion order within each key: a counting sort.
+    /// A pass over the read elements in this order touches one key's
+    /// writes at a time, which stay in cache; in completion order every
+    /// element was a cache miss on the per-write tables (a third of a set
+    /// check's read pass).
+    pub fn reads_by_key(&self) -> Vec<u32> {
+        let slot = |e: &ReadEntry| (e.key as usize).min(self.keys.len());
+        let mut starts = vec![0u32; self.keys.len() + 2];
+        for e in &self.reads {
+            starts[slot(e) + 2] += 1;
+        }
+        for i in 2..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut order = vec![0u32; self.reads.len()];
+        for (at, e) in self.reads.iter().enumerate() {
+            let next = &mut starts[slot(e) + 1];
+            order[*next as usize] = at as u32;
+            *next += 1;
+        }
+        order
     }
 
     pub fn read_count(&self) -> usize {

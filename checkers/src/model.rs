@@ -199,22 +199,40 @@ impl ValMap {
 /// A string interner: each distinct name gets the next `u32`.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
-    ids: FastMap<Box<str>, u32>,
+    /// Keyed by bytes so that the parser can look a name up straight from
+    /// the line ([`Names::id_bytes`]) without validating UTF-8 each time.
+    ids: FastMap<Box<[u8]>, u32>,
     list: Vec<Box<str>>,
 }
 
 impl Names {
     pub fn id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
+        if let Some(&id) = self.ids.get(name.as_bytes()) {
             return id;
         }
         let id = self.list.len() as u32;
-        self.ids.insert(name.into(), id);
+        self.ids.insert(name.as_bytes().into(), id);
         self.list.push(name.into());
         id
     }
 
     pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name.as_bytes()).copied()
+    }
+
+    /// [`Names::id`] of a name given as bytes; `None` if they are not
+    /// UTF-8. Only a new name is validated.
+    #[inline]
+    pub fn id_bytes(&mut self, name: &[u8]) -> Option<u32> {
+        match self.ids.get(name) {
+            Some(&id) => Some(id),
+            None => std::str::from_utf8(name).ok().map(|name| self.id(name)),
+        }
+    }
+
+    /// [`Names::get`] of a name given as bytes.
+    #[inline]
+    pub fn get_bytes(&self, name: &[u8]) -> Option<u32> {
         self.ids.get(name).copied()
     }
 

@@ -32,7 +32,6 @@
 //! An array value is `(start, len)`: `start` where its own codes (or its
 //! header) begin, `len` its length in elements.
 
-use std::collections::hash_map::Entry;
 use std::slice;
 
 use crate::model::{COp, CValue, FastMap, NONE, Val};
@@ -238,44 +237,89 @@ pub fn share(pool: &mut Vec<u32>, start: u32, len: u32, prev: Recent) -> (Shared
 /// node's chain started with a whole copy: 3.1M codes per million set ops
 /// become 2.0M (45 MB less at 10M). Runs before the index exists, while
 /// the old pool is the largest thing alive besides the ops, so holding
-/// both for a moment does not raise the peak; costs about 25 ms per
-/// million set ops.
+/// both for a moment does not raise the peak.
+///
+/// Only the whole arrays are compared again (those that started a chain in
+/// a part, or had to be whole there): a link made by the parser was made
+/// against the same predecessor (the latest array of its key and node), so
+/// its header and own codes are copied as they are, with `back` measured
+/// afresh, unless the chain has grown too deep, when it is stored whole. The
+/// result is the pool a single-threaded parse builds.
 pub fn repack(pool: &mut Vec<u32>, ops: &mut [COp]) {
+    /// The chain's latest array: where it is now and where it was.
+    struct Latest {
+        recent: Recent,
+        old_start: u32,
+    }
     let old = std::mem::take(pool);
     // Never more than before; untouched capacity is never resident.
     pool.reserve(old.len());
-    let mut recent: FastMap<(u32, u32), Recent> = FastMap::default();
+    let mut latest: FastMap<(u32, u32), Latest> = FastMap::default();
     for op in ops.iter_mut() {
         let CValue::Many { start, len } = op.value else {
             continue;
         };
-        let new = pool.len() as u32;
-        for slice in Codes::new(&old, start, len).slices() {
-            pool.extend_from_slice(slice);
-        }
-        op.value = CValue::Many { start: new, len };
-        if op.key == NONE || len == 0 {
+        let chained = op.key != NONE && len > 0;
+        let prev = if chained {
+            latest.get(&(op.key, op.node))
+        } else {
+            None
+        };
+        if let Some(p) = prev
+            && p.old_start == start
+        {
+            // A repeat the parser shared: share it again.
+            op.value = CValue::Many {
+                start: p.recent.start,
+                len,
+            };
             continue;
         }
-        match recent.entry((op.key, op.node)) {
-            Entry::Occupied(mut e) => {
-                let prev = *e.get();
-                let (what, latest) = share(pool, new, len, prev);
-                if what == Shared::Repeat {
-                    op.value = CValue::Many {
-                        start: prev.start,
-                        len,
-                    };
-                }
-                e.insert(latest);
-            }
-            Entry::Vacant(e) => {
-                e.insert(Recent {
+        let new = pool.len() as u32;
+        op.value = CValue::Many { start: new, len };
+        let now = match prev {
+            Some(p) if old[start as usize] == LINK && p.recent.depth < MAX_DEPTH => {
+                let own = len - old[start as usize + 2];
+                let header = start as usize..start as usize + 3 + own as usize;
+                pool.extend_from_slice(&old[header]);
+                pool[new as usize + 1] = new - p.recent.start;
+                Recent {
                     start: new,
                     len,
-                    depth: 0,
-                });
+                    depth: p.recent.depth + 1,
+                }
             }
+            _ => {
+                for slice in Codes::new(&old, start, len).slices() {
+                    pool.extend_from_slice(slice);
+                }
+                match prev {
+                    Some(p) => {
+                        let (what, now) = share(pool, new, len, p.recent);
+                        if what == Shared::Repeat {
+                            op.value = CValue::Many {
+                                start: now.start,
+                                len,
+                            };
+                        }
+                        now
+                    }
+                    None => Recent {
+                        start: new,
+                        len,
+                        depth: 0,
+                    },
+                }
+            }
+        };
+        if chained {
+            latest.insert(
+                (op.key, op.node),
+                Latest {
+                    recent: now,
+                    old_start: start,
+                },
+            );
         }
     }
 }

@@ -13,9 +13,12 @@
 
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::facts::{self, Facts};
-use crate::index::HistoryIndex;
+use crate::index::{HistoryIndex, Read};
 use crate::model::{FastMap, NONE, Val};
 use crate::stale;
+
+/// Reads expanded together in the read pass (see [`check_and_observe`]).
+const READ_BATCH: usize = 32;
 
 /// The first read that returned a value, and how many did.
 struct Seen {
@@ -44,45 +47,59 @@ pub fn check_and_observe(
     let mut seen_at = vec![NONE; index.write_count()];
     let mut impossible: FastMap<(u32, Val), Seen> = FastMap::default();
     let mut aborted: FastMap<u32, Seen> = FastMap::default();
-    for (at, read) in index.reads().enumerate() {
-        let first_seen = || Seen {
-            first: read.witness,
-            node: read.node,
-            reads: 0,
-        };
-        // A read with an impossible value is not judged stale (the stale
-        // checker would compare against a write that does not exist).
-        let mut stale = stale.as_deref_mut().filter(|_| !read.is_final);
-        if let Some(s) = stale.as_deref_mut() {
-            s.begin();
-        }
-        let mut possible = true;
-        for value in index.hist.elements(&read.value) {
-            let seen = match index.write_by_value.get(value) {
-                Some(id) if facts[id as usize].key == read.key => {
-                    let w = facts[id as usize];
-                    if !read.is_final && w.node != read.node && seen_at[id as usize] == NONE {
-                        seen_at[id as usize] = at as u32;
-                    }
-                    if let Some(s) = stale.as_deref_mut() {
-                        s.element(&read, id, w);
-                    }
-                    if !w.failed() {
-                        continue;
-                    }
-                    aborted.entry(id).or_insert_with(first_seen)
-                }
-                _ => {
-                    possible = false;
-                    impossible
-                        .entry((read.key, value))
-                        .or_insert_with(first_seen)
-                }
+    // Key by key: the per-write tables stay in cache (see
+    // `reads_by_key`). Every result is per key or kept in order within a key
+    // (the first read to return a value is the earliest of its key), so
+    // the order changes nothing.
+    //
+    // Expanding a read loads its invoke and completion ops, far apart in
+    // the history and, in this order, cache misses: expanded a batch at a
+    // time, the loads are independent and overlap.
+    let order = index.reads_by_key();
+    let mut batch: Vec<(u32, Read)> = Vec::with_capacity(READ_BATCH);
+    for chunk in order.chunks(READ_BATCH) {
+        batch.clear();
+        batch.extend(chunk.iter().map(|&at| (at, index.read(at as usize))));
+        for &(at, read) in &batch {
+            let first_seen = || Seen {
+                first: read.witness,
+                node: read.node,
+                reads: 0,
             };
-            seen.reads += 1;
-        }
-        if let Some(s) = stale.filter(|_| possible) {
-            s.end(&read);
+            // A read with an impossible value is not judged stale (the stale
+            // checker would compare against a write that does not exist).
+            let mut stale = stale.as_deref_mut().filter(|_| !read.is_final);
+            if let Some(s) = stale.as_deref_mut() {
+                s.begin();
+            }
+            let mut possible = true;
+            for value in index.hist.elements(&read.value) {
+                let seen = match index.write_by_value.get(value) {
+                    Some(id) if facts[id as usize].key == read.key => {
+                        let w = facts[id as usize];
+                        if !read.is_final && w.node != read.node && seen_at[id as usize] == NONE {
+                            seen_at[id as usize] = at;
+                        }
+                        if let Some(s) = stale.as_deref_mut() {
+                            s.element(&read, id, w);
+                        }
+                        if !w.failed() {
+                            continue;
+                        }
+                        aborted.entry(id).or_insert_with(first_seen)
+                    }
+                    _ => {
+                        possible = false;
+                        impossible
+                            .entry((read.key, value))
+                            .or_insert_with(first_seen)
+                    }
+                };
+                seen.reads += 1;
+            }
+            if let Some(s) = stale.filter(|_| possible) {
+                s.end(&read);
+            }
         }
     }
 
