@@ -139,9 +139,23 @@ impl Groups {
             }
         }
         let mut suffix_min = vec![NONE; if overwrite { ids.len() } else { 0 }];
+        let mut at = vec![0u64; if overwrite { ids.len() } else { 0 }];
+        // Each group is sorted as (order, id) pairs: the order of a write
+        // is looked up once, not at every comparison (on a 10M-op history
+        // each lookup is a cache miss into the ops). Ids ascend within a
+        // group, so the id tie-break keeps the stable order.
+        let mut keyed: Vec<(u64, u32)> = Vec::new();
         for &(a, b) in &ranges {
             let (a, b) = (a as usize, b as usize);
-            ids[a..b].sort_by_key(|&id| order(id));
+            keyed.clear();
+            keyed.extend(ids[a..b].iter().map(|&id| (order(id), id)));
+            keyed.sort_unstable();
+            for (i, &(key, id)) in keyed.iter().enumerate() {
+                ids[a + i] = id;
+                if overwrite {
+                    at[a + i] = key;
+                }
+            }
             if !overwrite {
                 continue;
             }
@@ -155,11 +169,7 @@ impl Groups {
             }
         }
         Groups {
-            at: if overwrite {
-                ids.iter().map(|&id| order(id)).collect()
-            } else {
-                Vec::new()
-            },
+            at,
             ids,
             suffix_min,
             ranges,
