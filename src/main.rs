@@ -25,29 +25,20 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let Some(delay_ms) = purge_delay_ms(&cli.command) {
+        // SAFETY: a plain option store, made before any other thread exists.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, delay_ms) };
+    }
     let code = match cli.command {
-        Command::Node(args) => exit_code({
-            keep_freed_memory();
+        Command::Node(args) => exit_code(
             node_runtime()
                 .block_on(diverge::node::run(args))
-                .map(|()| 0)
-        }),
-        Command::Run(args) => {
-            keep_freed_memory();
-            exit_code(controller_runtime().block_on(control::run(args)))
-        }
-        Command::Check(args) => {
-            purge_freed_memory_at_once();
-            exit_code(control::check(args))
-        }
-        Command::Compare(args) => {
-            keep_freed_memory();
-            exit_code(controller_runtime().block_on(control::compare(args)))
-        }
-        Command::Suite(args) => {
-            keep_freed_memory();
-            exit_code(controller_runtime().block_on(control::suite(args)))
-        }
+                .map(|()| 0),
+        ),
+        Command::Run(args) => exit_code(controller_runtime().block_on(control::run(args))),
+        Command::Check(args) => exit_code(control::check(args)),
+        Command::Compare(args) => exit_code(controller_runtime().block_on(control::compare(args))),
+        Command::Suite(args) => exit_code(controller_runtime().block_on(control::suite(args))),
         Command::Serve(args) => exit_code(runtime().block_on(diverge::serve::serve(args))),
     };
     std::process::exit(code);
@@ -62,26 +53,25 @@ unsafe extern "C" {
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 
-/// `diverge check` frees large buffers (parse blocks, per-thread parts,
-/// checker scratch) while the history is still live; mimalloc keeps freed
-/// pages committed for 10 ms by default, which on a 10M-op history held
-/// over 200 MiB extra at the peak. Purging at once costs no measurable time
-/// here (a few big frees, not many small ones).
-fn purge_freed_memory_at_once() {
-    // SAFETY: a plain option store, made before any other thread exists.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-}
-
-/// Nodes and the controller free and reallocate a request's worth of small
-/// buffers per op, tens of thousands of times a second. With mimalloc's
-/// default 10 ms purge delay the pages those frees empty are returned to the
-/// OS and faulted back in (and zeroed) moments later: `clear_page_erms` was
-/// ~5% of all CPU samples of a saturated register run, ~2% without purging
-/// (what remains is the node's growing log). Their memory only grows over a
-/// run anyway, so freed pages are kept for reuse.
-fn keep_freed_memory() {
-    // SAFETY: a plain option store, made before any other thread exists.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+/// How long mimalloc keeps freed pages before returning them to the OS
+/// (its default: 10 ms), by command; `None` keeps the default.
+///
+/// - `diverge check` frees large buffers (parse blocks, per-thread parts,
+///   checker scratch) while the history is still live; keeping them 10 ms
+///   held over 200 MiB extra at the peak of a 10M-op history. Purging at
+///   once (0) costs no measurable time there: a few big frees.
+/// - Nodes and the controller of a run free and reallocate a request's
+///   worth of small buffers per op, tens of thousands of times a second;
+///   purged pages were faulted back in (and zeroed) moments later:
+///   `clear_page_erms` was ~5% of all CPU samples of a saturated register
+///   run, ~2% without purging (what remains is the node's growing log).
+///   Their memory only grows over a run anyway, so they never purge (-1).
+fn purge_delay_ms(command: &Command) -> Option<std::ffi::c_long> {
+    match command {
+        Command::Check(_) => Some(0),
+        Command::Node(_) | Command::Run(_) | Command::Compare(_) | Command::Suite(_) => Some(-1),
+        Command::Serve(_) => None,
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
