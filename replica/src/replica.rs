@@ -592,16 +592,18 @@ impl Replica {
     fn accept(&mut self, change: Change) -> Record {
         let fresh = self.applied.insert(&change.dot);
         debug_assert!(fresh, "accept of an applied dot {:?}", change.dot);
-        if self.skips(&change) {
+        let skipped = self.skips(&change);
+        if skipped {
             self.skipped_updates += 1;
-            let change = Arc::new(change);
-            let seq = self.log.append(change.clone());
-            return Record::Skipped { seq, change };
+        } else {
+            self.apply_to_key(&change);
         }
-        self.apply_to_key(&change);
         let change = Arc::new(change);
         let seq = self.log.append(change.clone());
-        Record::Entry { seq, change }
+        match skipped {
+            true => Record::Skipped { seq, change },
+            false => Record::Entry { seq, change },
+        }
     }
 
     /// Whether a received change is an update to skip: the origin held a
