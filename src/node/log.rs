@@ -335,7 +335,6 @@ impl LogWriter {
             path,
             mode,
             persisted: persisted_tx,
-            failed: None,
             failure: failure_tx,
         };
         let handle = std::thread::Builder::new()
@@ -444,9 +443,8 @@ struct WriterThread {
     /// Shared with the completer task, which publishes on the runtime's own
     /// thread (see [`spawn_completer`]).
     persisted: Arc<watch::Sender<LogSeq>>,
-    /// Set after the first I/O error: every later append fails with it.
-    failed: Option<String>,
-    /// Publishes that error to reads waiting in [`LogWriter::durable_through`].
+    /// Set after the first I/O error: every later append fails with it, and
+    /// reads waiting in [`LogWriter::durable_through`] are released with it.
     failure: watch::Sender<Option<String>>,
     commits: Arc<AtomicU64>,
     /// Hands each committed group's waiters to a task on the node's runtime
@@ -529,9 +527,9 @@ impl WriterThread {
 
     /// Write `buf` to the file (fsyncing if `sync`) and empty it.
     fn commit(&mut self, buf: &mut Vec<u8>, sync: bool) -> Result<(), LogError> {
-        if let Some(reason) = &self.failed {
+        if let Some(reason) = self.failure.borrow().clone() {
             buf.clear();
-            return Err(LogError::Failed(reason.clone()));
+            return Err(LogError::Failed(reason));
         }
         if buf.is_empty() {
             return Ok(());
@@ -544,7 +542,6 @@ impl WriterThread {
         written.map_err(|e| {
             let reason = format!("{}: {e}", self.path.display());
             tracing::error!(%reason, "log write failed; no further appends will be durable");
-            self.failed = Some(reason.clone());
             self.failure.send_replace(Some(reason.clone()));
             LogError::Failed(reason)
         })
