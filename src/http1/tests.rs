@@ -138,6 +138,12 @@ async fn a_reply_delimited_by_close_is_read_to_the_end_and_not_reused() {
     for _ in 0..2 {
         let response = s.client.request(Method::GET, "/kv/a", None).await.unwrap();
         assert_eq!(&response.body[..], b"[1,2,3]");
+        // Kept back, it would be found closed and replaced before the next
+        // request: only the idle pool shows that it was not kept.
+        assert!(
+            s.client.idle.lock().unwrap().is_empty(),
+            "a close-delimited connection was kept"
+        );
     }
     assert_eq!(s.accepted.load(Ordering::SeqCst), 2);
 }
