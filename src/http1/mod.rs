@@ -29,8 +29,6 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-pub use wire::MAX_BODY_BYTES;
-
 /// Why a request got no response.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
