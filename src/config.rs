@@ -305,16 +305,9 @@ impl TestConfig {
     /// pause and clock faults act on the processes, so without the others
     /// nodes peer directly and no proxy hop distorts what is measured.
     pub fn interposes_links(&self) -> bool {
-        use crate::nemesis::FaultKind;
-        let network = [
-            FaultKind::Partition,
-            FaultKind::Reorder,
-            FaultKind::Duplicate,
-            FaultKind::Offline,
-        ];
         self.links == LinkMode::On
             || self.datacenters > 1
-            || self.nemesis.0.iter().any(|k| network.contains(k))
+            || self.nemesis.0.iter().any(|k| k.acts_on_links())
     }
 
     /// The datacenter (0-based) of node index `i`: nodes are dealt out in
@@ -582,6 +575,22 @@ mod tests {
             Command::Run(args) => args,
             other => panic!("expected run, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn links_are_interposed_only_when_a_fault_or_datacenters_need_them() {
+        let interposed = |flags: &[&str]| {
+            TestConfig::from_args(&parse(flags), 1)
+                .unwrap()
+                .interposes_links()
+        };
+        assert!(!interposed(&[]));
+        assert!(!interposed(&["--nemesis", "crash,pause,clock"]));
+        for network in ["partition", "reorder", "duplicate", "offline", "all"] {
+            assert!(interposed(&["--nemesis", network]), "{network}");
+        }
+        assert!(interposed(&["--datacenters", "2"]));
+        assert!(interposed(&["--links", "on"]));
     }
 
     #[test]

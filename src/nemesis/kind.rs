@@ -34,6 +34,19 @@ impl FaultKind {
         FaultKind::Offline,
     ];
 
+    /// Whether the fault acts on the links between nodes (so a run with it
+    /// must route node traffic through them) rather than on the processes.
+    /// An exhaustive match: a new fault kind must say which it is.
+    pub fn acts_on_links(self) -> bool {
+        match self {
+            FaultKind::Partition
+            | FaultKind::Reorder
+            | FaultKind::Duplicate
+            | FaultKind::Offline => true,
+            FaultKind::Crash | FaultKind::Pause | FaultKind::Clock => false,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Partition => "partition",
