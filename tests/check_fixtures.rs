@@ -1,7 +1,9 @@
 //! `diverge check` on committed run directories of every workload (and
-//! MariaDB's, and one bare history) gives exactly the `results.json`
-//! committed beside each as `expected.json`: a refactoring of the pipeline
-//! must not change a single verdict, anomaly, witness or figure.
+//! MariaDB's, and one bare history) gives exactly the `results.json` and
+//! `report.txt` committed beside each as `expected.json` and
+//! `expected.txt`: snapshots of the JSON and text reports, so a
+//! refactoring of the pipeline cannot change a single verdict, anomaly,
+//! witness, figure or line of the report unnoticed.
 //!
 //! The fixtures are real runs (`tests/fixtures/histories/<name>/`:
 //! `history.jsonl`, `test.json`, the run's own `results.json`); a directory
@@ -25,31 +27,20 @@ fn check_one(dir: &Path) -> Result<(), String> {
         .arg(&target)
         .output()
         .expect("running diverge check");
-    let expected = std::fs::read(dir.join("expected.json")).expect("expected.json");
-    let actual = std::fs::read(out.path().join("results.json")).map_err(|e| {
-        format!(
-            "no results.json ({e}); stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
-    if actual != expected {
-        let first = actual
-            .iter()
-            .zip(&expected)
-            .position(|(a, b)| a != b)
-            .unwrap_or(actual.len().min(expected.len()));
-        let around = |bytes: &[u8]| {
-            String::from_utf8_lossy(
-                &bytes[first.saturating_sub(120)..(first + 120).min(bytes.len())],
+    for (produced, snapshot) in [
+        ("results.json", "expected.json"),
+        ("report.txt", "expected.txt"),
+    ] {
+        let expected = std::fs::read(dir.join(snapshot)).expect("a committed snapshot");
+        let actual = std::fs::read(out.path().join(produced)).map_err(|e| {
+            format!(
+                "no {produced} ({e}); stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
             )
-            .into_owned()
-        };
-        return Err(format!(
-            "results.json differs from expected.json at byte {first}:\n  got: ...{}...\n want: ...{}...",
-            around(&actual),
-            around(&expected)
-        ));
+        })?;
+        same(produced, snapshot, &actual, &expected)?;
     }
+    let expected: Vec<u8> = std::fs::read(dir.join("expected.json")).unwrap();
     let expected_json: serde_json::Value = serde_json::from_slice(&expected).unwrap();
     let want_code = match &expected_json["valid"] {
         serde_json::Value::Bool(true) => 0,
@@ -60,6 +51,29 @@ fn check_one(dir: &Path) -> Result<(), String> {
         Some(code) if code == want_code => Ok(()),
         other => Err(format!("exit code {other:?}, want {want_code}")),
     }
+}
+
+/// `Err` naming the first byte where `actual` leaves `expected`.
+fn same(produced: &str, snapshot: &str, actual: &[u8], expected: &[u8]) -> Result<(), String> {
+    if actual != expected {
+        let first = actual
+            .iter()
+            .zip(expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(actual.len().min(expected.len()));
+        let around = |bytes: &[u8]| {
+            String::from_utf8_lossy(
+                &bytes[first.saturating_sub(120)..(first + 120).min(bytes.len())],
+            )
+            .into_owned()
+        };
+        return Err(format!(
+            "{produced} differs from {snapshot} at byte {first}:\n  got: ...{}...\n want: ...{}...",
+            around(actual),
+            around(expected)
+        ));
+    }
+    Ok(())
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use diverge::cli::{Cli, Command};
 use diverge::config::TestConfig;
-use diverge::control::testbed::Testbed;
+use diverge::nemesis::ClockFaults;
+use diverge::system::reference::Testbed;
 use serde_json::{Value, json};
 
 struct Bed {
@@ -282,10 +283,15 @@ async fn with_reordering_a_later_change_arrives_first() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clock_skew_is_applied_and_reset_through_the_admin_interface() {
     let bed = start(&["--nodes", "1"]).await;
-    let targets = bed.testbed.targets(bed.http.clone(), 1000);
-    targets.set_clock(0, -3_600_000).await;
+    let targets = bed.testbed.targets(bed.http.clone());
+    targets.set_offset(0, -3_600_000).await.unwrap();
     assert_eq!(bed.status(0).await["clock_offset_ms"], -3_600_000);
-    targets.set_clock(0, 0).await;
+    targets.set_offset(0, 0).await.unwrap();
+    assert_eq!(bed.status(0).await["clock_offset_ms"], 0);
+    // An offset the node refuses (beyond a year) is an error with its
+    // answer, and the clock stays where it was.
+    let refused = targets.set_offset(0, 400 * 86_400_000).await.unwrap_err();
+    assert!(refused.contains("HTTP 400"), "{refused}");
     assert_eq!(bed.status(0).await["clock_offset_ms"], 0);
 }
 

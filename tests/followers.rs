@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use diverge::cli::{Cli, Command as DivergeCommand};
 use diverge::config::TestConfig;
-use diverge::control::testbed::Testbed;
+use diverge::system::reference::Testbed;
 use serde_json::{Value, json};
 
 const BOUND: Duration = Duration::from_secs(10);

@@ -147,3 +147,42 @@ fn clock_skew_makes_last_write_wins_lose_more() {
         "clock skew lost {skewed} adds, no fault {calm}"
     );
 }
+
+#[test]
+fn nemesis_all_shows_every_fault_kind_once_there_are_as_many_windows() {
+    // 8 s at 0.5 s intervals: 8 windows for the 6 dealt kinds, and
+    // offline's own long window.
+    let (_, json, run_dir, _dir) = run(&[
+        "--nemesis",
+        "all",
+        "--nemesis-interval",
+        "0.5",
+        "--time-limit",
+        "8",
+        "--nodes",
+        "5",
+        "--seed",
+        "3",
+    ]);
+    let faults: std::collections::BTreeSet<&str> = json["run"]["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["fault"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        faults.into_iter().collect::<Vec<_>>(),
+        [
+            "clock",
+            "crash",
+            "duplicate",
+            "offline",
+            "partition",
+            "pause",
+            "reorder"
+        ],
+        "{}",
+        json["run"]["faults"]
+    );
+    assert!(nemesis_starts(&run_dir) >= 7);
+}

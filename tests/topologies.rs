@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use diverge::cli::{Cli, Command};
 use diverge::config::TestConfig;
-use diverge::control::testbed::Testbed;
+use diverge::system::reference::Testbed;
 use serde_json::{Value, json};
 
 struct Bed {

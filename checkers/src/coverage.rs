@@ -45,7 +45,7 @@ pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
             index.hist.index_of(*first),
         ));
     }
-    if workload == Workload::UniqueIds {
+    if !workload.judging().final_state {
         return reasons; // Judged on the generates alone.
     }
     let final_reads: usize = index.keys.iter().map(|k| k.final_reads.len()).sum();

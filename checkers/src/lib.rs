@@ -97,40 +97,28 @@ pub fn check_with(history: &[Op], opts: &CheckOptions) -> CheckResult {
 /// indexing pass plus per-key sorts.
 pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     let index = HistoryIndex::build(hist);
+    let judging = opts.workload.judging();
     let mut inconclusive = coverage::reasons(&index, opts.workload);
-    let mut anomalies = match opts.workload {
-        Workload::Set => lost_update::set(&index),
-        Workload::Register => lost_update::register(&index),
-        Workload::Counter => counter::check(&index),
-        Workload::ListAppend => list_append::check(&index),
-        Workload::Causal => {
-            let (anomalies, skipped) = causal::check_causal(&index);
-            inconclusive.extend(skipped);
-            anomalies
-        }
-        Workload::UniqueIds => unique_ids::check(&index),
-        Workload::Constraint => constraint::check(&index),
-    };
-    // Set divergence fits every workload with final reads except lists
-    // (order matters: list_append has its own). Value-level read checks fit
-    // every workload whose reads return written values.
-    if !matches!(opts.workload, Workload::ListAppend | Workload::UniqueIds) {
+    let (mut anomalies, skipped) = opts.workload.analyse(&index);
+    inconclusive.extend(skipped);
+    if judging.set_divergence {
         anomalies.extend(divergence::check(&index));
     }
     let mut lag = None;
     let mut lag_over_time = Vec::new();
     let mut staleness = None;
-    if !matches!(opts.workload, Workload::Counter | Workload::UniqueIds) {
+    if judging.reads != workload::ReadChecks::None {
         let facts = facts::build(&index);
-        let stale_mode = match opts.workload {
-            Workload::Set | Workload::ListAppend => Some(stale::Mode::Grow),
-            Workload::Register | Workload::Causal => Some(stale::Mode::Overwrite),
+        // One pass over the read elements feeds both read checks.
+        let mut stale = match judging.reads {
+            workload::ReadChecks::Stale(mode) => Some(stale::Checker::new(
+                &index,
+                &facts,
+                mode,
+                opts.workload == Workload::Causal,
+            )),
             _ => None,
         };
-        // One pass over the read elements feeds both read checks.
-        let mut stale = stale_mode.map(|mode| {
-            stale::Checker::new(&index, &facts, mode, opts.workload == Workload::Causal)
-        });
         let (read_anomalies, seen_at) = reads::check_and_observe(&index, &facts, stale.as_mut());
         anomalies.extend(read_anomalies);
         // The stale tables go first: the times are wider than the positions.
@@ -152,10 +140,7 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     result.lag = lag;
     result.lag_over_time = lag_over_time;
     result.availability = observe::availability(&index);
-    result.never_replicated = observe::never_replicated(
-        &index,
-        matches!(opts.workload, Workload::Set | Workload::ListAppend),
-    );
+    result.never_replicated = observe::never_replicated(&index, judging.accumulates);
     result.availability_windows = observe::availability_windows(&index);
     result.staleness = staleness;
     result
@@ -420,7 +405,7 @@ mod tests {
     fn workload_names() {
         assert_eq!("set".parse(), Ok(Workload::Set));
         assert_eq!("register".parse(), Ok(Workload::Register));
-        for w in Workload::all() {
+        for &w in Workload::all() {
             assert_eq!(w.name().parse(), Ok(w));
             assert_eq!(serde_json::to_value(w).unwrap(), w.name());
         }
@@ -428,7 +413,7 @@ mod tests {
         assert_eq!(
             "bank".parse::<Workload>().unwrap_err().to_string(),
             "unknown workload \"bank\": expected one of set, register, counter, list-append, \
-             causal, unique-ids, constraint"
+             causal, unique-ids, constraint, insert-update"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),

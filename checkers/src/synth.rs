@@ -106,6 +106,17 @@ impl Rng {
 
 /// Generates a history (see the module docs).
 pub fn synth_history(spec: &SynthSpec) -> Vec<Op> {
+    // Insert-update histories are register writes: synthesize those.
+    let register;
+    let spec = if spec.workload == Workload::InsertUpdate {
+        register = SynthSpec {
+            workload: Workload::Register,
+            ..spec.clone()
+        };
+        &register
+    } else {
+        spec
+    };
     let mut sim = Sim::new(spec);
     sim.run();
     let mut history = sim.finish();

@@ -1,11 +1,17 @@
-//! Which data model a history exercises; it decides what "lost" means.
+//! The workloads: which data model a history exercises, and how each is
+//! judged. This is the one place that says, per workload, which analyses
+//! run; `check_hist` only follows it (see [`Judging`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The workloads the checkers understand (formats in `docs/history.md`).
+use crate::anomaly::Anomaly;
+use crate::index::HistoryIndex;
+use crate::stale;
+
+/// The workloads diverge runs and checks (formats in `docs/history.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
@@ -23,19 +29,50 @@ pub enum Workload {
     UniqueIds,
     /// `claim`: insert-if-absent of a unique name.
     Constraint,
+    /// Rows inserted at one node, then updated: register `write`s whose
+    /// update must win over its insert.
+    InsertUpdate,
+}
+
+/// How the reads of a workload are judged beyond its own analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadChecks {
+    /// Reads return no written values to judge (numbers, ids).
+    None,
+    /// Impossible and aborted reads only.
+    Values,
+    /// Values and staleness, with the model of what a read should hold.
+    Stale(stale::Mode),
+}
+
+/// Which analyses judge a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Judging {
+    /// Judged on final reads (lost updates, divergence); without them the
+    /// verdict is unknown.
+    pub final_state: bool,
+    /// Final reads compared across nodes as sets of values.
+    pub set_divergence: bool,
+    pub reads: ReadChecks,
+    /// Values accumulate (sets, lists): a write is replicated once any
+    /// node's read holds it.
+    pub accumulates: bool,
 }
 
 impl Workload {
-    pub fn all() -> [Workload; 7] {
-        [
-            Workload::Set,
-            Workload::Register,
-            Workload::Counter,
-            Workload::ListAppend,
-            Workload::Causal,
-            Workload::UniqueIds,
-            Workload::Constraint,
-        ]
+    pub const ALL: &'static [Workload] = &[
+        Workload::Set,
+        Workload::Register,
+        Workload::Counter,
+        Workload::ListAppend,
+        Workload::Causal,
+        Workload::UniqueIds,
+        Workload::Constraint,
+        Workload::InsertUpdate,
+    ];
+
+    pub fn all() -> &'static [Workload] {
+        Self::ALL
     }
 
     pub fn name(self) -> &'static str {
@@ -47,6 +84,71 @@ impl Workload {
             Workload::Causal => "causal",
             Workload::UniqueIds => "unique-ids",
             Workload::Constraint => "constraint",
+            Workload::InsertUpdate => "insert-update",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            Workload::Set => {
+                "Shopping carts: unique elements added to per-key sets by read-modify-write"
+            }
+            Workload::Register => "Blind writes of unique values, and reads",
+            Workload::Counter => "Increments by random amounts (read-modify-write), and reads",
+            Workload::ListAppend => {
+                "Unique values appended to per-key lists, and reads of whole lists"
+            }
+            Workload::Causal => {
+                "Dependent writes in chains, and reads of the effect then its cause"
+            }
+            Workload::UniqueIds => "Auto-increment ids handed out by the nodes",
+            Workload::Constraint => "Unique names claimed by insert-if-absent",
+            Workload::InsertUpdate => {
+                "Rows inserted at one node, then updated (possibly at another): can an update overtake its insert?"
+            }
+        }
+    }
+
+    /// The analyses that judge this workload.
+    pub fn judging(self) -> Judging {
+        let judging = |final_state, set_divergence, reads, accumulates| Judging {
+            final_state,
+            set_divergence,
+            reads,
+            accumulates,
+        };
+        use ReadChecks::{None as NoReads, Stale, Values};
+        use stale::Mode::{Grow, Overwrite};
+        match self {
+            Workload::Set => judging(true, true, Stale(Grow), true),
+            Workload::ListAppend => judging(true, false, Stale(Grow), true),
+            Workload::Register | Workload::Causal | Workload::InsertUpdate => {
+                judging(true, true, Stale(Overwrite), false)
+            }
+            Workload::Counter => judging(true, true, NoReads, false),
+            Workload::Constraint => judging(true, true, Values, false),
+            Workload::UniqueIds => judging(false, false, NoReads, false),
+        }
+    }
+
+    /// The workload's own analysis: its anomalies, and reasons the
+    /// verdict may be inconclusive.
+    pub(crate) fn analyse(self, index: &HistoryIndex) -> (Vec<Anomaly>, Vec<String>) {
+        let alone = |anomalies| (anomalies, Vec::new());
+        match self {
+            Workload::Set => alone(crate::lost_update::set(index)),
+            Workload::Register | Workload::InsertUpdate => {
+                alone(crate::lost_update::register(index))
+            }
+            Workload::Counter => alone(crate::counter::check(index)),
+            Workload::ListAppend => alone(crate::list_append::check(index)),
+            Workload::Causal => {
+                let (anomalies, skipped) = crate::causal::check_causal(index);
+                (anomalies, skipped.into_iter().collect())
+            }
+            Workload::UniqueIds => alone(crate::unique_ids::check(index)),
+            Workload::Constraint => alone(crate::constraint::check(index)),
         }
     }
 }
@@ -59,18 +161,24 @@ impl fmt::Display for Workload {
 
 /// A workload name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown workload {0:?}: expected one of set, register, counter, list-append, causal, \
-     unique-ids, constraint"
-)]
+#[error("unknown workload {0:?}: expected one of {names}", names = names())]
 pub struct UnknownWorkload(pub String);
+
+fn names() -> String {
+    Workload::ALL
+        .iter()
+        .map(|w| w.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl FromStr for Workload {
     type Err = UnknownWorkload;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Workload::all()
-            .into_iter()
+        Workload::ALL
+            .iter()
+            .copied()
             .find(|w| w.name() == s)
             .ok_or_else(|| UnknownWorkload(s.to_owned()))
     }

@@ -26,7 +26,7 @@ fn spec(
 fn plantable(workload: Workload) -> Vec<AnomalyKind> {
     use AnomalyKind::*;
     match workload {
-        Workload::Set | Workload::Register => {
+        Workload::Set | Workload::Register | Workload::InsertUpdate => {
             vec![
                 LostUpdate,
                 Divergence,

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::topology::roles;
-use clap::ValueEnum;
 
-use crate::cli::{FsyncMode, Topology};
 use crate::config::TestConfig;
+use crate::domain::{FsyncMode, Named, Topology};
 
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
@@ -51,12 +50,8 @@ impl NodeSpec {
     ) -> Result<Vec<NodeSpec>> {
         let ids = config.node_ids();
         let leaders = &ids[..config.nodes];
-        let strategy = serde_json::to_value(config.strategy)?
-            .as_str()
-            .unwrap_or("lww")
-            .to_string();
-        let topology = Topology::from_str(&config.topology, false)
-            .map_err(|e| anyhow::anyhow!("topology {:?}: {e}", config.topology))?;
+        let strategy = config.strategy.name().to_string();
+        let topology = config.topology;
         let o = &config.options;
         let root = o
             .root
@@ -149,10 +144,7 @@ impl NodeSpec {
             "--strategy".into(),
             self.strategy.clone(),
             "--fsync".into(),
-            match self.fsync {
-                FsyncMode::Always => "always".into(),
-                FsyncMode::Never => "never".into(),
-            },
+            self.fsync.name().into(),
         ];
         args.extend([
             "--id-step".into(),

@@ -56,10 +56,7 @@ pub fn render(template: &str, spec: &NodeSpec) -> String {
         .map(|(id, addr)| format!("--peer {}", shell_quote(&format!("{id}={addr}"))))
         .collect::<Vec<_>>()
         .join(" ");
-    let fsync = match spec.fsync {
-        crate::cli::FsyncMode::Always => "always",
-        crate::cli::FsyncMode::Never => "never",
-    };
+    let fsync = crate::domain::Named::name(spec.fsync);
     let values = [
         ("id", shell_quote(&spec.id)),
         ("port", spec.port.to_string()),
@@ -93,7 +90,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::cli::FsyncMode;
+    use crate::domain::FsyncMode;
 
     fn spec() -> NodeSpec {
         NodeSpec {

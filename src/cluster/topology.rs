@@ -3,7 +3,7 @@
 //! Links exist for every directed pair; a node is only given the peers it
 //! sends to. Loops are prevented by the node-id path every change carries.
 
-use crate::cli::Topology;
+use crate::domain::Topology;
 
 /// One node's part in the topology.
 #[derive(Debug, Clone, PartialEq, Eq)]

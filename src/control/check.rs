@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::cli::CheckArgs;
 use crate::config::TestConfig;
-use crate::report;
+use crate::report::{self, RunReport};
 use crate::results::Results;
 
 /// How many lines of a bare history are read to infer its workload.
@@ -77,14 +77,12 @@ pub fn check(args: CheckArgs) -> Result<i32> {
     crate::say_raw!("{}", report::text::render(&results, !args.quiet));
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        report::json::write(&results, &out.join("results.json"))?;
-        std::fs::write(out.join("report.txt"), report::text::render(&results, true))?;
-        let test = run_dir
-            .as_deref()
-            .and_then(|d| std::fs::read_to_string(d.join("test.json")).ok())
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let html = report::html::render(&results, &history_path, test)?;
-        std::fs::write(out.join(report::html::FILE), html)?;
+        let report = RunReport {
+            results: &results,
+            history: &history_path,
+            test: (!test.is_null()).then_some(test),
+        };
+        report::write_run(&report, out)?;
     }
     Ok(results.exit_code())
 }

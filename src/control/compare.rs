@@ -5,45 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
 
-use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, execute, rundir};
-use crate::cli::{CompareArgs, RunArgs, StrategyName};
+use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, configure, execute, rundir};
+use crate::cli::CompareArgs;
 use crate::config::TestConfig;
-use crate::db::DbName;
+use crate::domain::{Named, Strategy, SystemName};
 use crate::report;
-use crate::results::Figures;
-
-/// The topologies this build can run. When `RunArgs` gains `--topology`,
-/// list its values here and assign it in [`set_topology`].
-pub const TOPOLOGIES: [&str; 5] = ["all-to-all", "ring", "star", "tree", "single-leader"];
-
-/// `compare.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Comparison {
-    pub started_at: String,
-    pub seed: u64,
-    pub workload: String,
-    pub nemesis: String,
-    /// The command line of the first row, for reference (each row's own
-    /// replay line is in its run directory).
-    pub replay: String,
-    pub rows: Vec<Row>,
-}
-
-/// One configuration's run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Row {
-    pub strategy: String,
-    pub topology: String,
-    pub test_name: String,
-    /// The run directory, relative to the results directory.
-    pub run_dir: Option<String>,
-    /// Set when the run could not complete (a harness error).
-    pub error: Option<String>,
-    pub figures: Option<Figures>,
-}
+use crate::results::{Comparison, Figures, Row};
 
 /// `diverge compare`; returns the exit code.
 pub async fn compare(args: CompareArgs) -> Result<i32> {
@@ -77,33 +45,37 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
 /// One validated config per strategy and topology, all with `seed`.
 pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
     let strategies = strategies(args)?;
-    let topologies: Vec<String> = if !args.topologies.is_empty() {
+    let topologies = if !args.topologies.is_empty() {
         args.topologies.clone()
-    } else if args.run.db == DbName::Mariadb {
+    } else if args.run.db == SystemName::Mariadb {
         // The one choice MariaDB's replication offers here.
-        vec!["ring".into(), "all-to-all".into()]
+        vec![
+            crate::domain::Topology::Ring,
+            crate::domain::Topology::AllToAll,
+        ]
     } else {
-        vec![super::name_of(&args.run.topology)]
+        vec![args.run.topology]
     };
     let mut configs = Vec::new();
-    for topology in &topologies {
-        for strategy in &strategies {
+    for &topology in &topologies {
+        for &strategy in &strategies {
             let mut row = args.run.clone();
             row.seed = Some(seed);
-            row.strategy = *strategy;
-            set_topology(&mut row, topology)?;
-            let strategy_name = strategy_label(&row);
+            row.strategy = strategy;
+            row.topology = topology;
+            let mut config = configure(&row, seed)?;
             let base = args
                 .run
                 .test_name
                 .clone()
-                .unwrap_or_else(|| format!("compare-{}", value_name(&args.run.workload)));
-            row.test_name = Some(if topologies.len() > 1 {
-                format!("{base}-{strategy_name}-{topology}")
+                .unwrap_or_else(|| format!("compare-{}", args.run.workload.name()));
+            let label = config.strategy_label();
+            config.test_name = if topologies.len() > 1 {
+                format!("{base}-{label}-{}", topology.name())
             } else {
-                format!("{base}-{strategy_name}")
-            });
-            configs.push(TestConfig::from_args(&row, seed)?);
+                format!("{base}-{label}")
+            };
+            configs.push(config);
         }
     }
     Ok(configs)
@@ -111,8 +83,8 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
 
 /// The strategies to run: `--strategies`, or every strategy; only the
 /// nodes' own when the system under test has no strategy to choose.
-fn strategies(args: &CompareArgs) -> Result<Vec<StrategyName>> {
-    if args.run.db == DbName::Mariadb {
+fn strategies(args: &CompareArgs) -> Result<Vec<Strategy>> {
+    if args.run.db == SystemName::Mariadb {
         if !args.strategies.is_empty() {
             bail!(
                 "invalid --strategies: MariaDB has no conflict strategies to compare (it applies \
@@ -121,7 +93,7 @@ fn strategies(args: &CompareArgs) -> Result<Vec<StrategyName>> {
             );
         }
         // A placeholder: rows are labelled `mariadb` (`strategy_label`).
-        return Ok(vec![StrategyName::Lww]);
+        return Ok(vec![Strategy::Lww]);
     }
     let fixed_nodes = args
         .run
@@ -149,54 +121,17 @@ fn strategies(args: &CompareArgs) -> Result<Vec<StrategyName>> {
         // `custom` needs handler files; it joins the default set only when
         // they are given.
         let handlers = args.run.on_write.is_some() || args.run.on_read.is_some();
-        StrategyName::value_variants()
-            .iter()
-            .copied()
-            .filter(|s| *s != StrategyName::Custom || handlers)
+        Strategy::ALL
+            .into_iter()
+            .filter(|s| *s != Strategy::Custom || handlers)
             .collect()
     } else {
         args.strategies.clone()
     })
 }
 
-/// How a row's strategy is shown: MariaDB has its own resolution.
-fn strategy_label(args: &RunArgs) -> String {
-    match args.db {
-        DbName::Mariadb => "mariadb".into(),
-        DbName::Reference => value_name(&args.strategy),
-    }
-}
-
-/// Give a row its topology.
-fn set_topology(args: &mut RunArgs, topology: &str) -> Result<()> {
-    match crate::cli::Topology::from_str(topology, false) {
-        Ok(t) => {
-            args.topology = t;
-            Ok(())
-        }
-        Err(_) => bail!(
-            "invalid --topologies: unknown topology {topology:?}; expected {}",
-            TOPOLOGIES.join(", ")
-        ),
-    }
-}
-
-fn value_name<T: ValueEnum>(value: &T) -> String {
-    value
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default()
-}
-
 fn label(config: &TestConfig) -> String {
-    format!("{}/{}", config_strategy(config), config.topology)
-}
-
-fn config_strategy(config: &TestConfig) -> String {
-    match config.db.name {
-        DbName::Mariadb => "mariadb".into(),
-        DbName::Reference => value_name(&config.strategy),
-    }
+    format!("{}/{}", config.strategy_label(), config.topology.name())
 }
 
 async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
@@ -204,7 +139,7 @@ async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
     let mut comparison = Comparison {
         started_at: chrono::Local::now().to_rfc3339(),
         seed,
-        workload: value_name(&first.workload),
+        workload: first.workload.name().to_string(),
         nemesis: first.nemesis.spelling(),
         replay: first.replay.clone(),
         rows: Vec::new(),
@@ -212,8 +147,8 @@ async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
     for (i, config) in configs.iter().enumerate() {
         crate::say!("\n[{}/{}] {}", i + 1, configs.len(), label(config));
         let mut row = Row {
-            strategy: config_strategy(config),
-            topology: config.topology.clone(),
+            strategy: config.strategy_label(),
+            topology: config.topology.name().to_string(),
             test_name: config.test_name.clone(),
             run_dir: None,
             error: None,
@@ -250,18 +185,11 @@ async fn run_all(configs: &[TestConfig], seed: u64) -> Result<Comparison> {
     Ok(comparison)
 }
 
-/// Write `compare.json` and `compare.html` into `results/compare/<stamp>/`
+/// Write every format of the comparison into `results/compare/<stamp>/`
 /// and point `results/latest-compare` at it.
 fn write(comparison: &Comparison, results: &Path) -> Result<PathBuf> {
     let dir = rundir::create_plain(&results.join("compare"))?;
-    std::fs::write(
-        dir.join("compare.json"),
-        serde_json::to_string_pretty(comparison)? + "\n",
-    )?;
-    std::fs::write(
-        dir.join("compare.html"),
-        report::compare::html(comparison, "../.."),
-    )?;
+    report::write_all(&report::compare::FORMATS, comparison, &dir)?;
     let stamp = dir
         .file_name()
         .context("comparison directory has no name")?;

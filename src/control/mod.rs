@@ -1,29 +1,28 @@
-//! The run's lifecycle: set up, run the workload, quiesce, final reads,
-//! stop the nodes, check, report; and `diverge check` for stored histories.
+//! The controller: every command's top, and one test's lifecycle.
 //!
-//! - [`run`]: `diverge run`.
+//! - [`run`]: `diverge run`, and [`execute`], one test from its config
+//!   (`compare` and `suite` run theirs through it).
+//! - [`lifecycle`]: the stages of a test, the same for every system.
+//! - [`judge`]: checking the history and building the results.
 //! - [`check`]: `diverge check`.
-//! - [`compare`]: `diverge compare`, one test across strategies and topologies.
+//! - [`compare`]: `diverge compare`, one test across configurations.
 //! - [`suite`]: `diverge suite`, scenario files checked against expectations.
 //! - [`progress`]: the live progress line of a run.
-//! - [`quiesce`]: waiting for replication backlogs to drain.
 //! - [`rundir`]: the results layout.
-//! - [`testbed`]: links and nodes wired together.
-//! - [`node_counters`]: counters read from the nodes' status at the end.
 
 mod check;
 pub mod compare;
-mod node_counters;
+pub mod judge;
+mod lifecycle;
 mod progress;
-mod quiesce;
 mod run;
 mod rundir;
 pub mod suite;
-pub mod testbed;
 
 pub use check::check;
 pub use compare::compare;
-pub use run::{Executed, check_options, checker_workload, execute, name_of, run};
+pub use judge::check_options;
+pub use run::{Executed, configure, execute, run};
 pub use suite::suite;
 
 /// Exit code for usage and harness errors.

@@ -1,16 +1,19 @@
-//! The nemesis: faults injected into the running cluster on a schedule drawn
-//! from the test seed.
+//! The nemesis: faults injected into the running system, on a schedule the
+//! test seed alone decides.
 //!
-//! - [`kind`]: the fault kinds and `--nemesis` parsing.
+//! - [`plan`]: the pure planner, seed to a list of timed fault actions
+//!   (shuffled rounds of the enabled kinds; offline's one long window).
 //! - [`partition`]: partition shapes as sets of cut links.
-//! - [`faults`]: starting and undoing each fault on the cluster and links.
-//! - [`schedule`]: the seeded loop that alternates faults and heals, records
-//!   each window in the history, and heals everything at the end.
+//! - [`targets`]: the capabilities a system offers faults (processes,
+//!   links, messages, clocks).
+//! - [`execute`]: applying a plan to a system's targets in time, recording
+//!   each window in the history, refusals as refusals.
 
-pub mod faults;
-pub mod kind;
+pub mod execute;
 pub mod partition;
-pub mod schedule;
+pub mod plan;
+pub mod targets;
 
-pub use kind::{FaultKind, NemesisSet};
-pub use schedule::{NemesisPlan, run_nemesis};
+pub use execute::FaultObserver;
+pub use plan::{Action, Fault, NemesisSpec, Plan, plan};
+pub use targets::{ClockFaults, CutMode, FaultTargets, LinkFaults, MessageFaults, ProcessFaults};

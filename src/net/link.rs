@@ -2,9 +2,8 @@
 //! receiver's real address, applying the link's current [`LinkBehaviour`].
 //!
 //! Each request's fate is decided when it arrives, under the link's lock, from
-//! the link's own seeded RNG: drop and hold take no draw; loss, reply loss,
-//! duplicate (and the copy's delay) and the delay are drawn in that order. The draws are reproducible for a given arrival
-//! order, but requests are handled concurrently, so arrival order and timing
+//! the link's own seeded RNG ([`super::fate::decide`]). The draws are
+//! reproducible for a given arrival order, but requests are handled concurrently, so arrival order and timing
 //! are not: the same seed gives the same stream of choices, not necessarily the
 //! same assignment of choices to messages.
 //!
@@ -14,14 +13,13 @@
 //! are in flight at once, so independent delays reorder them.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -29,12 +27,10 @@ use tokio::task::JoinHandle;
 
 use super::behaviour::{DropMode, LinkBehaviour};
 use super::counters::{LinkCounters, Stats};
-use super::delay::{chance, sample_delay};
+use super::fate::{self, Fate};
 
 /// Largest request body a link accepts (larger ones get 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// A duplicate copy goes out this long (at most) after the original.
-const DUPLICATE_DELAY_MS_MAX: u64 = 10;
 
 /// The shared state of one link: its behaviour, RNG, counters and signals.
 pub(crate) struct LinkState {
@@ -56,22 +52,6 @@ pub(crate) struct LinkState {
 struct Inner {
     rng: ChaCha8Rng,
     stats: Stats,
-}
-
-/// What happens to one request, decided on arrival.
-enum Fate {
-    Drop(DropMode),
-    Lose,
-    Forward(Plan),
-}
-
-struct Plan {
-    /// The release epoch the request was held at, if held.
-    held_at: Option<u64>,
-    delay: Duration,
-    /// Delay of the duplicate copy after the original, if duplicated.
-    duplicate_after: Option<Duration>,
-    reply_lost: bool,
 }
 
 impl LinkState {
@@ -140,33 +120,21 @@ impl LinkState {
         self.closed.send_replace(true);
     }
 
+    /// Decide one request's fate (a pure function of the behaviour and the
+    /// link's RNG) and count it.
     fn decide(&self) -> Fate {
         let behaviour = self.behaviour();
-        let epoch = *self.release.borrow();
         let mut inner = self.inner.lock().expect("link lock");
         let Inner { rng, stats } = &mut *inner;
         stats.received += 1;
-        if behaviour.drop {
-            stats.dropped += 1;
-            return Fate::Drop(behaviour.drop_mode);
+        let fate = fate::decide(&behaviour, rng);
+        match &fate {
+            Fate::Drop(_) => stats.dropped += 1,
+            Fate::Lose => stats.lost += 1,
+            Fate::Deliver(d) if d.held => stats.held += 1,
+            Fate::Deliver(_) => {}
         }
-        if chance(behaviour.loss, rng) {
-            stats.lost += 1;
-            return Fate::Lose;
-        }
-        let reply_lost = chance(behaviour.reply_loss, rng);
-        let duplicate_after = chance(behaviour.duplicate, rng)
-            .then(|| Duration::from_millis(rng.random_range(1..=DUPLICATE_DELAY_MS_MAX)));
-        let delay = sample_delay(&behaviour, rng);
-        if behaviour.hold {
-            stats.held += 1;
-        }
-        Fate::Forward(Plan {
-            held_at: behaviour.hold.then_some(epoch),
-            delay,
-            duplicate_after,
-            reply_lost,
-        })
+        fate
     }
 
     /// An error answer naming the link, e.g. `{"error":"link n1->n2: partitioned"}`.
@@ -178,6 +146,8 @@ impl LinkState {
     /// Carry one request across the link and produce the sender's answer.
     async fn carry(self: Arc<Self>, request: Request) -> Response {
         let arrived = Instant::now();
+        // The release epoch a held request waits past, read on arrival.
+        let epoch = *self.release.borrow();
         let plan = match self.decide() {
             Fate::Drop(DropMode::Refuse) => {
                 return self.error(StatusCode::SERVICE_UNAVAILABLE, "partitioned");
@@ -189,9 +159,9 @@ impl LinkState {
                 return self.error(StatusCode::SERVICE_UNAVAILABLE, "partitioned");
             }
             Fate::Lose => return self.error(StatusCode::SERVICE_UNAVAILABLE, "message lost"),
-            Fate::Forward(plan) => plan,
+            Fate::Deliver(plan) => plan,
         };
-        if let Some(epoch) = plan.held_at {
+        if plan.held {
             let _ = self.release.subscribe().wait_for(|e| *e > epoch).await;
         }
         if !plan.delay.is_zero() {

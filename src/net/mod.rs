@@ -6,7 +6,9 @@
 //!   listener on loopback; node A is given link (A, B)'s address as B's
 //!   address. The controller changes links' behaviour while the test runs.
 //! - [`behaviour`]: the fault verbs ([`LinkBehaviour`], [`Latency`], [`DropMode`]).
-//! - `link`: one link's server, its per-message decisions and the forwarding.
+//! - `link`: one link's server and the forwarding of each message.
+//! - [`fate`]: the pure decision of what happens to one message (drop,
+//!   loss, delay, hold, duplicate), shared with any simulated network.
 //! - [`delay`]: sampling latencies and reorder delays from a link's RNG.
 //! - [`counters`]: per-link counters and delay percentiles for the results.
 //! - [`tcp`]: TCP-level links (cut, latency, hold; counted like the HTTP
@@ -21,6 +23,7 @@
 pub mod behaviour;
 pub mod counters;
 pub mod delay;
+pub mod fate;
 mod link;
 pub mod tcp;
 #[cfg(test)]

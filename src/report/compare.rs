@@ -1,14 +1,41 @@
 //! The formats of a comparison (`diverge compare`): the table printed at
-//! the end and `compare.html`. (`compare.json` is the [`Comparison`] itself.)
+//! the end, `compare.json` (the [`Comparison`] itself) and `compare.html`.
 
 use std::fmt::Write;
 
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
+use super::Format;
 use super::html::escape;
-use crate::control::compare::{Comparison, Row};
-use crate::results::Figures;
+use crate::results::{Comparison, Figures, Row};
+
+/// `compare.json`.
+pub struct Json;
+/// `compare.html`, in `results/compare/<stamp>/`.
+pub struct Html;
+
+/// Every file a comparison's directory gets.
+pub const FORMATS: [&dyn Format<Comparison>; 2] = [&Json, &Html];
+
+impl Format<Comparison> for Json {
+    fn file_name(&self) -> &'static str {
+        "compare.json"
+    }
+    fn render(&self, comparison: &Comparison) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(comparison)? + "\n")
+    }
+}
+
+impl Format<Comparison> for Html {
+    fn file_name(&self) -> &'static str {
+        "compare.html"
+    }
+    fn render(&self, comparison: &Comparison) -> anyhow::Result<String> {
+        // Run directories are two levels up: results/compare/<stamp>/.
+        Ok(html(comparison, "../.."))
+    }
+}
 
 /// The columns, in order, as (header, cell) pairs of one row; `db` adds
 /// the database's findings (MariaDB rows).

@@ -1,12 +1,9 @@
 //! `results.json`: the results model, pretty-printed.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::results::Results;
 
-pub fn write(results: &Results, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(results)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+pub fn render(results: &Results) -> Result<String> {
+    Ok(serde_json::to_string_pretty(results)? + "\n")
 }

@@ -1,11 +1,15 @@
-//! Reports: one module per format, each rendering the same [`Results`].
+//! Reports: one module per format, each rendering a subject it knows.
 //!
 //! - [`text`]: the tables printed at the end of a run and saved as `report.txt`.
 //! - [`json`]: the `results.json` file.
 //! - [`html`]: `report.html`, the page people look at (charts, anomalies).
-//! - [`compare`]: the table and `compare.html` of `diverge compare`.
+//! - [`compare`]: the table, `compare.json` and `compare.html` of
+//!   `diverge compare`.
 //!
-//! Every format implements [`Report`], so a run writes them all the same way.
+//! Every format implements [`Format`] for its subject, and each subject has
+//! one list of its formats ([`RUN_FORMATS`], [`compare::FORMATS`]): `run`,
+//! `check`, `compare` and `suite` write every file through [`write_all`],
+//! so a new format is one module and one line in its list.
 
 pub mod compare;
 pub mod html;
@@ -18,52 +22,77 @@ use anyhow::{Context, Result};
 
 use crate::results::Results;
 
-/// A report format: one file in the run directory, rendered from the results
-/// (and, for formats that draw the run, the run directory's history).
-pub trait Report {
-    /// The file's name inside the run directory.
+/// One file a subject is rendered to.
+pub trait Format<S: ?Sized>: Sync {
+    /// The file's name inside the output directory.
     fn file_name(&self) -> &'static str;
-    /// Write the file into `run_dir`.
-    fn write(&self, results: &Results, run_dir: &Path) -> Result<()>;
+    fn render(&self, subject: &S) -> Result<String>;
 }
 
-/// `report.txt`.
+/// Render `subject` in every format of `formats` into `dir`.
+pub fn write_all<S: ?Sized>(formats: &[&dyn Format<S>], subject: &S, dir: &Path) -> Result<()> {
+    for format in formats {
+        let path = dir.join(format.file_name());
+        let text = format.render(subject)?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// What a run's reports are drawn from: its results, its history (the
+/// page draws the run from it) and its `test.json`, if any.
+pub struct RunReport<'a> {
+    pub results: &'a Results,
+    pub history: &'a Path,
+    pub test: Option<serde_json::Value>,
+}
+
+/// `report.txt`: the text report with every anomaly listed.
 pub struct Text;
 /// `results.json`.
 pub struct Json;
 /// `report.html`.
 pub struct Html;
 
-impl Report for Text {
+/// A format of run reports, whatever they borrow.
+pub type RunFormat = dyn for<'a> Format<RunReport<'a>>;
+
+/// Every file a run directory (or `diverge check --out`) gets.
+pub const RUN_FORMATS: [&RunFormat; 3] = [&Text, &Json, &Html];
+
+impl Format<RunReport<'_>> for Text {
     fn file_name(&self) -> &'static str {
         "report.txt"
     }
-    fn write(&self, results: &Results, run_dir: &Path) -> Result<()> {
-        let path = run_dir.join(self.file_name());
-        std::fs::write(&path, text::render(results, true))
-            .with_context(|| format!("writing {}", path.display()))
+    fn render(&self, report: &RunReport) -> Result<String> {
+        Ok(text::render(report.results, true))
     }
 }
 
-impl Report for Json {
+impl Format<RunReport<'_>> for Json {
     fn file_name(&self) -> &'static str {
         "results.json"
     }
-    fn write(&self, results: &Results, run_dir: &Path) -> Result<()> {
-        json::write(results, &run_dir.join(self.file_name()))
+    fn render(&self, report: &RunReport) -> Result<String> {
+        json::render(report.results)
     }
 }
 
-impl Report for Html {
+impl Format<RunReport<'_>> for Html {
     fn file_name(&self) -> &'static str {
         html::FILE
     }
-    fn write(&self, results: &Results, run_dir: &Path) -> Result<()> {
-        html::write(results, run_dir)
+    fn render(&self, report: &RunReport) -> Result<String> {
+        html::render(report.results, report.history, report.test.clone())
     }
 }
 
-/// Every format a run directory gets.
-pub fn all() -> [&'static dyn Report; 3] {
-    [&Text, &Json, &Html]
+/// Write every run format of `report` into `dir`.
+pub fn write_run(report: &RunReport, dir: &Path) -> Result<()> {
+    for format in RUN_FORMATS {
+        let path = dir.join(format.file_name());
+        let text = format.render(report)?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }

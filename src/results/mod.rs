@@ -2,12 +2,14 @@
 //! what the run itself observed (seed, quiescence, timings). Every report
 //! format renders from this one value.
 
+mod comparison;
 mod faults;
 mod figures;
 
 use diverge_checkers::{AnomalyKind, CheckResult, Validity};
 use serde::{Deserialize, Serialize};
 
+pub use comparison::{Comparison, Row};
 pub use faults::{FaultWindow, fault_windows, fault_windows_in};
 pub use figures::{Figures, verdict_name};
 

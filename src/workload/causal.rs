@@ -12,10 +12,53 @@
 //!   replication does without causal delivery, and what `--causal-delivery
 //!   on` (the effect carries its node's applied frontier) prevents.
 
+use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
 
-use super::Invocation;
+use super::api::KvApi;
+use super::bundle::{Bundle, Context, Gen, OverKv, StepRoute};
+use super::register::{self, Register};
+use super::{Completion, Invocation};
+use crate::domain::Workload;
+
+pub struct Causal;
+
+impl Bundle for Causal {
+    fn workload(&self) -> Workload {
+        Workload::Causal
+    }
+
+    fn next_step(&self, g: &mut Gen<'_>) -> Vec<Invocation> {
+        next_steps(g.rng, g.keys, g.session, g.sessions, &mut g.unique)
+    }
+
+    /// Sessions stay on one node, so what a session sees is what its node
+    /// delivered (and in what order).
+    fn step_route(&self) -> StepRoute {
+        StepRoute::Session
+    }
+
+    fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl OverKv for Causal {
+    /// Plain register reads and writes, never resolved on read: a
+    /// write-back would be a write the chains do not expect.
+    async fn execute(&self, node: &dyn KvApi, op: &Invocation, _: Context<'_>) -> Completion {
+        if op.f == "write" {
+            return register::write(node, op, None).await;
+        }
+        Register.execute(node, op, Context::default()).await
+    }
+
+    async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
+        Register.final_read(node, key).await
+    }
+}
 
 /// The ops of the next step of session `session` (of `sessions`), all sent
 /// to the session's node. An effect step's read carries the write that

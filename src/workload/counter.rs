@@ -3,19 +3,38 @@
 //! retried), `read` returns the counter. Siblings are resolved by taking the
 //! largest, as a naive application would (which is how increments get lost).
 
+use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
 
-use super::client::{CallError, NodeClient};
+use super::api::KvApi;
+use super::bundle::{Bundle, Context, Gen, OverKv};
+use super::rmw::read_modify_write;
 use super::{Completion, Invocation};
+use crate::domain::Workload;
 
-const ADD_ATTEMPTS: usize = 3;
+pub struct Counter;
 
-pub fn next(rng: &mut impl Rng, key: String) -> Invocation {
-    if rng.random_bool(0.8) {
-        Invocation::new("add", key, Value::from(rng.random_range(1..=5u64)))
-    } else {
-        Invocation::new("read", key, Value::Null)
+impl Bundle for Counter {
+    fn workload(&self) -> Workload {
+        Workload::Counter
+    }
+
+    fn next_step(&self, g: &mut Gen<'_>) -> Vec<Invocation> {
+        let key = g.key();
+        vec![if g.rng.random_bool(0.8) {
+            Invocation::new("add", key, Value::from(g.rng.random_range(1..=5u64)))
+        } else {
+            Invocation::new("read", key, Value::Null)
+        }]
+    }
+
+    fn reads_spread(&self) -> bool {
+        true
+    }
+
+    fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
     }
 }
 
@@ -24,26 +43,24 @@ pub fn current(values: &[Value]) -> i64 {
     values.iter().filter_map(Value::as_i64).max().unwrap_or(0)
 }
 
-pub async fn execute(client: &NodeClient, op: &Invocation) -> Completion {
-    if op.f != "add" {
-        return match client.read(&op.key).await {
-            Ok(reply) => Completion::ok(Value::from(current(&reply.values))),
-            Err(e) => Completion::fail(e.message()),
-        };
-    }
-    let amount = op.value.as_i64().unwrap_or(0);
-    for _ in 0..ADD_ATTEMPTS {
-        let reply = match client.read(&op.key).await {
-            Ok(reply) => reply,
-            Err(e) => return Completion::fail(format!("read before add: {}", e.message())),
-        };
-        let next = Value::from(current(&reply.values) + amount);
-        match client.write(&op.key, &next, Some(&reply.context)).await {
-            Ok(()) => return Completion::ok(op.value.clone()),
-            Err(CallError::Conflict) => continue,
-            Err(CallError::Definite(m)) => return Completion::fail(m),
-            Err(CallError::Indefinite(m)) => return Completion::info(m),
+#[async_trait]
+impl OverKv for Counter {
+    async fn execute(&self, node: &dyn KvApi, op: &Invocation, _: Context<'_>) -> Completion {
+        if op.f != "add" {
+            return match node.read(&op.key).await {
+                Ok(reply) => Completion::ok(Value::from(current(&reply.values))),
+                Err(e) => Completion::fail(e.message()),
+            };
         }
+        let amount = op.value.as_i64().unwrap_or(0);
+        read_modify_write(node, &op.key, "add", &op.value, |reply| {
+            Value::from(current(&reply.values) + amount)
+        })
+        .await
     }
-    Completion::fail(format!("stale context {ADD_ATTEMPTS} times"))
+
+    async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
+        let reply = node.read(key).await.map_err(|e| e.message())?;
+        Ok(Value::from(current(&reply.values)))
+    }
 }

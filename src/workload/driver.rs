@@ -1,40 +1,47 @@
-//! The client processes: each draws ops from its own seeded generator, routes
-//! them to a node, executes them, and records invocation and completion.
+//! The client processes, for every workload and every system: each draws
+//! steps from the workload's generator with its own seeded RNG, routes
+//! them to a node, paces itself to the target rate, executes each op over
+//! the node's connection and records its invocation and completion.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diverge_checkers::{OpType, Process};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
+use tokio::time::Instant;
 
-use super::client::NodeClient;
-use super::{
-    Completion, Invocation, causal, claims, counter, insert_update, list_append, register, set,
-};
-use crate::cli::{Routing, WorkloadName};
+use super::api::Conn;
+use super::bundle::{Bundle, Context, Gen, QueuedRoute, StepRoute};
+use super::failover::HomeRoutes;
+use super::on_read::OnRead;
+use super::{Completion, Invocation};
+use crate::domain::RoutingMode;
 use crate::history::HistoryHandle;
 use crate::seeds::sub_seed;
 
-/// What the clients run.
+/// What the clients run, and against which nodes.
 #[derive(Clone)]
 pub struct ClientPlan {
-    pub workload: WorkloadName,
+    pub bundle: &'static dyn Bundle,
     pub seed: u64,
     pub concurrency: usize,
     pub keys: Vec<String>,
-    pub routing: Routing,
+    pub routing: RoutingMode,
     /// Ops per second over all clients; `None` = unlimited.
     pub rate: Option<f64>,
     pub time_limit: Duration,
-    /// `--on-read`: the script the `set` and `register` clients resolve
-    /// siblings with.
-    pub on_read: Option<Arc<super::on_read::OnRead>>,
-    /// `--followers`: by leader index (the index into the clients' nodes),
-    /// the read-only followers a plain read may go to instead.
-    pub followers: Vec<Vec<NodeClient>>,
+    /// `--on-read`: the script siblings are resolved with.
+    pub on_read: Option<Arc<OnRead>>,
+    /// A connection to every node, by index; the first `leaders` take writes.
+    pub nodes: Vec<Conn>,
+    pub leaders: usize,
+    /// By leader index, the indices of its read-only followers, any of which
+    /// may serve a plain read instead of it.
+    pub followers: Vec<Vec<usize>>,
+    /// `--routing home-failover`: where each home's ops go now.
+    pub failover: Option<Arc<HomeRoutes>>,
 }
 
 /// Totals of what the clients did.
@@ -43,28 +50,22 @@ pub struct ClientTotals {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
-    /// Every key an op was invoked on (names are made up as the
-    /// constraint workload goes), for the final reads.
+    /// Every key an op was invoked on (names are made up as some workloads
+    /// go), for the final reads.
     pub keys: BTreeSet<String>,
 }
 
 /// Run every client process until the time limit; each finishes the op it
 /// has in flight (bounded by the op timeout) before returning.
-pub async fn run_clients(
-    plan: ClientPlan,
-    nodes: Vec<NodeClient>,
-    history: HistoryHandle,
-) -> ClientTotals {
+pub async fn run_clients(plan: ClientPlan, history: HistoryHandle) -> ClientTotals {
     let plan = Arc::new(plan);
-    let nodes = Arc::new(nodes);
     let deadline = Instant::now() + plan.time_limit;
-    let mut tasks = Vec::with_capacity(plan.concurrency);
-    for index in 0..plan.concurrency {
-        let (plan, nodes, history) = (plan.clone(), nodes.clone(), history.clone());
-        tasks.push(tokio::spawn(async move {
-            client_process(index, &plan, &nodes, &history, deadline).await
-        }));
-    }
+    let tasks: Vec<_> = (0..plan.concurrency)
+        .map(|session| {
+            let (plan, history) = (plan.clone(), history.clone());
+            tokio::spawn(async move { Client::new(session, &plan).run(&history, deadline).await })
+        })
+        .collect();
     let mut totals = ClientTotals::default();
     for task in tasks {
         if let Ok(t) = task.await {
@@ -77,206 +78,256 @@ pub async fn run_clients(
     totals
 }
 
-async fn client_process(
-    index: usize,
-    plan: &ClientPlan,
-    nodes: &[NodeClient],
-    history: &HistoryHandle,
-    deadline: Instant,
-) -> ClientTotals {
-    let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(plan.seed, "client", index as u64));
-    let mut totals = ClientTotals::default();
-    // A process that saw an indeterminate outcome is retired and replaced by
-    // a new process id (Jepsen's convention): its op may still be pending.
-    let mut process = index as u64;
-    let mut serial = 0u64;
-    // Unique across the test: every process has its own residue class.
-    let mut unique = move || {
-        serial += 1;
-        (serial - 1) * plan.concurrency as u64 + index as u64 + 1
-    };
-    let period = plan
-        .rate
-        .map(|rate| Duration::from_secs_f64(plan.concurrency as f64 / rate));
-    // Spread the clients' first ops over one period so they do not move in lockstep.
-    let mut next_start =
-        Instant::now() + period.map_or(Duration::ZERO, |p| p.mul_f64(rng.random::<f64>()));
-    // Ops queued by a multi-op step (causal chains), sent to the same node.
-    let mut pending: VecDeque<Invocation> = VecDeque::new();
-    let mut node = &nodes[0];
-    loop {
-        if let Some(period) = period {
-            let now = Instant::now();
-            if next_start > now {
-                tokio::time::sleep(next_start - now).await;
-            }
-            next_start = next_start.max(now) + period;
+/// One client process.
+struct Client<'p> {
+    plan: &'p ClientPlan,
+    session: usize,
+    rng: ChaCha8Rng,
+    /// The process id in the history: a process that saw an indeterminate
+    /// outcome is retired and replaced by a new id (Jepsen's convention),
+    /// as its op may still be pending.
+    process: u64,
+    serial: u64,
+    totals: ClientTotals,
+}
+
+impl<'p> Client<'p> {
+    fn new(session: usize, plan: &'p ClientPlan) -> Self {
+        Client {
+            plan,
+            session,
+            rng: ChaCha8Rng::seed_from_u64(sub_seed(plan.seed, "client", session as u64)),
+            process: session as u64,
+            serial: 0,
+            totals: ClientTotals::default(),
         }
-        if Instant::now() >= deadline {
-            break;
-        }
-        let (op, queued) = match pending.pop_front() {
-            Some(op) => {
-                // An update goes to any node, so it can race its insert.
-                if (plan.workload, plan.routing) == (WorkloadName::InsertUpdate, Routing::Random) {
-                    node = &nodes[rng.random_range(0..nodes.len())];
-                }
-                (op, true)
+    }
+
+    async fn run(mut self, history: &HistoryHandle, deadline: Instant) -> ClientTotals {
+        let plan = self.plan;
+        let period = plan
+            .rate
+            .map(|rate| Duration::from_secs_f64(plan.concurrency as f64 / rate));
+        // Spread the clients' first ops over one period so they do not move in lockstep.
+        let mut next_start =
+            Instant::now() + period.map_or(Duration::ZERO, |p| p.mul_f64(self.rng.random::<f64>()));
+        // The later ops of a step, sent after its first.
+        let mut pending: VecDeque<Invocation> = VecDeque::new();
+        let mut node = 0;
+        loop {
+            if let Some(period) = period {
+                tokio::time::sleep_until(next_start).await;
+                next_start = next_start.max(Instant::now()) + period;
             }
-            None => {
-                let key_index = rng.random_range(0..plan.keys.len());
-                let key = plan.keys[key_index].clone();
-                let mut steps = match plan.workload {
-                    WorkloadName::Set => vec![set::next(&mut rng, key, unique())],
-                    WorkloadName::Register => vec![register::next(&mut rng, key, unique())],
-                    WorkloadName::Counter => vec![counter::next(&mut rng, key)],
-                    WorkloadName::ListAppend => vec![list_append::next(&mut rng, key, unique())],
-                    WorkloadName::UniqueIds => vec![claims::next_generate()],
-                    WorkloadName::Constraint => {
-                        // Every few rounds of the clients a fresh name, so
-                        // that claims race for it on several leaders.
-                        let claimant = unique();
-                        let round = (claimant - 1) / (2 * plan.concurrency as u64);
-                        vec![claims::next_claim(format!("name-{round}"), claimant)]
-                    }
-                    WorkloadName::Causal => causal::next_steps(
-                        &mut rng,
-                        &plan.keys,
-                        index,
-                        plan.concurrency,
-                        &mut unique,
-                    ),
-                    WorkloadName::InsertUpdate => insert_update::next_steps(&mut unique),
+            if Instant::now() >= deadline {
+                break;
+            }
+            let (op, queued) = match pending.pop_front() {
+                Some(op) => {
+                    node = self.queued_node(node);
+                    (op, true)
                 }
-                .into_iter();
-                let first = steps.next().expect("a step has an op");
-                pending.extend(steps);
-                let home = plan
-                    .keys
-                    .iter()
-                    .position(|k| *k == first.key)
-                    .unwrap_or(index);
-                let leader = match (plan.workload, plan.routing) {
-                    // Causal sessions stay on one node, so what a session
-                    // sees is what its node delivered (and in what order).
-                    (WorkloadName::Causal, _) => index % nodes.len(),
-                    (_, Routing::Random) => rng.random_range(0..nodes.len()),
-                    (_, Routing::Home) => home % nodes.len(),
-                };
-                node = reader(plan, &first, leader, &mut rng).unwrap_or(&nodes[leader]);
-                (first, false)
+                None => {
+                    let mut steps = self.next_step().into_iter();
+                    let first = steps.next().expect("a step has an op");
+                    pending.extend(steps);
+                    node = self.first_node(&first);
+                    (first, false)
+                }
+            };
+            if !self.totals.keys.contains(&op.key) {
+                self.totals.keys.insert(op.key.clone());
+            }
+            let (kind, saw_value) = self.invoke(&op, node, queued, history).await;
+            // A write that follows a read goes out only if the read saw a value.
+            if saw_value && let Some(next) = op.then {
+                pending.push_front(*next);
+            }
+            match kind {
+                OpType::Ok => self.totals.ok += 1,
+                OpType::Fail => self.totals.fail += 1,
+                _ => {
+                    self.totals.info += 1;
+                    self.process += plan.concurrency as u64;
+                }
+            }
+        }
+        self.totals
+    }
+
+    fn next_step(&mut self) -> Vec<Invocation> {
+        let (session, sessions) = (self.session, self.plan.concurrency);
+        let serial = &mut self.serial;
+        // Unique across the test: every process has its own residue class.
+        let mut unique = move || {
+            *serial += 1;
+            (*serial - 1) * sessions as u64 + session as u64 + 1
+        };
+        self.plan.bundle.next_step(&mut Gen {
+            rng: &mut self.rng,
+            keys: &self.plan.keys,
+            session,
+            sessions,
+            unique: &mut unique,
+        })
+    }
+
+    /// The node of a step's first op: its leader by routing (or the
+    /// session's own), or one of that leader's followers for a plain read.
+    fn first_node(&mut self, op: &Invocation) -> usize {
+        let plan = self.plan;
+        let leaders = plan.leaders;
+        let leader = match (plan.bundle.step_route(), plan.routing) {
+            (StepRoute::Session, _) => self.session % leaders,
+            (_, RoutingMode::Random) => self.rng.random_range(0..leaders),
+            (_, RoutingMode::Home | RoutingMode::HomeFailover) => {
+                let home = plan.keys.iter().position(|k| *k == op.key);
+                home.unwrap_or(self.session) % leaders
             }
         };
-        if !totals.keys.contains(&op.key) {
-            totals.keys.insert(op.key.clone());
+        self.reader(op, leader).unwrap_or(leader)
+    }
+
+    /// The node of a step's later op.
+    fn queued_node(&mut self, node: usize) -> usize {
+        let plan = self.plan;
+        match (plan.bundle.queued_route(), plan.routing) {
+            (QueuedRoute::Redrawn, RoutingMode::Random) => self.rng.random_range(0..plan.leaders),
+            _ => node,
         }
-        let step = Step {
-            op: &op,
+    }
+
+    /// A follower of `leader` to send `op` to instead, or `None` for the
+    /// leader: a plain read (no write follows it) of a workload whose reads
+    /// spread goes to the leader or one of its followers, evenly. No random
+    /// draw without followers, so runs without them replay unchanged.
+    fn reader(&mut self, op: &Invocation, leader: usize) -> Option<usize> {
+        let followers = self.plan.followers.get(leader).filter(|f| !f.is_empty())?;
+        if !self.plan.bundle.reads_spread() || op.f != "read" || op.then.is_some() {
+            return None;
+        }
+        match self.rng.random_range(0..=followers.len()) {
+            0 => None,
+            f => Some(followers[f - 1]),
+        }
+    }
+
+    /// Record the invocation, execute the op, record the completion.
+    /// Returns the outcome and whether it was `ok` with at least one value.
+    async fn invoke(
+        &self,
+        op: &Invocation,
+        node: usize,
+        queued: bool,
+        history: &HistoryHandle,
+    ) -> (OpType, bool) {
+        let plan = self.plan;
+        // Under home failover a home's op goes to (and is recorded at) the
+        // node serving that home now.
+        let node = match &plan.failover {
+            Some(routes) if node < plan.leaders => routes.target(node),
+            _ => node,
+        };
+        let conn = &plan.nodes[node];
+        let pending = history
+            .op(Process::Client(self.process), op.f)
+            .key(&op.key)
+            .node(conn.node())
+            .invoke(op.value.clone());
+        let cx = Context {
             queued,
             on_read: plan.on_read.as_deref(),
         };
-        let (completion, saw_value) =
-            invoke(plan.workload, node, step, Process::Client(process), history).await;
-        // A write that follows a read goes out only if the read saw a value.
-        if saw_value && let Some(next) = op.then {
-            pending.push_front(*next);
+        let done: Completion = plan.bundle.execute(conn, op, cx).await;
+        let saw_value =
+            done.kind == OpType::Ok && done.value.as_array().is_some_and(|a| !a.is_empty());
+        let kind = done.kind;
+        match done.kind {
+            OpType::Ok => pending.ok(done.value),
+            // A failed or unknown op keeps the value it was invoked with.
+            other => pending.end(other, op.value.clone(), done.error),
         }
-        match completion {
-            OpType::Ok => totals.ok += 1,
-            OpType::Fail => totals.fail += 1,
-            _ => {
-                totals.info += 1;
-                process += plan.concurrency as u64;
+        (kind, saw_value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Workload;
+    use crate::workload::registry::of as bundle;
+
+    fn plan(workload: Workload, routing: RoutingMode) -> ClientPlan {
+        ClientPlan {
+            bundle: bundle(workload),
+            seed: 5,
+            concurrency: 4,
+            keys: (0..6).map(|i| format!("k{i}")).collect(),
+            routing,
+            rate: None,
+            time_limit: Duration::from_secs(1),
+            on_read: None,
+            nodes: Vec::new(),
+            leaders: 3,
+            followers: vec![vec![3, 4], vec![], vec![]],
+            failover: None,
+        }
+    }
+
+    #[test]
+    fn home_routing_sends_every_op_of_a_key_to_its_home() {
+        let plan = plan(Workload::Register, RoutingMode::Home);
+        let mut client = Client::new(1, &plan);
+        for _ in 0..200 {
+            let op = client.next_step().remove(0);
+            let home = plan.keys.iter().position(|k| *k == op.key).unwrap() % 3;
+            let node = client.first_node(&op);
+            // A plain read of k0/k3 may go to n1's followers (3, 4).
+            let followers = &plan.followers[home];
+            assert!(
+                node == home || followers.contains(&node),
+                "{op:?} -> {node}"
+            );
+            if op.f == "write" {
+                assert_eq!(node, home, "writes never go to followers");
             }
         }
     }
-    totals
-}
 
-/// A follower of `leader` to send `op` to instead, or `None` for the
-/// leader: a plain read (no write follows it) of a workload whose sessions
-/// are not pinned goes to the leader or one of its followers, evenly. No
-/// random draw without followers, so runs without them replay unchanged.
-fn reader<'a>(
-    plan: &'a ClientPlan,
-    op: &Invocation,
-    leader: usize,
-    rng: &mut impl Rng,
-) -> Option<&'a NodeClient> {
-    let followers = plan.followers.get(leader).filter(|f| !f.is_empty())?;
-    let spreads = matches!(
-        plan.workload,
-        WorkloadName::Set
-            | WorkloadName::Register
-            | WorkloadName::Counter
-            | WorkloadName::ListAppend
-    );
-    if !spreads || op.f != "read" || op.then.is_some() {
-        return None;
+    #[test]
+    fn unique_values_never_repeat_across_sessions() {
+        let plan = plan(Workload::Set, RoutingMode::Random);
+        let mut seen = BTreeSet::new();
+        for session in 0..4 {
+            let mut client = Client::new(session, &plan);
+            for _ in 0..500 {
+                let op = client.next_step().remove(0);
+                if op.f == "add" {
+                    assert!(seen.insert(op.value.as_u64().unwrap()), "{op:?} repeated");
+                }
+            }
+        }
+        assert!(seen.len() > 1000);
     }
-    match rng.random_range(0..=followers.len()) {
-        0 => None,
-        f => Some(&followers[f - 1]),
+
+    #[test]
+    fn sessions_of_the_causal_workload_stay_on_their_node() {
+        let plan = plan(Workload::Causal, RoutingMode::Random);
+        let mut client = Client::new(2, &plan);
+        for _ in 0..100 {
+            let op = client.next_step().remove(0);
+            assert_eq!(client.first_node(&op), 2);
+        }
     }
-}
 
-/// One op to execute and how.
-struct Step<'a> {
-    op: &'a Invocation,
-    /// The op is a later op of a multi-op step.
-    queued: bool,
-    on_read: Option<&'a super::on_read::OnRead>,
-}
-
-/// Record the invocation, execute the op, record the completion. Returns
-/// the outcome and whether it was `ok` with at least one value.
-async fn invoke(
-    workload: WorkloadName,
-    node: &NodeClient,
-    step: Step<'_>,
-    process: Process,
-    history: &HistoryHandle,
-) -> (OpType, bool) {
-    let Step {
-        op,
-        queued,
-        on_read,
-    } = step;
-    // Under home failover the op is recorded at, and sent to, the node
-    // serving its key now (not the key's home).
-    let node = &*node.pinned();
-    let invoke_value = if op.value.is_null() {
-        Value::Null
-    } else {
-        op.value.clone()
-    };
-    history.record(
-        process,
-        OpType::Invoke,
-        op.f,
-        Some(&op.key),
-        invoke_value,
-        Some(&node.id),
-        None,
-    );
-    let done: Completion = match workload {
-        WorkloadName::Set => set::execute(node, op, on_read).await,
-        WorkloadName::Register => register::execute(node, op, on_read).await,
-        WorkloadName::Causal => register::execute(node, op, None).await,
-        WorkloadName::Counter => counter::execute(node, op).await,
-        WorkloadName::ListAppend => list_append::execute(node, op).await,
-        WorkloadName::UniqueIds | WorkloadName::Constraint => claims::execute(node, op).await,
-        WorkloadName::InsertUpdate => insert_update::execute(node, op, queued).await,
-    };
-    let saw_value = done.kind == OpType::Ok && done.value.as_array().is_some_and(|a| !a.is_empty());
-    history.record(
-        process,
-        done.kind,
-        op.f,
-        Some(&op.key),
-        done.value,
-        Some(&node.id),
-        done.error,
-    );
-    (done.kind, saw_value)
+    #[test]
+    fn an_update_is_redrawn_under_random_routing_only() {
+        let random = plan(Workload::InsertUpdate, RoutingMode::Random);
+        let mut client = Client::new(0, &random);
+        let redrawn: BTreeSet<usize> = (0..100).map(|_| client.queued_node(0)).collect();
+        assert_eq!(redrawn, BTreeSet::from([0, 1, 2]));
+        let home = plan(Workload::InsertUpdate, RoutingMode::Home);
+        let mut client = Client::new(0, &home);
+        assert!((0..100).all(|_| client.queued_node(1) == 1));
+    }
 }

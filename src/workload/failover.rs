@@ -6,24 +6,21 @@
 //! accepted on two leaders, which is what conflict avoidance was meant to
 //! prevent.
 //!
-//! The nemesis tells [`HomeRoutes`] which nodes are faulted; each change of
-//! the routing is recorded as a `start-failover` / `stop-failover` nemesis op
-//! whose value maps every moved home to the node taking its ops. Clients
-//! keep addressing the home (the client driver only knows `home` routing):
-//! a [`Failover`] inside the home's [`super::client::NodeClient`] sends each
-//! request to wherever the home's ops currently go. The driver pins each op
-//! to that node when it invokes it ([`super::client::NodeClient::pinned`]),
-//! so the history names the node that served it.
+//! The nemesis tells [`HomeRoutes`] which nodes are faulted (it is the
+//! executor's [`FaultObserver`]); each change of the routing is recorded as
+//! a `start-failover` / `stop-failover` nemesis op whose value maps every
+//! moved home to the node taking its ops. The client driver sends each op
+//! of a home to [`HomeRoutes::target`] of it when it invokes the op, so the
+//! history names the node that served it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use diverge_checkers::{OpType, Process};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::history::HistoryHandle;
-use crate::http1::Http1Client;
+use crate::nemesis::FaultObserver;
 
 /// Where each home's ops go, and which nodes are faulted.
 #[derive(Debug)]
@@ -81,10 +78,10 @@ impl HomeRoutes {
         let after = self.moved();
         if before != after {
             if !before.is_empty() {
-                record(history, "stop-failover", json!(before));
+                history.nemesis_event("stop-failover", json!(before));
             }
             if !after.is_empty() {
-                record(history, "start-failover", json!(after));
+                history.nemesis_event("start-failover", json!(after));
             }
         }
     }
@@ -98,33 +95,9 @@ impl HomeRoutes {
     }
 }
 
-fn record(history: &HistoryHandle, f: &str, value: Value) {
-    history.record(
-        Process::Nemesis,
-        OpType::Invoke,
-        f,
-        None,
-        Value::Null,
-        None,
-        None,
-    );
-    history.record(Process::Nemesis, OpType::Ok, f, None, value, None, None);
-}
-
-/// Inside home `home`'s client: the connection of every node, to send each
-/// request where the home's ops go now.
-pub struct Failover {
-    pub home: usize,
-    pub routes: Arc<HomeRoutes>,
-    /// Every node's id and connection, by index.
-    pub nodes: Vec<(String, Arc<Http1Client>)>,
-}
-
-impl Failover {
-    /// The id and connection of the node serving the home's ops now.
-    pub fn current(&self) -> (&str, &Arc<Http1Client>) {
-        let (id, http) = &self.nodes[self.routes.target(self.home)];
-        (id, http)
+impl FaultObserver for HomeRoutes {
+    fn faulted(&self, nodes: &[usize], faulted: bool, history: &HistoryHandle) {
+        self.apply(nodes, faulted, history);
     }
 }
 
@@ -137,7 +110,8 @@ mod tests {
     fn faulted_homes_move_to_the_next_live_node_and_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.jsonl");
-        let recorder = Recorder::create(&path, std::time::Instant::now()).unwrap();
+        let clock = std::sync::Arc::new(crate::history::SinceStart::now());
+        let recorder = Recorder::create(&path, clock).unwrap();
         let history = recorder.handle();
         let ids: Vec<String> = ["n1", "n2", "n3"].map(String::from).into();
         let routes = HomeRoutes::new(ids);

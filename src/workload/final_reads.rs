@@ -1,13 +1,12 @@
-//! Final reads: after the cluster healed and quiesced, every key is read on
+//! Final reads: after the system healed and quiesced, every key is read on
 //! every node, recorded as `final-read` ops. Nodes are read concurrently;
 //! keys on one node in order, by one process per node.
 
-use diverge_checkers::{OpType, Process};
+use diverge_checkers::Process;
 use serde_json::Value;
 
-use super::client::NodeClient;
-use super::{counter, list_append, set};
-use crate::cli::WorkloadName;
+use super::api::Conn;
+use super::bundle::Bundle;
 use crate::history::HistoryHandle;
 
 /// Final-read processes are numbered from here, one per node, far above any
@@ -16,8 +15,8 @@ pub const FINAL_READ_PROCESS_BASE: u64 = 1_000_000_000;
 
 /// Read every key on every node; returns how many reads succeeded.
 pub async fn final_reads(
-    workload: WorkloadName,
-    nodes: &[NodeClient],
+    bundle: &dyn Bundle,
+    nodes: &[Conn],
     keys: &[String],
     history: &HistoryHandle,
 ) -> usize {
@@ -25,51 +24,17 @@ pub async fn final_reads(
         let process = Process::Client(FINAL_READ_PROCESS_BASE + i as u64);
         let mut ok = 0;
         for key in keys {
-            history.record(
-                process,
-                OpType::Invoke,
-                "final-read",
-                Some(key),
-                Value::Null,
-                Some(&node.id),
-                None,
-            );
-            match node.read(key).await {
-                Ok(reply) => {
-                    let value = match workload {
-                        WorkloadName::Set => set::elements_value(&reply.values),
-                        WorkloadName::Counter => Value::from(counter::current(&reply.values)),
-                        WorkloadName::ListAppend => {
-                            Value::Array(list_append::merged(&reply.values))
-                        }
-                        WorkloadName::Register
-                        | WorkloadName::Causal
-                        | WorkloadName::Constraint
-                        | WorkloadName::UniqueIds
-                        | WorkloadName::InsertUpdate => Value::Array(reply.values),
-                    };
-                    history.record(
-                        process,
-                        OpType::Ok,
-                        "final-read",
-                        Some(key),
-                        value,
-                        Some(&node.id),
-                        None,
-                    );
+            let op = history
+                .op(process, "final-read")
+                .key(key)
+                .node(node.node())
+                .invoke(Value::Null);
+            match bundle.final_read(node, key).await {
+                Ok(value) => {
+                    op.ok(value);
                     ok += 1;
                 }
-                Err(e) => {
-                    history.record(
-                        process,
-                        OpType::Fail,
-                        "final-read",
-                        Some(key),
-                        Value::Null,
-                        Some(&node.id),
-                        Some(e.message()),
-                    );
-                }
+                Err(e) => op.fail(Value::Null, e),
             }
         }
         ok

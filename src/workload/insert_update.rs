@@ -13,15 +13,40 @@
 
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use serde_json::Value;
 
-use super::client::{CallError, NodeClient};
+use super::api::KvApi;
+use super::bundle::{Bundle, Context, Gen, OverKv, QueuedRoute};
+use super::register::{self, Register};
 use super::{Completion, Invocation};
+use crate::domain::Workload;
 
 /// Longest wait for the insert to show at the node taking the update.
 const INSERT_VISIBLE_WITHIN: Duration = Duration::from_secs(1);
 /// Pause between reads while waiting for the insert.
 const POLL: Duration = Duration::from_millis(2);
+
+pub struct InsertUpdate;
+
+impl Bundle for InsertUpdate {
+    fn workload(&self) -> Workload {
+        Workload::InsertUpdate
+    }
+
+    fn next_step(&self, g: &mut Gen<'_>) -> Vec<Invocation> {
+        next_steps(&mut g.unique)
+    }
+
+    /// The update goes to any node, so it can race its insert.
+    fn queued_route(&self) -> QueuedRoute {
+        QueuedRoute::Redrawn
+    }
+
+    fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
+    }
+}
 
 /// The two ops of one step: the insert of a fresh key, then its update.
 /// `unique` gives values unique across the test.
@@ -34,42 +59,43 @@ pub fn next_steps(unique: &mut impl FnMut() -> u64) -> Vec<Invocation> {
     ]
 }
 
-/// Execute `op`: the update of its step if `is_update` (the driver knows:
-/// it is the step's queued second op), else the insert.
-pub async fn execute(client: &NodeClient, op: &Invocation, is_update: bool) -> Completion {
-    if is_update {
-        return update(client, op).await;
+#[async_trait]
+impl OverKv for InsertUpdate {
+    /// The insert, or (the step's queued second op) its update.
+    async fn execute(&self, node: &dyn KvApi, op: &Invocation, cx: Context<'_>) -> Completion {
+        if cx.queued {
+            update(node, op).await
+        } else {
+            register::write(node, op, None).await
+        }
     }
-    match client.write(&op.key, &op.value, None).await {
-        Ok(()) => Completion::ok(op.value.clone()),
-        Err(CallError::Indefinite(m)) => Completion::info(m),
-        Err(e) => Completion::fail(e.message()),
+
+    async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
+        Register.final_read(node, key).await
     }
 }
 
 /// Wait until the node shows the row, then write the update with the
 /// context it read. A row that does not show in time is a definite failure
 /// (nothing was written), as an UPDATE that found no row.
-async fn update(client: &NodeClient, op: &Invocation) -> Completion {
+async fn update(node: &dyn KvApi, op: &Invocation) -> Completion {
     let deadline = Instant::now() + INSERT_VISIBLE_WITHIN;
     let context = loop {
-        match client.read(&op.key).await {
+        match node.read(&op.key).await {
             Ok(reply) if !reply.values.is_empty() => break reply.context,
             Ok(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
             Ok(_) => {
                 return Completion::fail(format!(
                     "node {}: the insert of {} did not show within {:?}: no row to update",
-                    client.id, op.key, INSERT_VISIBLE_WITHIN
+                    node.node(),
+                    op.key,
+                    INSERT_VISIBLE_WITHIN
                 ));
             }
             Err(e) => return Completion::fail(format!("read before update: {}", e.message())),
         }
     };
-    match client.write(&op.key, &op.value, Some(&context)).await {
-        Ok(()) => Completion::ok(op.value.clone()),
-        Err(CallError::Indefinite(m)) => Completion::info(m),
-        Err(e) => Completion::fail(e.message()),
-    }
+    register::write(node, op, Some(&context)).await
 }
 
 #[cfg(test)]

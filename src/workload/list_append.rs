@@ -4,19 +4,32 @@
 
 use std::collections::HashSet;
 
-use rand::Rng;
+use async_trait::async_trait;
 use serde_json::Value;
 
-use super::client::{CallError, NodeClient};
+use super::api::KvApi;
+use super::bundle::{Bundle, Context, Gen, OverKv};
+use super::rmw::read_modify_write;
 use super::{Completion, Invocation};
+use crate::domain::Workload;
 
-const APPEND_ATTEMPTS: usize = 3;
+pub struct ListAppend;
 
-pub fn next(rng: &mut impl Rng, key: String, unique: u64) -> Invocation {
-    if rng.random_bool(0.7) {
-        Invocation::new("append", key, Value::from(unique))
-    } else {
-        Invocation::new("read", key, Value::Null)
+impl Bundle for ListAppend {
+    fn workload(&self) -> Workload {
+        Workload::ListAppend
+    }
+
+    fn next_step(&self, g: &mut Gen<'_>) -> Vec<Invocation> {
+        vec![g.write_or_read("append", 0.7)]
+    }
+
+    fn reads_spread(&self) -> bool {
+        true
+    }
+
+    fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
     }
 }
 
@@ -39,31 +52,27 @@ pub fn merged(values: &[Value]) -> Vec<Value> {
     list
 }
 
-pub async fn execute(client: &NodeClient, op: &Invocation) -> Completion {
-    if op.f != "append" {
-        return match client.read(&op.key).await {
-            Ok(reply) => Completion::ok(Value::Array(merged(&reply.values))),
-            Err(e) => Completion::fail(e.message()),
-        };
-    }
-    for _ in 0..APPEND_ATTEMPTS {
-        let reply = match client.read(&op.key).await {
-            Ok(reply) => reply,
-            Err(e) => return Completion::fail(format!("read before append: {}", e.message())),
-        };
-        let mut list = merged(&reply.values);
-        list.push(op.value.clone());
-        match client
-            .write(&op.key, &Value::Array(list), Some(&reply.context))
-            .await
-        {
-            Ok(()) => return Completion::ok(op.value.clone()),
-            Err(CallError::Conflict) => continue,
-            Err(CallError::Definite(m)) => return Completion::fail(m),
-            Err(CallError::Indefinite(m)) => return Completion::info(m),
+#[async_trait]
+impl OverKv for ListAppend {
+    async fn execute(&self, node: &dyn KvApi, op: &Invocation, _: Context<'_>) -> Completion {
+        if op.f != "append" {
+            return match self.final_read(node, &op.key).await {
+                Ok(list) => Completion::ok(list),
+                Err(e) => Completion::fail(e),
+            };
         }
+        read_modify_write(node, &op.key, "append", &op.value, |reply| {
+            let mut list = merged(&reply.values);
+            list.push(op.value.clone());
+            Value::Array(list)
+        })
+        .await
     }
-    Completion::fail(format!("stale context {APPEND_ATTEMPTS} times"))
+
+    async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
+        let reply = node.read(key).await.map_err(|e| e.message())?;
+        Ok(Value::Array(merged(&reply.values)))
+    }
 }
 
 #[cfg(test)]

@@ -1,34 +1,47 @@
-//! Workloads: each is a bundle of an op generator, a client that executes
-//! ops against a node, and the shape of its final reads. `run_clients`
-//! drives `--concurrency` client processes against the cluster until the
-//! time limit, recording every op in the history.
+//! Workloads: each is one bundle ([`Bundle`]) of an op generator, how its
+//! ops route, how it executes them over each protocol it supports (the
+//! key-value API of the reference nodes, SQL), and the shape of its final
+//! reads, registered under its name ([`registry`]). One driver runs every
+//! workload against every system; one final-read pass reads them all.
 //!
-//! - [`client`]: HTTP calls to a node and which failures are definite.
+//! - [`api`]: the connections systems hand out ([`Conn`]: [`KvApi`],
+//!   [`SqlApi`]) and the table of definite and indefinite failures.
+//! - [`bundle`]: the workload trait; [`registry`]: every workload by name.
 //! - [`set`], [`register`], [`counter`], [`list_append`], [`causal`],
-//!   [`claims`] (unique ids and constraints), [`insert_update`]: the workloads.
+//!   [`unique_ids`], [`constraint`], [`insert_update`]: the workloads.
+//! - [`sql`]: the schema and outcomes the SQL workloads share.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
 //! - [`failover`]: `--routing home-failover`, home routing whose faulted
 //!   homes' ops move to another node.
 //! - [`on_read`]: the `--on-read` script the clients resolve siblings with.
 
+pub mod api;
+pub mod bundle;
 pub mod causal;
-pub mod claims;
-pub mod client;
+pub mod constraint;
 pub mod counter;
-mod driver;
+pub mod driver;
 pub mod failover;
 mod final_reads;
 pub mod insert_update;
 pub mod list_append;
 pub mod on_read;
 pub mod register;
+pub mod registry;
+mod rmw;
 pub mod set;
+pub mod sql;
+pub mod unique_ids;
 
-pub use driver::{ClientPlan, run_clients};
+pub use api::{CallError, Conn, Dialect, KvApi, Protocol, ReadReply, SqlApi, SqlParam};
+pub use bundle::Bundle;
+pub use driver::{ClientPlan, ClientTotals, run_clients};
 pub use final_reads::{FINAL_READ_PROCESS_BASE, final_reads};
+pub use registry::of as bundle_of;
 
 use diverge_checkers::OpType;
+
 use serde_json::Value;
 
 /// An op about to be invoked.
@@ -81,6 +94,22 @@ impl Completion {
             kind: OpType::Fail,
             value: Value::Null,
             error: Some(error),
+        }
+    }
+
+    /// A call's failure: unknown outcome for an indefinite one, else `fail`.
+    pub fn failed(error: CallError) -> Self {
+        match error {
+            CallError::Indefinite(m) => Completion::info(m),
+            other => Completion::fail(other.message()),
+        }
+    }
+
+    /// A call's outcome: `ok` with its value, or [`Completion::failed`].
+    pub fn of(outcome: Result<Value, CallError>) -> Self {
+        match outcome {
+            Ok(value) => Completion::ok(value),
+            Err(e) => Completion::failed(e),
         }
     }
 

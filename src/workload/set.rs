@@ -1,45 +1,97 @@
 //! The `set` workload: a shopping cart per key. `add` puts a unique element
-//! into the key's set by read-modify-write (read values and context, merge
-//! siblings as an application would, add, write back with the context);
-//! `read` returns the whole set. With an on-read resolver (`--on-read`),
-//! siblings are resolved by the script instead of the client's union, and a
-//! read that finds siblings writes the resolution back with its context.
+//! into the key's set; `read` returns the whole set.
+//!
+//! Over the key-value API an add is a read-modify-write: read values and
+//! context, merge siblings as an application would, add, write back with
+//! the context. With an on-read resolver (`--on-read`), siblings are
+//! resolved by the script instead of the client's union, and a read that
+//! finds siblings writes the resolution back with its context. Over SQL an
+//! add inserts one `(k, e)` row.
 
 use std::collections::BTreeSet;
 
-use rand::Rng;
+use async_trait::async_trait;
 use serde_json::Value;
 
-use super::client::{CallError, NodeClient, ReadReply};
+use super::api::{KvApi, ReadReply, SqlApi, SqlParam};
+use super::bundle::{Bundle, Context, Gen, OverKv, OverSql};
 use super::on_read::OnRead;
-use super::{Completion, Invocation};
+use super::rmw::read_modify_write;
+use super::{Completion, Invocation, sql};
+use crate::domain::Workload;
 
-/// How often a stale context is retried with a fresh read before the add fails.
-const ADD_ATTEMPTS: usize = 3;
+pub struct Set;
 
-pub fn next(rng: &mut impl Rng, key: String, unique: u64) -> Invocation {
-    if rng.random_bool(0.8) {
-        Invocation::new("add", key, Value::from(unique))
-    } else {
-        Invocation::new("read", key, Value::Null)
+impl Bundle for Set {
+    fn workload(&self) -> Workload {
+        Workload::Set
+    }
+
+    fn next_step(&self, g: &mut Gen<'_>) -> Vec<Invocation> {
+        vec![g.write_or_read("add", 0.8)]
+    }
+
+    fn reads_spread(&self) -> bool {
+        true
+    }
+
+    fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
+    }
+
+    fn over_sql(&self) -> Option<&dyn OverSql> {
+        Some(self)
     }
 }
 
-pub async fn execute(client: &NodeClient, op: &Invocation, on_read: Option<&OnRead>) -> Completion {
-    match op.f {
-        "add" => add(client, &op.key, &op.value, on_read).await,
-        _ => match client.read(&op.key).await {
+#[async_trait]
+impl OverKv for Set {
+    async fn execute(&self, node: &dyn KvApi, op: &Invocation, cx: Context<'_>) -> Completion {
+        if op.f == "add" {
+            return add(node, &op.key, &op.value, cx.on_read).await;
+        }
+        match node.read(&op.key).await {
             Ok(reply) => {
                 // The read saw what the node holds; the write-back only
                 // tidies siblings up, and its outcome does not change it.
-                if let Some(resolved) = resolve(on_read, &op.key, &reply) {
-                    let _ = client.write(&op.key, &resolved, Some(&reply.context)).await;
+                if let Some(resolved) = resolve(cx.on_read, &op.key, &reply) {
+                    let _ = node.write(&op.key, &resolved, Some(&reply.context)).await;
                 }
                 Completion::ok(elements_value(&reply.values))
             }
             // A read has no effect, so any failure to read is definite.
             Err(e) => Completion::fail(e.message()),
-        },
+        }
+    }
+
+    async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
+        let reply = node.read(key).await.map_err(|e| e.message())?;
+        Ok(elements_value(&reply.values))
+    }
+}
+
+#[async_trait]
+impl OverSql for Set {
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion {
+        if op.f != "add" {
+            return sql::read_completion(OverSql::final_read(self, node, &op.key).await);
+        }
+        let params = [
+            SqlParam::Text(op.key.clone()),
+            SqlParam::Int(op.value.as_i64().unwrap_or(0)),
+        ];
+        let done = node
+            .exec("INSERT INTO elements (k, e) VALUES (?, ?)", &params)
+            .await;
+        sql::write_completion(done, &op.value)
+    }
+
+    async fn final_read(&self, node: &dyn SqlApi, key: &str) -> Result<Value, String> {
+        let params = [SqlParam::Text(key.to_string())];
+        sql::ints(
+            node.query_ints("SELECT e FROM elements WHERE k = ? ORDER BY e", &params)
+                .await,
+        )
     }
 }
 
@@ -51,31 +103,16 @@ fn resolve(on_read: Option<&OnRead>, key: &str, reply: &ReadReply) -> Option<Val
     Some(elements_value(std::slice::from_ref(&value)))
 }
 
-async fn add(
-    client: &NodeClient,
-    key: &str,
-    element: &Value,
-    on_read: Option<&OnRead>,
-) -> Completion {
-    for _ in 0..ADD_ATTEMPTS {
-        let reply = match client.read(key).await {
-            Ok(reply) => reply,
-            Err(e) => return Completion::fail(format!("read before add: {}", e.message())),
-        };
-        let mut set = match resolve(on_read, key, &reply) {
+async fn add(node: &dyn KvApi, key: &str, element: &Value, on_read: Option<&OnRead>) -> Completion {
+    read_modify_write(node, key, "add", element, |reply| {
+        let mut set = match resolve(on_read, key, reply) {
             Some(resolved) => elements(std::slice::from_ref(&resolved)),
             None => elements(&reply.values),
         };
         set.insert(ElementKey(element.clone()));
-        let merged = Value::Array(set.into_iter().map(|e| e.0).collect());
-        match client.write(key, &merged, Some(&reply.context)).await {
-            Ok(()) => return Completion::ok(element.clone()),
-            Err(CallError::Conflict) => continue,
-            Err(CallError::Definite(m)) => return Completion::fail(m),
-            Err(CallError::Indefinite(m)) => return Completion::info(m),
-        }
-    }
-    Completion::fail(format!("stale context {ADD_ATTEMPTS} times"))
+        Value::Array(set.into_iter().map(|e| e.0).collect())
+    })
+    .await
 }
 
 /// The union of every sibling's elements (a sibling that is not an array is

@@ -101,6 +101,33 @@ impl StrategyKind {
         }
     }
 
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            StrategyKind::Lww => {
+                "Last write wins: node-local wall-clock timestamps, node id breaks ties"
+            }
+            StrategyKind::UniqueId => {
+                "Each write gets a random 64-bit id; among concurrent writes the highest id wins"
+            }
+            StrategyKind::Priority => {
+                "Among concurrent writes, the one from the higher-priority node wins (--priority)"
+            }
+            StrategyKind::Merge => {
+                "Concurrent values are merged: arrays unioned, strings sorted and joined, others collected"
+            }
+            StrategyKind::Siblings => {
+                "Dotted version vectors: every concurrent write kept and returned as a sibling"
+            }
+            StrategyKind::Custom => {
+                "User handlers from files: --on-write (in the node) and/or --on-read (in the clients)"
+            }
+            StrategyKind::Crdt => {
+                "CRDTs in the node: observed-remove sets for arrays, PN-counters for integers"
+            }
+        }
+    }
+
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }

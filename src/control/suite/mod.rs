@@ -22,7 +22,6 @@ use tabled::{Table, Tabled};
 
 use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, execute};
 use crate::cli::SuiteArgs;
-use crate::config::TestConfig;
 use crate::results::Figures;
 use scenario::Scenario;
 
@@ -154,7 +153,7 @@ async fn run_one(s: &Scenario) -> Outcome {
         replay: String::new(),
     };
     let figures = async {
-        let config = TestConfig::from_args(&s.args, rand::random())?;
+        let config = super::configure(&s.args, rand::random())?;
         outcome.replay = config.replay.clone();
         let executed = execute(&config).await?;
         outcome.run_dir = Some(executed.run_dir.display().to_string());

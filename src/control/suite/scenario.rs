@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use crate::cli::{Cli, Command, RunArgs};
-use crate::config::TestConfig;
 
 use super::expect::{Expectation, Figure};
 
@@ -112,12 +111,31 @@ pub fn load(path: &Path, results: &Path) -> Result<Scenario, ScenarioError> {
     let name = path
         .file_stem()
         .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
-    let mut description = None;
-    let mut expect = Vec::new();
-    let mut argv: Vec<String> = vec!["diverge".into(), "run".into()];
-    let mut has_test_name = false;
-    let mut has_results = false;
-    for (key, value) in &table {
+    let parts = read_table(&source, &table)?;
+    let args = run_args(&source, &name, parts.argv, results)?;
+    Ok(Scenario {
+        name,
+        path: path.to_path_buf(),
+        description: parts.description,
+        args,
+        expect: parts.expect,
+    })
+}
+
+/// A scenario table, read: the run's flags, its expectations, its description.
+struct Parts {
+    argv: Vec<String>,
+    expect: Vec<Expectation>,
+    description: Option<String>,
+}
+
+fn read_table(source: &Source, table: &toml::Table) -> Result<Parts, ScenarioError> {
+    let mut parts = Parts {
+        argv: Vec::new(),
+        expect: Vec::new(),
+        description: None,
+    };
+    for (key, value) in table {
         if key == "expect" {
             let toml::Value::Table(rules) = value else {
                 return Err(source.error(key, "must be a table: [expect]"));
@@ -127,16 +145,14 @@ pub fn load(path: &Path, results: &Path) -> Result<Scenario, ScenarioError> {
                 let figure = Figure::parse(figure).map_err(|p| source.error(&field, p))?;
                 let expectation =
                     Expectation::parse(figure, rule).map_err(|p| source.error(&field, p))?;
-                expect.push(expectation);
+                parts.expect.push(expectation);
             }
             continue;
         }
         if DESCRIPTIVE.contains(&key.as_str()) {
-            description = value.as_str().map(str::to_string);
+            parts.description = value.as_str().map(str::to_string);
             continue;
         }
-        has_test_name |= key == "test-name";
-        has_results |= key == "results";
         let option = flag(key, value).map_err(|p| source.error(key, p))?;
         // Each option alone first, so a bad one is named precisely.
         let mut alone = vec!["diverge".to_string(), "run".to_string()];
@@ -144,9 +160,9 @@ pub fn load(path: &Path, results: &Path) -> Result<Scenario, ScenarioError> {
         if let Err(e) = Cli::try_parse_from(&alone) {
             return Err(source.error(key, clap_problem(&e)));
         }
-        argv.extend(option);
+        parts.argv.extend(option);
     }
-    if expect.is_empty() {
+    if parts.expect.is_empty() {
         return Err(ScenarioError {
             file: source.file.clone(),
             line: 1,
@@ -154,12 +170,26 @@ pub fn load(path: &Path, results: &Path) -> Result<Scenario, ScenarioError> {
             problem: "no [expect] table: a scenario must expect something".into(),
         });
     }
-    if !has_test_name {
+    Ok(parts)
+}
+
+/// The scenario's flags as a run's, with its test name and results
+/// directory defaulted, validated as the command line is (field named).
+fn run_args(
+    source: &Source,
+    name: &str,
+    options: Vec<String>,
+    results: &Path,
+) -> Result<RunArgs, ScenarioError> {
+    let given = |flag: &str| options.iter().any(|o| o.starts_with(flag));
+    let mut argv: Vec<String> = vec!["diverge".into(), "run".into()];
+    if !given("--test-name") {
         argv.push(format!("--test-name=suite-{name}"));
     }
-    if !has_results {
+    if !given("--results") {
         argv.push(format!("--results={}", results.display()));
     }
+    argv.extend(options);
     let args = match Cli::try_parse_from(&argv) {
         Ok(Cli {
             command: Command::Run(args),
@@ -167,17 +197,10 @@ pub fn load(path: &Path, results: &Path) -> Result<Scenario, ScenarioError> {
         Ok(_) => unreachable!("parsed as run"),
         Err(e) => return Err(source.error("-", clap_problem(&e))),
     };
-    // The same validation as the command line, with the field named.
-    if let Err(e) = TestConfig::from_args(&args, 0) {
+    if let Err(e) = crate::control::configure(&args, 0) {
         return Err(source.error(e.flag, e.problem));
     }
-    Ok(Scenario {
-        name,
-        path: path.to_path_buf(),
-        description,
-        args,
-        expect,
-    })
+    Ok(args)
 }
 
 /// The command-line spelling of one option.

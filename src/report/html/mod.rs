@@ -19,21 +19,13 @@ mod system;
 use std::collections::HashSet;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use diverge_checkers::AnomalyKind;
 
 use crate::results::Results;
 
 /// The file name inside the run directory.
 pub const FILE: &str = "report.html";
-
-/// Write `run_dir/report.html` from `results` and `run_dir/history.jsonl`
-/// (and `test.json` when present).
-pub fn write(results: &Results, run_dir: &Path) -> Result<()> {
-    let html = render(results, &run_dir.join("history.jsonl"), test_json(run_dir))?;
-    let path = run_dir.join(FILE);
-    std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))
-}
 
 /// The page for `results` of the history at `history`; `test` is the run's
 /// test.json, if any.
@@ -61,11 +53,6 @@ pub fn render(
         digest: &digest,
     };
     Ok(page.render())
-}
-
-fn test_json(run_dir: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(run_dir.join("test.json")).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 /// The witness ops of the anomalies the page lists.

@@ -9,15 +9,16 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 
 use super::server;
-use crate::db::DbTopology;
+use crate::domain::Topology;
 use crate::results::DbFinding;
 
 /// The masters instance `i` (0-based) of `n` replicates from.
-pub fn masters_of(topology: DbTopology, n: usize, i: usize) -> Vec<usize> {
+/// Only ring and all-to-all are configured (`Supports::topologies`).
+pub fn masters_of(topology: Topology, n: usize, i: usize) -> Vec<usize> {
     match topology {
-        DbTopology::Ring if n > 1 => vec![(i + n - 1) % n],
-        DbTopology::Ring => vec![],
-        DbTopology::AllToAll => (0..n).filter(|&m| m != i).collect(),
+        Topology::Ring if n > 1 => vec![(i + n - 1) % n],
+        Topology::Ring => vec![],
+        _ => (0..n).filter(|&m| m != i).collect(),
     }
 }
 
@@ -208,10 +209,10 @@ mod tests {
 
     #[test]
     fn ring_and_all_to_all_masters() {
-        assert_eq!(masters_of(DbTopology::Ring, 3, 0), vec![2]);
-        assert_eq!(masters_of(DbTopology::Ring, 3, 1), vec![0]);
-        assert_eq!(masters_of(DbTopology::Ring, 1, 0), Vec::<usize>::new());
-        assert_eq!(masters_of(DbTopology::AllToAll, 3, 1), vec![0, 2]);
+        assert_eq!(masters_of(Topology::Ring, 3, 0), vec![2]);
+        assert_eq!(masters_of(Topology::Ring, 3, 1), vec![0]);
+        assert_eq!(masters_of(Topology::Ring, 1, 0), Vec::<usize>::new());
+        assert_eq!(masters_of(Topology::AllToAll, 3, 1), vec![0, 2]);
     }
 
     fn channel(master: &str, sql: &str, pos: u64) -> Channel {

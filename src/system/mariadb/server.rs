@@ -10,11 +10,10 @@ use anyhow::{Context, Result, bail};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 
-use crate::cli::FsyncMode;
 use crate::cluster::{NodeProcess, NodeSpec};
-use crate::config::TestConfig;
-use crate::config::shell_quote;
-use crate::db::DbTopology;
+use crate::config::{TestConfig, shell_quote};
+use crate::domain::{FsyncMode, Topology};
+use crate::workload::{Dialect, sql};
 
 /// The SQL user diverge connects as (created locally on every instance,
 /// never replicated), and the schema every workload uses.
@@ -22,16 +21,22 @@ pub const USER: &str = "diverge";
 pub const SCHEMA: &str = "diverge";
 
 /// Run once at every start, before connections are accepted; `sql_log_bin=0`
-/// keeps it out of the binlog, so no instance replicates it.
-const INIT_SQL: &str = "SET sql_log_bin = 0;
-CREATE USER IF NOT EXISTS 'diverge'@'%';
-GRANT ALL ON *.* TO 'diverge'@'%';
-CREATE DATABASE IF NOT EXISTS diverge;
-CREATE TABLE IF NOT EXISTS diverge.registers (k VARCHAR(64) PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB;
-CREATE TABLE IF NOT EXISTS diverge.elements (k VARCHAR(64) NOT NULL, e BIGINT NOT NULL, PRIMARY KEY (k, e)) ENGINE=InnoDB;
-CREATE TABLE IF NOT EXISTS diverge.ids (id BIGINT AUTO_INCREMENT PRIMARY KEY, node VARCHAR(64) NOT NULL) ENGINE=InnoDB;
-CREATE TABLE IF NOT EXISTS diverge.claims (name VARCHAR(64) PRIMARY KEY, claimant BIGINT NOT NULL) ENGINE=InnoDB;
-";
+/// keeps it out of the binlog, so no instance replicates it: diverge's
+/// user, its schema and the SQL workloads' tables.
+fn init_sql() -> String {
+    let mut init = String::from(
+        "SET sql_log_bin = 0;\n\
+         CREATE USER IF NOT EXISTS 'diverge'@'%';\n\
+         GRANT ALL ON *.* TO 'diverge'@'%';\n\
+         CREATE DATABASE IF NOT EXISTS diverge;\n\
+         USE diverge;\n",
+    );
+    for table in sql::schema(Dialect::MySql) {
+        init.push_str(table);
+        init.push_str(";\n");
+    }
+    init
+}
 
 /// Unix socket paths are limited to 108 bytes.
 const MAX_SOCKET_PATH: usize = 100;
@@ -153,7 +158,7 @@ impl Layout<'_> {
             bail!("copying the template datadir to {}", datadir.display());
         }
         let init = base.join("init.sql");
-        std::fs::write(&init, INIT_SQL)?;
+        std::fs::write(&init, init_sql())?;
         let mut socket = base.join("mysqld.sock");
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             socket = std::env::temp_dir()
@@ -185,7 +190,7 @@ impl Layout<'_> {
             "--performance-schema=OFF".into(),
             "--max-connections=500".into(),
         ];
-        if self.config.db.topology == DbTopology::AllToAll {
+        if self.config.topology == Topology::AllToAll {
             flags.push("--gtid-ignore-duplicates=ON".into());
         }
         let command = std::iter::once(tool("mariadbd"))

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio::sync::Mutex;
 
+use super::faults::Targets;
 use crate::cluster::{Cluster, free_port};
 use crate::config::TestConfig;
-use crate::nemesis::faults::Targets;
 use crate::net::{Latency, LinkBehaviour, LinkLayer, Route};
 use crate::seeds::sub_seed;
 
@@ -107,14 +107,13 @@ impl Testbed {
         })
     }
 
-    /// What the nemesis acts on.
-    pub fn targets(&self, http: reqwest::Client, max_clock_skew_ms: i64) -> Targets {
+    /// What faults act on.
+    pub fn targets(&self, http: reqwest::Client) -> Targets {
         Targets {
             cluster: self.cluster.clone(),
             links: self.links.clone(),
-            ids: self.ids.clone(),
+            urls: self.urls.clone(),
             http,
-            max_clock_skew_ms,
         }
     }
 }

@@ -1,0 +1,286 @@
+//! `--db mariadb`: a real multi-leader database under test.
+//!
+//! Local `mariadbd` instances ([`server`]), each with its own datadir, port,
+//! socket and pid file under the run directory, replicate as a ring or
+//! all-to-all ([`replication`]) with every replication connection passing
+//! through a TCP link ([`crate::net::tcp`]) so that partitions cut it. The
+//! workloads reach them over SQL ([`client`]); faults act on their
+//! processes and links ([`faults`]). Settling waits (bounded) until every
+//! applier caught up or stopped; stopped appliers are findings
+//! ([`findings`] ties each to the anomaly it stopped on).
+
+pub mod client;
+pub mod faults;
+pub mod findings;
+pub mod replication;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use diverge_checkers::Anomaly;
+use tokio::sync::Mutex;
+
+use super::{Settled, Supports, System, SystemKind, SystemReport};
+use crate::cluster::free_port;
+use crate::config::TestConfig;
+use crate::domain::{FaultKind, Named, SystemName, Topology};
+use crate::nemesis::FaultTargets;
+use crate::net::LinkCounters;
+use crate::net::tcp::TcpLinks;
+use crate::results::DbFinding;
+use crate::workload::{Conn, Protocol};
+use client::SqlClient;
+use server::{Layout, Server};
+
+/// MariaDB as a kind of system.
+pub struct Mariadb;
+
+#[async_trait]
+impl SystemKind for Mariadb {
+    fn name(&self) -> SystemName {
+        SystemName::Mariadb
+    }
+
+    fn supports(&self) -> Supports {
+        Supports {
+            faults: vec![FaultKind::Partition, FaultKind::Crash, FaultKind::Pause],
+            protocol: Protocol::Sql,
+            topologies: vec![Topology::Ring, Topology::AllToAll],
+            strategies: false,
+            followers: false,
+            down: false,
+            failover: false,
+            node_cmd: false,
+            max_id_step: 65535,
+        }
+    }
+
+    async fn start(&self, config: &TestConfig, run_dir: &Path) -> Result<Box<dyn System>> {
+        server::require_installed()?;
+        let system = start(config, run_dir).await?;
+        Ok(Box::new(system))
+    }
+
+    fn relate(&self, findings: &mut [DbFinding], anomalies: &[Anomaly]) {
+        findings::relate(findings, anomalies);
+    }
+}
+
+/// Kills every instance still running and removes sockets and pid files
+/// when dropped, whichever way the run ends (error, panic, Ctrl-C): the
+/// nemesis may still hold the servers then.
+struct Leftovers {
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let mut pids = Vec::new();
+        for (socket, pid_file) in &self.files {
+            if let Some(pid) = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse::<libc::pid_t>().ok())
+            {
+                // SAFETY: signalling a process (group) we started; no memory is touched.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                pids.push(pid);
+            }
+            let _ = std::fs::remove_file(socket);
+            let _ = std::fs::remove_file(pid_file);
+        }
+        // Wait (briefly) until they are gone, so no datadir lock outlives the run.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        // SAFETY: signal 0 only checks for existence.
+        while pids
+            .iter()
+            .any(|&p| unsafe { libc::kill(p, 0) } == 0 && !is_zombie(p))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn is_zombie(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Started instances.
+struct MariadbSystem {
+    ids: Vec<String>,
+    ports: Vec<u16>,
+    topology: Topology,
+    servers: Arc<Mutex<Vec<Server>>>,
+    links: Arc<TcpLinks>,
+    clients: Vec<SqlClient>,
+    ready_timeout: Duration,
+    /// Last, so it runs after the servers' own cleanup.
+    _leftovers: Leftovers,
+}
+
+/// Install a template datadir, spawn every instance from it, wait until
+/// each accepts connections, and wire replication through TCP links.
+async fn start(config: &TestConfig, run_dir: &Path) -> Result<MariadbSystem> {
+    let ids = config.node_ids();
+    let ready_timeout = config.ready_timeout().max(Duration::from_secs(30));
+    let nodes_dir = run_dir.join("nodes");
+    std::fs::create_dir_all(&nodes_dir)?;
+    let template = server::install_template(&nodes_dir).await?;
+    let ports = ids
+        .iter()
+        .map(|_| free_port())
+        .collect::<Result<Vec<u16>>>()?;
+    let layout = Layout {
+        run_dir,
+        template: &template,
+        config,
+    };
+    let mut servers: Vec<Server> = Vec::with_capacity(ids.len());
+    let mut leftovers = Leftovers { files: Vec::new() };
+    for (i, id) in ids.iter().enumerate() {
+        let server = layout.spawn(i, id, ports[i]).await?;
+        leftovers
+            .files
+            .push((server.socket.clone(), server.pid_file.clone()));
+        servers.push(server);
+    }
+    for server in &mut servers {
+        server::wait_ready(server, ready_timeout).await?;
+    }
+    let _ = std::fs::remove_dir_all(&template);
+    let links = Arc::new(connect(config.topology, &ids, &ports).await?);
+    let clients = ids
+        .iter()
+        .zip(&ports)
+        .map(|(id, port)| {
+            SqlClient::new(id.clone(), *port, config.concurrency, config.op_timeout())
+        })
+        .collect();
+    Ok(MariadbSystem {
+        ids,
+        ports,
+        topology: config.topology,
+        servers: Arc::new(Mutex::new(servers)),
+        links,
+        clients,
+        ready_timeout,
+        _leftovers: leftovers,
+    })
+}
+
+/// One TCP link per replication connection (replica r reads master m's
+/// binlog through link m->r), each replica pointed at its masters' links.
+async fn connect(topology: Topology, ids: &[String], ports: &[u16]) -> Result<TcpLinks> {
+    let n = ids.len();
+    let mut routes = Vec::new();
+    for r in 0..n {
+        for m in replication::masters_of(topology, n, r) {
+            let master = SocketAddr::from(([127, 0, 0, 1], ports[m]));
+            routes.push((ids[m].clone(), ids[r].clone(), master));
+        }
+    }
+    let links = TcpLinks::start(&routes).await?;
+    for (r, id) in ids.iter().enumerate() {
+        for m in replication::masters_of(topology, n, r) {
+            let link = links.get(&ids[m], id).context("missing replication link")?;
+            replication::connect(ports[r], &ids[m], link.addr().port())
+                .await
+                .with_context(|| format!("configuring {id} to replicate from {}", ids[m]))?;
+        }
+    }
+    Ok(links)
+}
+
+#[async_trait]
+impl System for MariadbSystem {
+    fn describe(&self) -> String {
+        format!(" (MariaDB, {})", self.topology.name())
+    }
+
+    fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    fn conns(&self) -> Vec<Conn> {
+        self.clients
+            .iter()
+            .map(|c| Conn::Sql(Arc::new(c.clone())))
+            .collect()
+    }
+
+    fn fault_targets(&self) -> FaultTargets {
+        let targets = Arc::new(faults::Targets {
+            servers: self.servers.clone(),
+            links: self.links.clone(),
+            ready_timeout: self.ready_timeout,
+        });
+        FaultTargets {
+            processes: Some(targets.clone()),
+            links: Some(targets),
+            ..FaultTargets::new(self.ids.clone())
+        }
+    }
+
+    async fn settle(&self, timeout: Duration, _: &[String]) -> Settled {
+        let addrs: Vec<(String, u16)> = self.ids.iter().cloned().zip(self.ports.clone()).collect();
+        let catch_up = replication::wait_caught_up(&addrs, timeout).await;
+        Settled {
+            quiesced: catch_up.settled,
+            waited: catch_up.waited,
+            notes: Vec::new(),
+        }
+    }
+
+    async fn report(&self, _: &[usize]) -> SystemReport {
+        let mut states = Vec::new();
+        for (id, port) in self.ids.iter().zip(&self.ports) {
+            if let Ok(state) = replication::state(*port).await {
+                states.push((id.clone(), state));
+            }
+        }
+        let positions: Vec<String> = states
+            .iter()
+            .map(|(id, s)| format!("{id}=[{}]", s.gtid_binlog_pos))
+            .collect();
+        SystemReport {
+            findings: replication::stopped_appliers(&states),
+            notes: vec![format!(
+                "replication positions (gtid_binlog_pos) at the end: {}",
+                positions.join(" ")
+            )],
+            skipped_updates: None,
+        }
+    }
+
+    async fn stop(self: Box<Self>) -> Vec<LinkCounters> {
+        for client in self.clients.iter().cloned() {
+            client.disconnect().await;
+        }
+        // Gracefully (SIGTERM: it removes its socket and pid file), killing
+        // any instance that takes longer than 30 s.
+        let mut servers = self.servers.lock().await;
+        for server in servers.iter_mut() {
+            server.process.resume();
+            server.process.terminate();
+        }
+        for server in servers.iter_mut() {
+            server.process.wait_or_kill(Duration::from_secs(30)).await;
+            server.remove_leftovers();
+        }
+        self.links.counters()
+    }
+}
