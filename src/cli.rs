@@ -107,6 +107,11 @@ pub struct RunArgs {
     /// Size of the key pool (small, so leaders accept concurrent writes to one key).
     #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub keys: usize,
+    /// Workloads whose values grow (set, list-append): ops a key takes
+    /// before the clients move on to fresh keys (Jepsen's independent
+    /// keys), so values stay bounded over long runs; 0 = never.
+    #[arg(long, default_value_t = 500)]
+    pub ops_per_key: u64,
     /// Target ops per second over all clients; 0 means unlimited.
     #[arg(long, default_value_t = 200.0, allow_negative_numbers = true)]
     pub rate: f64,

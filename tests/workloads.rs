@@ -146,3 +146,58 @@ fn causal_violations_without_causal_delivery_and_none_with_it() {
     assert!(on["stats"]["ok"].as_u64().unwrap() > 1000, "{on}");
     assert_eq!(code, 0, "{on}");
 }
+
+/// Issue 20's independent keys: a set key takes about `--ops-per-key`
+/// ops, then the clients move on to fresh keys, so no value grows without
+/// bound; every key used is read at the end.
+#[test]
+fn growing_sets_move_to_fresh_keys_and_every_key_is_read_at_the_end() {
+    let results = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args(["run", "--quiet", "--time-limit", "3", "--results"])
+        .arg(results.path())
+        .args(["--workload", "set", "--rate", "0", "--routing", "home"])
+        .args(["--ops-per-key", "50", "--seed", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run_dir = std::fs::canonicalize(results.path().join("latest")).unwrap();
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    let mut keys = std::collections::BTreeSet::new();
+    let mut largest = 0;
+    let mut final_keys = std::collections::BTreeSet::new();
+    for op in history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    {
+        if op["type"] != "ok" {
+            continue;
+        }
+        let key = op["key"].as_str().unwrap_or_default().to_string();
+        match op["f"].as_str() {
+            Some("add") => {
+                keys.insert(key);
+            }
+            Some("final-read") => {
+                largest = largest.max(op["value"].as_array().unwrap().len());
+                final_keys.insert(key);
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        keys.len() > 8 * 3,
+        "the 8 keys were renewed at least twice: {keys:?}"
+    );
+    assert!(
+        keys.is_subset(&final_keys),
+        "a key used was not read at the end"
+    );
+    // About 50 adds per key; twice that leaves room for clients' uneven shares.
+    assert!(largest <= 100, "a set grew to {largest} elements");
+}

@@ -67,6 +67,7 @@ impl TestConfig {
             time_limit_s: positive_seconds("time-limit", args.time_limit)?,
             concurrency: count("concurrency", args.concurrency, MAX_CONCURRENCY)?,
             keys: count("keys", args.keys, MAX_KEYS)?,
+            ops_per_key: (args.ops_per_key > 0).then_some(args.ops_per_key),
             rate: rate(args.rate)?,
             routing: args.routing,
             fsync: args.fsync,

@@ -41,6 +41,10 @@ pub struct TestConfig {
     pub time_limit_s: f64,
     pub concurrency: usize,
     pub keys: usize,
+    /// Ops a key of a growing workload takes before fresh keys replace
+    /// the pool (`--ops-per-key`); `None`: never (older test.json too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_per_key: Option<u64>,
     /// Ops per second over all clients; `None` = unlimited.
     pub rate: Option<f64>,
     pub routing: RoutingMode,

@@ -120,6 +120,7 @@ async fn run_workload(
         seed: config.seed,
         concurrency: config.concurrency,
         keys: config.key_names(),
+        ops_per_key: config.ops_per_key,
         routing: config.routing,
         rate: config.rate,
         time_limit: config.time_limit(),

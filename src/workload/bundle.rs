@@ -103,6 +103,11 @@ pub trait Bundle: Send + Sync {
     fn queued_route(&self) -> QueuedRoute {
         QueuedRoute::SameNode
     }
+    /// Whether a key's value grows with every write (sets, lists): such a
+    /// workload moves on to fresh keys (`--ops-per-key`).
+    fn values_grow(&self) -> bool {
+        false
+    }
     /// Whether a plain read may be served by a read-only follower.
     fn reads_spread(&self) -> bool {
         false

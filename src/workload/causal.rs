@@ -11,6 +11,15 @@
 //!   cause (or none) means the effect overtook its cause: what all-to-all
 //!   replication does without causal delivery, and what `--causal-delivery
 //!   on` (the effect carries its node's applied frontier) prevents.
+//!
+//! A cause is also probed where its effect can overtake it, right when it
+//! can: once `x` is acknowledged, an observer (a fresh session of its own)
+//! at a second node waits, bounded, until `x` arrives, writes an effect
+//! `y` there, and another observer at a third node waits until `y` arrives
+//! and reads `x`. Random checks alone catch an effect in that window only
+//! at high rates; the probe catches it at any rate.
+
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::Rng;
@@ -52,12 +61,59 @@ impl OverKv for Causal {
         if op.f == "write" {
             return register::write(node, op, None).await;
         }
+        if let Some(value) = &op.awaiting {
+            return read_awaiting(node, &op.key, value).await;
+        }
         Register.execute(node, op, Context::default()).await
     }
 
     async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
         Register.final_read(node, key).await
     }
+}
+
+/// Longest wait for a probed effect to arrive at the observer's node.
+const PROBE_WITHIN: Duration = Duration::from_millis(500);
+/// Pause between the observer's reads while it waits.
+const PROBE_POLL: Duration = Duration::from_millis(2);
+
+/// Read `key` until the node holds `value` (or the wait is over): only the
+/// last read is the op's outcome (the earlier ones fall inside the op's
+/// interval and report nothing); what it returned is recorded as it is.
+async fn read_awaiting(node: &dyn KvApi, key: &str, value: &Value) -> Completion {
+    let deadline = Instant::now() + PROBE_WITHIN;
+    loop {
+        let reply = match node.read(key).await {
+            Ok(reply) => reply,
+            Err(e) => return Completion::fail(e.message()),
+        };
+        if reply.values.contains(value) || Instant::now() >= deadline {
+            return Completion::ok(Value::Array(reply.values));
+        }
+        tokio::time::sleep(PROBE_POLL).await;
+    }
+}
+
+/// A cause `x` written, then probed where its effect can overtake it: an
+/// observer at another node waits until `x` arrives there and writes an
+/// effect `y` (which depends on it); a second observer at a third node
+/// waits until `y` arrives there, then reads `x`. Without causal delivery
+/// `x` may still be on its way.
+fn probed_cause(x_key: String, y_key: String, x: u64, y: u64) -> Invocation {
+    let read = |key: &String| Invocation::new("read", key.clone(), Value::Null);
+    let probe = read(&y_key)
+        .by_new_observer()
+        .awaiting(Value::from(y))
+        .then(read(&x_key).by_observer());
+    let effect = read(&x_key)
+        .by_new_observer()
+        .awaiting(Value::from(x))
+        .then(
+            Invocation::new("write", y_key, Value::from(y))
+                .by_observer()
+                .then(probe),
+        );
+    Invocation::new("write", x_key, Value::from(x)).then(effect)
 }
 
 /// The ops of the next step of session `session` (of `sessions`), all sent
@@ -78,9 +134,11 @@ pub fn next_steps(
         .collect();
     let pair = rng.random_range(0..pairs);
     match rng.random_range(0..4) {
-        0 if !owned.is_empty() => {
+        // Owners spend half their steps on probed causes: the probes are
+        // what finds an effect overtaking its cause at ordinary rates.
+        0 | 3 if !owned.is_empty() => {
             let p = owned[rng.random_range(0..owned.len())];
-            vec![Invocation::new("write", cause(p), Value::from(unique()))]
+            vec![probed_cause(cause(p), effect(p), unique(), unique())]
         }
         1 => {
             let write = Invocation::new("write", effect(pair), Value::from(unique()));
@@ -99,6 +157,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
+    use crate::workload::Observer;
 
     #[test]
     fn only_the_owner_writes_a_cause_and_effects_follow_reads_of_it() {
@@ -113,8 +172,20 @@ mod tests {
                 n
             });
             match (steps[0].f, steps.len(), &steps[0].then) {
-                ("write", 1, None) => {
+                ("write", 1, Some(effect)) => {
                     assert_eq!(steps[0].key, "x1");
+                    // Probed: an observer awaits the cause, writes the
+                    // effect; another awaits the effect, reads the cause.
+                    assert_eq!(effect.observer, Observer::New);
+                    assert_eq!(effect.awaiting, Some(steps[0].value.clone()));
+                    let write = effect.then.as_ref().unwrap();
+                    assert_eq!((write.f, write.key.as_str()), ("write", "y1"));
+                    assert_eq!(write.observer, Observer::Same);
+                    let probe = write.then.as_ref().unwrap();
+                    assert_eq!((probe.key.as_str(), probe.observer), ("y1", Observer::New));
+                    assert_eq!(probe.awaiting, Some(write.value.clone()));
+                    let check = probe.then.as_ref().unwrap();
+                    assert_eq!((check.key.as_str(), check.observer), ("x1", Observer::Same));
                     causes += 1;
                 }
                 ("read", 1, Some(then)) => {

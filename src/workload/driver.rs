@@ -16,10 +16,14 @@ use super::api::Conn;
 use super::bundle::{Bundle, Context, Gen, QueuedRoute, StepRoute};
 use super::failover::HomeRoutes;
 use super::on_read::OnRead;
-use super::{Completion, Invocation};
+use super::{Completion, Invocation, Observer};
 use crate::domain::RoutingMode;
 use crate::history::HistoryHandle;
 use crate::seeds::sub_seed;
+
+/// Observer sessions ([`Observer`]) are numbered from here,
+/// above every client process and below the final reads'.
+pub const OBSERVER_PROCESS_BASE: u64 = 500_000_000;
 
 /// What the clients run, and against which nodes.
 #[derive(Clone)]
@@ -27,7 +31,12 @@ pub struct ClientPlan {
     pub bundle: &'static dyn Bundle,
     pub seed: u64,
     pub concurrency: usize,
+    /// The key pool: how many keys are in play at once, and their names
+    /// (`k0`, `k1`, ...) before they are renewed.
     pub keys: Vec<String>,
+    /// For workloads whose values grow: ops a key takes before the clients
+    /// move on to a fresh one (`None`: never).
+    pub ops_per_key: Option<u64>,
     pub routing: RoutingMode,
     /// Ops per second over all clients; `None` = unlimited.
     pub rate: Option<f64>,
@@ -88,6 +97,17 @@ struct Client<'p> {
     /// as its op may still be pending.
     process: u64,
     serial: u64,
+    /// The keys this client draws from now, and their generation.
+    pool: Vec<String>,
+    generation: u64,
+    /// Steps this client has started.
+    steps: u64,
+    /// The observer session of the probe running now ([`Observer`]).
+    observer: Option<u64>,
+    /// The nodes the running step has used, first op first.
+    step_nodes: Vec<usize>,
+    /// Observer sessions this client has started.
+    observers: u64,
     totals: ClientTotals,
 }
 
@@ -99,6 +119,12 @@ impl<'p> Client<'p> {
             rng: ChaCha8Rng::seed_from_u64(sub_seed(plan.seed, "client", session as u64)),
             process: session as u64,
             serial: 0,
+            pool: plan.keys.clone(),
+            generation: 0,
+            steps: 0,
+            observer: None,
+            observers: 0,
+            step_nodes: Vec::new(),
             totals: ClientTotals::default(),
         }
     }
@@ -116,13 +142,22 @@ impl<'p> Client<'p> {
         let mut node = 0;
         loop {
             if let Some(period) = period {
-                tokio::time::sleep_until(next_start).await;
+                // A step's later ops go out back to back (a probe must run
+                // while what it probes is in flight); the next step waits
+                // for them, so the rate holds on average.
+                if pending.is_empty() {
+                    tokio::time::sleep_until(next_start).await;
+                }
                 next_start = next_start.max(Instant::now()) + period;
             }
             if Instant::now() >= deadline {
                 break;
             }
             let (op, queued) = match pending.pop_front() {
+                Some(op) if op.observer != Observer::No => {
+                    node = self.observer_node(op.observer, node);
+                    (op, true)
+                }
                 Some(op) => {
                     node = self.queued_node(node);
                     (op, true)
@@ -132,20 +167,29 @@ impl<'p> Client<'p> {
                     let first = steps.next().expect("a step has an op");
                     pending.extend(steps);
                     node = self.first_node(&first);
+                    self.step_nodes = vec![node];
                     (first, false)
                 }
             };
+            if op.observer == Observer::No {
+                self.observer = None;
+            }
             if !self.totals.keys.contains(&op.key) {
                 self.totals.keys.insert(op.key.clone());
             }
-            let (kind, saw_value) = self.invoke(&op, node, queued, history).await;
-            // A write that follows a read goes out only if the read saw a value.
+            let process = self.observer.unwrap_or(self.process);
+            let (kind, saw_value) = self.invoke(&op, node, process, queued, history).await;
+            // What follows an op goes out only if it saw or wrote a value.
             if saw_value && let Some(next) = op.then {
                 pending.push_front(*next);
             }
             match kind {
                 OpType::Ok => self.totals.ok += 1,
                 OpType::Fail => self.totals.fail += 1,
+                _ if self.observer.is_some() => {
+                    self.totals.info += 1;
+                    self.observer = None;
+                }
                 _ => {
                     self.totals.info += 1;
                     self.process += plan.concurrency as u64;
@@ -156,6 +200,8 @@ impl<'p> Client<'p> {
     }
 
     fn next_step(&mut self) -> Vec<Invocation> {
+        self.renew_keys();
+        self.steps += 1;
         let (session, sessions) = (self.session, self.plan.concurrency);
         let serial = &mut self.serial;
         // Unique across the test: every process has its own residue class.
@@ -165,11 +211,34 @@ impl<'p> Client<'p> {
         };
         self.plan.bundle.next_step(&mut Gen {
             rng: &mut self.rng,
-            keys: &self.plan.keys,
+            keys: &self.pool,
             session,
             sessions,
             unique: &mut unique,
         })
+    }
+
+    /// Jepsen's independent keys, for workloads whose values grow: once the
+    /// clients have spent `ops_per_key` ops on each key of the pool, they
+    /// move on to fresh keys (`k3` -> `k3.1` -> `k3.2` ...), so no read or
+    /// read-modify-write carries an ever larger value. Each client counts
+    /// its own steps (its share of a key's ops), so which key an op uses is
+    /// decided by the seed alone, not by the timing of other clients.
+    fn renew_keys(&mut self) {
+        let plan = self.plan;
+        let Some(per_key) = plan.ops_per_key.filter(|_| plan.bundle.values_grow()) else {
+            return;
+        };
+        let share = (per_key * plan.keys.len() as u64 / plan.concurrency as u64).max(1);
+        let generation = self.steps / share;
+        if generation != self.generation {
+            self.generation = generation;
+            self.pool = plan
+                .keys
+                .iter()
+                .map(|k| format!("{k}.{generation}"))
+                .collect();
+        }
     }
 
     /// The node of a step's first op: its leader by routing (or the
@@ -181,11 +250,37 @@ impl<'p> Client<'p> {
             (StepRoute::Session, _) => self.session % leaders,
             (_, RoutingMode::Random) => self.rng.random_range(0..leaders),
             (_, RoutingMode::Home | RoutingMode::HomeFailover) => {
-                let home = plan.keys.iter().position(|k| *k == op.key);
+                // A renewed key keeps its slot's home.
+                let home = self.pool.iter().position(|k| *k == op.key);
                 home.unwrap_or(self.session) % leaders
             }
         };
         self.reader(op, leader).unwrap_or(leader)
+    }
+
+    /// The node of an observer's op: the node of the observer running now,
+    /// or, for a new one (a fresh session of its own), a leader the step
+    /// has not used yet (drawn), else any other than `node`.
+    fn observer_node(&mut self, observer: Observer, node: usize) -> usize {
+        if observer == Observer::Same && self.observer.is_some() {
+            return node;
+        }
+        let plan = self.plan;
+        let session = self.observers * plan.concurrency as u64 + self.session as u64;
+        self.observer = Some(OBSERVER_PROCESS_BASE + session);
+        self.observers += 1;
+        let unused: Vec<usize> = (0..plan.leaders)
+            .filter(|n| !self.step_nodes.contains(n))
+            .collect();
+        let chosen = match unused.len() {
+            0 if plan.leaders > 1 => {
+                (node + 1 + self.rng.random_range(0..plan.leaders - 1)) % plan.leaders
+            }
+            0 => node,
+            n => unused[self.rng.random_range(0..n)],
+        };
+        self.step_nodes.push(chosen);
+        chosen
     }
 
     /// The node of a step's later op.
@@ -218,6 +313,7 @@ impl<'p> Client<'p> {
         &self,
         op: &Invocation,
         node: usize,
+        process: u64,
         queued: bool,
         history: &HistoryHandle,
     ) -> (OpType, bool) {
@@ -230,7 +326,7 @@ impl<'p> Client<'p> {
         };
         let conn = &plan.nodes[node];
         let pending = history
-            .op(Process::Client(self.process), op.f)
+            .op(Process::Client(process), op.f)
             .key(&op.key)
             .node(conn.node())
             .invoke(op.value.clone());
@@ -239,8 +335,9 @@ impl<'p> Client<'p> {
             on_read: plan.on_read.as_deref(),
         };
         let done: Completion = plan.bundle.execute(conn, op, cx).await;
-        let saw_value =
-            done.kind == OpType::Ok && done.value.as_array().is_some_and(|a| !a.is_empty());
+        let saw_value = done.kind == OpType::Ok
+            && !done.value.is_null()
+            && done.value.as_array().is_none_or(|a| !a.is_empty());
         let kind = done.kind;
         match done.kind {
             OpType::Ok => pending.ok(done.value),
@@ -263,6 +360,7 @@ mod tests {
             seed: 5,
             concurrency: 4,
             keys: (0..6).map(|i| format!("k{i}")).collect(),
+            ops_per_key: Some(20),
             routing,
             rate: None,
             time_limit: Duration::from_secs(1),
@@ -292,6 +390,27 @@ mod tests {
                 assert_eq!(node, home, "writes never go to followers");
             }
         }
+    }
+
+    #[test]
+    fn growing_values_move_to_fresh_keys_and_keep_their_home() {
+        let plan = plan(Workload::Set, RoutingMode::Home);
+        let mut client = Client::new(1, &plan);
+        // 20 ops per key over 6 keys and 4 clients: 30 steps per client
+        // per generation.
+        let keys: Vec<String> = (0..90).map(|_| client.next_step().remove(0).key).collect();
+        assert!(keys[..30].iter().all(|k| !k.contains('.')), "{keys:?}");
+        assert!(keys[30..60].iter().all(|k| k.ends_with(".1")), "{keys:?}");
+        assert!(keys[60..].iter().all(|k| k.ends_with(".2")), "{keys:?}");
+        let op = Invocation::new("add", "k4.2".into(), 1.into());
+        assert_eq!(client.first_node(&op), 4 % 3);
+        // Registers do not grow: their keys stay.
+        let registers = ClientPlan {
+            bundle: bundle(Workload::Register),
+            ..plan.clone()
+        };
+        let mut client = Client::new(1, &registers);
+        assert!((0..90).all(|_| !client.next_step().remove(0).key.contains('.')));
     }
 
     #[test]

@@ -28,6 +28,10 @@ impl Bundle for ListAppend {
         true
     }
 
+    fn values_grow(&self) -> bool {
+        true
+    }
+
     fn over_kv(&self) -> Option<&dyn OverKv> {
         Some(self)
     }

@@ -41,8 +41,22 @@ pub use final_reads::{FINAL_READ_PROCESS_BASE, final_reads};
 pub use registry::of as bundle_of;
 
 use diverge_checkers::OpType;
-
 use serde_json::Value;
+
+/// Who sends an op of a step besides the client's own session: an
+/// observer is a fresh session (its own process in the history) at a node
+/// the step has not used yet, so it sees what replication delivered there
+/// and nothing of the client's own past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Observer {
+    /// The client's session, at the node the step routes it to.
+    #[default]
+    No,
+    /// A new observer, at a leader the step has not used yet.
+    New,
+    /// The observer that sent the op before it, at the same node.
+    Same,
+}
 
 /// An op about to be invoked.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +64,14 @@ pub struct Invocation {
     pub f: &'static str,
     pub key: String,
     pub value: Value,
-    /// An op to send next, to the same node, if this one (a read) returns
-    /// `ok` with at least one value: a write that follows a read.
+    /// An op to send next if this one returns `ok` with something (a read
+    /// that saw at least one value, a write): a write that follows a
+    /// read, a probe that follows a write.
     pub then: Option<Box<Invocation>>,
+    /// Sent by an observer, not by the client's own session.
+    pub observer: Observer,
+    /// A read that waits (bounded) until the node holds this value.
+    pub awaiting: Option<Value>,
 }
 
 impl Invocation {
@@ -62,7 +81,27 @@ impl Invocation {
             key,
             value,
             then: None,
+            observer: Observer::No,
+            awaiting: None,
         }
+    }
+
+    /// Sent by a new observer at another node ([`Observer::New`]).
+    pub fn by_new_observer(mut self) -> Self {
+        self.observer = Observer::New;
+        self
+    }
+
+    /// Sent by the observer of the op before it ([`Observer::Same`]).
+    pub fn by_observer(mut self) -> Self {
+        self.observer = Observer::Same;
+        self
+    }
+
+    /// Sets [`Invocation::awaiting`].
+    pub fn awaiting(mut self, value: Value) -> Self {
+        self.awaiting = Some(value);
+        self
     }
 
     /// Sets [`Invocation::then`].

@@ -35,6 +35,10 @@ impl Bundle for Set {
         true
     }
 
+    fn values_grow(&self) -> bool {
+        true
+    }
+
     fn over_kv(&self) -> Option<&dyn OverKv> {
         Some(self)
     }
