@@ -8,17 +8,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "../common/outside.rs"]
+mod outside;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The browser, or `None` with a message on stderr.
 pub fn chromium() -> Option<PathBuf> {
     let path = PathBuf::from(CHROMIUM);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED the browser checks: {CHROMIUM} is absent (apt-get install chromium)");
-        None
-    }
+    outside::require(
+        "the browser checks",
+        path.is_file(),
+        CHROMIUM,
+        "apt-get install chromium",
+    )
+    .then_some(path)
 }
 
 /// What a page looked like.

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests that run `diverge run` and judge
 //! it by exit code and results file.
 
+pub mod outside;
+
 use std::path::Path;
 use std::process::Command;
 
