@@ -106,25 +106,22 @@ fn a_node_that_never_gets_ready_is_named_with_its_request() {
     );
 }
 
-#[test]
-fn a_node_that_sends_bad_json_is_named_and_status_falls_back_to_settling() {
+/// A 1 s register run of two `tests/fixtures/bad_node.py` nodes (replies
+/// that are not JSON, no `/admin/*` routes), with `extra` flags.
+fn run_bad_node(extra: &[&str]) -> (Output, tempfile::TempDir) {
     let template = format!(
         "python3 {} --listen {{listen}}",
         repo("tests/fixtures/bad_node.py").display()
     );
-    let (output, results) = run(
-        &template,
-        &[
-            "--workload",
-            "register",
-            "--time-limit",
-            "1",
-            "--settle",
-            "0.2",
-            "--nodes",
-            "2",
-        ],
-    );
+    let mut flags = vec!["--workload", "register", "--time-limit", "1"];
+    flags.extend(["--settle", "0.2", "--nodes", "2"]);
+    flags.extend(extra);
+    run(&template, &flags)
+}
+
+#[test]
+fn a_node_that_sends_bad_json_is_named_and_status_falls_back_to_settling() {
+    let (output, results) = run_bad_node(&[]);
     // Every read and final read fails: inconclusive.
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let history = std::fs::read_to_string(results.path().join("latest/history.jsonl")).unwrap();
@@ -143,6 +140,43 @@ fn a_node_that_sends_bad_json_is_named_and_status_falls_back_to_settling() {
         stdout.contains("note: node n1 does not serve GET /admin/status"),
         "{stdout}"
     );
+}
+
+/// Issue 20: a fault the nodes refused is recorded as refused (a `fail`
+/// with their answer), opens no fault window, and the reports say it did
+/// not happen.
+#[test]
+fn a_clock_fault_the_nodes_refuse_is_recorded_and_reported_as_not_happening() {
+    let (output, results) = run_bad_node(&["--nemesis", "clock", "--nemesis-interval", "0.3"]);
+    let history = std::fs::read_to_string(results.path().join("latest/history.jsonl")).unwrap();
+    let clock_ops: Vec<Value> = history
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|op| op["process"] == "nemesis" && op["f"] == "start-clock")
+        .filter(|op| op["type"] != "invoke")
+        .collect();
+    assert!(!clock_ops.is_empty(), "{}", describe(&output));
+    for op in &clock_ops {
+        assert_eq!(op["type"], "fail", "{op}");
+        assert!(op["error"].as_str().unwrap().contains("404"), "{op}");
+    }
+    let json = results_json(results.path());
+    let faults = json["run"]["faults"].as_array().unwrap();
+    assert!(faults.iter().all(|w| w["fault"] != "clock"), "{json}");
+    let refused = json["run"]["refused_faults"].as_array().unwrap();
+    assert_eq!(refused.len(), clock_ops.len(), "{json}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r["partial"] == false && r["f"] == "start-clock")
+    );
+    let report = std::fs::read_to_string(results.path().join("latest/report.txt")).unwrap();
+    assert!(
+        report.contains("refused faults") && report.contains("did not happen"),
+        "{report}"
+    );
+    let html = std::fs::read_to_string(results.path().join("latest/report.html")).unwrap();
+    assert!(html.contains("did not happen") && html.contains("No fault took effect."));
 }
 
 #[test]

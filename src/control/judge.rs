@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::config::TestConfig;
 use crate::domain::{IdOffset, Named};
 use crate::net::LinkCounters;
-use crate::results::{Results, RunInfo, fault_windows_in};
+use crate::results::{Results, RunInfo, fault_refusals, fault_windows, nemesis_ops_in};
 use crate::system::{Settled, SystemKind, SystemReport};
 use crate::workload::on_read::OnRead;
 
@@ -62,6 +62,7 @@ pub fn judge(
         .chain(facts.report.notes)
         .chain(resolver_failed)
         .collect();
+    let nemesis = nemesis_ops_in(history)?;
     let run = RunInfo {
         test_name: config.test_name.clone(),
         seed: config.seed,
@@ -76,7 +77,8 @@ pub fn judge(
         final_reads_ok: facts.final_reads_ok,
         final_reads_expected: facts.final_reads_expected,
         replay: config.replay.clone(),
-        faults: fault_windows_in(history)?,
+        faults: fault_windows(&nemesis),
+        refused_faults: fault_refusals(&nemesis),
         links: facts.links,
         notes,
         db_findings,

@@ -182,10 +182,32 @@ struct TcpLinkRow {
     delay: String,
 }
 
+/// Fault changes the system refused, each with its answer: a reader must
+/// not take them for faults the run survived.
+fn render_refused_faults(out: &mut String, run: &RunInfo) {
+    if run.refused_faults.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "refused faults ({}; the system refused them, so they did not happen):",
+        run.refused_faults.len()
+    );
+    for r in &run.refused_faults {
+        let scope = if r.partial {
+            ", refused by some targets only (it happened on the others)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {} at {:.2}s{scope}: {}", r.f, r.at_s, r.answer);
+    }
+}
+
 /// The fault windows and, when any fault touched the links, the link
 /// counters (TCP links, which carry MariaDB's replication, in their own
 /// table: connections and bytes, chunks as messages).
 fn render_faults(out: &mut String, run: &RunInfo) {
+    render_refused_faults(out, run);
     if !run.faults.is_empty() {
         let rows: Vec<FaultRow> = run
             .faults

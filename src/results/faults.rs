@@ -1,5 +1,7 @@
 //! Fault windows: when each fault was in effect, read back from the
-//! nemesis ops of a history (`start-<fault>` ... `stop-<fault>`).
+//! nemesis ops of a history (`start-<fault>` ... `stop-<fault>`); and the
+//! faults the system refused, which did not happen (a `fail` nemesis op) or
+//! happened on some targets only (an `ok` whose value names the `refused`).
 
 use diverge_checkers::{Op, OpType, Process};
 use serde::{Deserialize, Serialize};
@@ -17,9 +19,23 @@ pub struct FaultWindow {
     pub value: Value,
 }
 
-/// The fault windows of a history file, reading only its nemesis lines (a
+/// A fault change the system refused, wholly (it did not happen) or on some
+/// targets (it happened on the others).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusedFault {
+    /// The nemesis op, e.g. `start-clock`.
+    pub f: String,
+    /// Seconds since the test started.
+    pub at_s: f64,
+    /// `false`: refused by every target, so the change did not happen.
+    pub partial: bool,
+    /// What the targets answered (per target for a partial refusal).
+    pub answer: String,
+}
+
+/// The nemesis ops of a history file, reading only its nemesis lines (a
 /// history can be large; the checkers read it separately).
-pub fn fault_windows_in(path: &std::path::Path) -> anyhow::Result<Vec<FaultWindow>> {
+pub fn nemesis_ops_in(path: &std::path::Path) -> anyhow::Result<Vec<Op>> {
     use std::io::BufRead;
     let file = std::fs::File::open(path)?;
     let mut nemesis_ops = Vec::new();
@@ -32,7 +48,41 @@ pub fn fault_windows_in(path: &std::path::Path) -> anyhow::Result<Vec<FaultWindo
             }
         }
     }
-    Ok(fault_windows(&nemesis_ops))
+    Ok(nemesis_ops)
+}
+
+/// Every fault change that was refused, wholly or in part.
+pub fn fault_refusals(history: &[Op]) -> Vec<RefusedFault> {
+    let nemesis = history.iter().filter(|op| op.process == Process::Nemesis);
+    nemesis
+        .filter_map(|op| {
+            let at_s = op.time as f64 / 1e9;
+            let refused = |partial, answer| RefusedFault {
+                f: op.f.clone(),
+                at_s,
+                partial,
+                answer,
+            };
+            match op.kind {
+                OpType::Fail => Some(refused(false, op.error.clone().unwrap_or_default())),
+                OpType::Ok => op
+                    .value
+                    .get("refused")
+                    .and_then(Value::as_object)
+                    .map(|by| {
+                        let answers: Vec<String> = by
+                            .iter()
+                            .map(|(target, answer)| match answer.as_str() {
+                                Some(text) => format!("{target}: {text}"),
+                                None => format!("{target}: {answer}"),
+                            })
+                            .collect();
+                        refused(true, answers.join("; "))
+                    }),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Pair each completed `start-X` with the next completed `stop-X`.
@@ -78,6 +128,41 @@ mod tests {
             node: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn refusals_are_listed_and_open_no_window() {
+        let mut refused = nemesis(1, 1.5, OpType::Fail, "start-clock", Value::Null);
+        refused.error = Some("n1: 400 offset beyond a year".into());
+        let partial = serde_json::json!({"offsets": {"n2": 5}, "refused": {"n1": "404"}});
+        let history = vec![
+            nemesis(0, 1.0, OpType::Invoke, "start-clock", Value::Null),
+            refused,
+            nemesis(2, 2.0, OpType::Ok, "start-clock", partial.clone()),
+            nemesis(3, 2.5, OpType::Ok, "stop-clock", Value::Null),
+        ];
+        let refusals = fault_refusals(&history);
+        assert_eq!(
+            refusals,
+            vec![
+                RefusedFault {
+                    f: "start-clock".into(),
+                    at_s: 1.5,
+                    partial: false,
+                    answer: "n1: 400 offset beyond a year".into(),
+                },
+                RefusedFault {
+                    f: "start-clock".into(),
+                    at_s: 2.0,
+                    partial: true,
+                    answer: "n1: 404".into(),
+                },
+            ]
+        );
+        // Only the change that happened (on n2) is a window.
+        let windows = fault_windows(&history);
+        assert_eq!(windows.len(), 1);
+        assert_eq!((windows[0].start_s, windows[0].end_s), (2.0, Some(2.5)));
     }
 
     #[test]

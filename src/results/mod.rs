@@ -10,7 +10,7 @@ use diverge_checkers::{AnomalyKind, CheckResult, Validity};
 use serde::{Deserialize, Serialize};
 
 pub use comparison::{Comparison, Row};
-pub use faults::{FaultWindow, fault_windows, fault_windows_in};
+pub use faults::{FaultWindow, RefusedFault, fault_refusals, fault_windows, nemesis_ops_in};
 pub use figures::{Figures, verdict_name};
 
 use crate::net::LinkCounters;
@@ -44,6 +44,10 @@ pub struct RunInfo {
     /// Every fault's window, from the nemesis ops of the history.
     #[serde(default)]
     pub faults: Vec<FaultWindow>,
+    /// Fault changes the system refused: they did not happen (or, when
+    /// `partial`, only on the targets that accepted them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_faults: Vec<RefusedFault>,
     /// Per-link message counters.
     #[serde(default)]
     pub links: Vec<LinkCounters>,
@@ -163,6 +167,7 @@ mod tests {
             final_reads_expected: 2,
             replay: String::new(),
             faults: Vec::new(),
+            refused_faults: Vec::new(),
             links: Vec::new(),
             notes: Vec::new(),
             db_findings,

@@ -106,8 +106,9 @@ struct Client<'p> {
     observer: Option<u64>,
     /// The nodes the running step has used, first op first.
     step_nodes: Vec<usize>,
-    /// Observer sessions this client has started.
-    observers: u64,
+    /// Per leader, how many of this client's observer sessions there were
+    /// retired (an op with an unknown outcome ends its process).
+    observers_retired: Vec<u64>,
     totals: ClientTotals,
 }
 
@@ -123,7 +124,7 @@ impl<'p> Client<'p> {
             generation: 0,
             steps: 0,
             observer: None,
-            observers: 0,
+            observers_retired: vec![0; plan.leaders],
             step_nodes: Vec::new(),
             totals: ClientTotals::default(),
         }
@@ -189,6 +190,7 @@ impl<'p> Client<'p> {
                 _ if self.observer.is_some() => {
                     self.totals.info += 1;
                     self.observer = None;
+                    self.observers_retired[node] += 1;
                 }
                 _ => {
                     self.totals.info += 1;
@@ -259,16 +261,13 @@ impl<'p> Client<'p> {
     }
 
     /// The node of an observer's op: the node of the observer running now,
-    /// or, for a new one (a fresh session of its own), a leader the step
-    /// has not used yet (drawn), else any other than `node`.
+    /// or, for a new one, a leader the step has not used yet (drawn), else
+    /// any other than `node`; the observer is this client's session there.
     fn observer_node(&mut self, observer: Observer, node: usize) -> usize {
         if observer == Observer::Same && self.observer.is_some() {
             return node;
         }
         let plan = self.plan;
-        let session = self.observers * plan.concurrency as u64 + self.session as u64;
-        self.observer = Some(OBSERVER_PROCESS_BASE + session);
-        self.observers += 1;
         let unused: Vec<usize> = (0..plan.leaders)
             .filter(|n| !self.step_nodes.contains(n))
             .collect();
@@ -280,6 +279,13 @@ impl<'p> Client<'p> {
             n => unused[self.rng.random_range(0..n)],
         };
         self.step_nodes.push(chosen);
+        // One observer session per client and leader (a new one only when
+        // an unknown outcome retires it): the checker's work grows with
+        // the number of sessions that write, so it must stay bounded.
+        let (leaders, clients) = (plan.leaders as u64, plan.concurrency as u64);
+        let slot = self.session as u64 * leaders + chosen as u64;
+        let session = self.observers_retired[chosen] * clients * leaders + slot;
+        self.observer = Some(OBSERVER_PROCESS_BASE + session);
         chosen
     }
 

@@ -44,9 +44,9 @@ use diverge_checkers::OpType;
 use serde_json::Value;
 
 /// Who sends an op of a step besides the client's own session: an
-/// observer is a fresh session (its own process in the history) at a node
-/// the step has not used yet, so it sees what replication delivered there
-/// and nothing of the client's own past.
+/// observer is a session of its own (its own process in the history, one
+/// per client and node) at a node the step has not used yet, so it sees
+/// what replication delivered there and nothing of the client's own past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Observer {
     /// The client's session, at the node the step routes it to.

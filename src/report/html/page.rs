@@ -384,8 +384,19 @@ impl Page<'_> {
         let windows = self.windows();
         let kinds = self.fault_kinds();
         out.push_str(r#"<section id="faults"><h2>Faults</h2>"#);
+        self.refused_faults(out);
         if windows.is_empty() {
-            out.push_str("<p>No faults were injected.</p></section>");
+            let refused = self
+                .results
+                .run
+                .as_ref()
+                .is_some_and(|r| !r.refused_faults.is_empty());
+            let none = if refused {
+                "No fault took effect."
+            } else {
+                "No faults were injected."
+            };
+            let _ = write!(out, "<p>{none}</p></section>");
             return;
         }
         out.push_str(r#"<table class="faults"><tr><th>fault</th><th>from s</th><th>to s</th><th>targets</th></tr>"#);
@@ -401,6 +412,35 @@ impl Page<'_> {
             );
         }
         out.push_str("</table></section>");
+    }
+
+    /// Fault changes the system refused: said before the windows, so no
+    /// reader takes them for faults the run survived.
+    fn refused_faults(&self, out: &mut String) {
+        let Some(run) = &self.results.run else { return };
+        if run.refused_faults.is_empty() {
+            return;
+        }
+        let _ = write!(
+            out,
+            r#"<p class="refused">{} fault changes were refused by the system, so they did not happen:</p><ul class="refused">"#,
+            run.refused_faults.len()
+        );
+        for r in &run.refused_faults {
+            let scope = if r.partial {
+                " (refused by some targets only; it happened on the others)"
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<li><code>{}</code> at {:.2} s{scope}: {}</li>",
+                escape(&r.f),
+                r.at_s,
+                escape(&cut(&r.answer))
+            );
+        }
+        out.push_str("</ul>");
     }
 
     fn anomalies(&self, out: &mut String) {
