@@ -225,6 +225,29 @@ fn bad_flags_are_one_line_errors_with_exit_3() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/history.jsonl"));
 }
 
+/// Issue 20's small ones: a negative number names its flag, an empty or
+/// self-contradicting fault list is refused (not run as none, or as all),
+/// and a flag that means nothing with the chosen topology is refused.
+#[test]
+fn negative_numbers_empty_fault_lists_and_meaningless_flags_are_refused() {
+    for (args, flag) in [
+        (vec!["--nodes", "-1"], "--nodes"),
+        (vec!["--concurrency", "-3"], "--concurrency"),
+        (vec!["--nemesis", ""], "--nemesis"),
+        (vec!["--nemesis", "all,none"], "--nemesis"),
+        (vec!["--root", "n1"], "--root"),
+    ] {
+        let output = diverge(&[&["run"], args.as_slice()].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("unexpected argument"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn check_reports_exactly_the_lost_add_of_a_hand_written_history() {
     let fixture =

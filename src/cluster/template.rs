@@ -6,7 +6,7 @@ use crate::config::shell_quote;
 use super::spec::NodeSpec;
 
 /// Every placeholder a template may use.
-pub const PLACEHOLDERS: [&str; 8] = [
+pub const PLACEHOLDERS: [&str; 10] = [
     "id",
     "port",
     "listen",
@@ -15,6 +15,8 @@ pub const PLACEHOLDERS: [&str; 8] = [
     "peer_args",
     "strategy",
     "fsync",
+    "id_step",
+    "id_offset",
 ];
 
 /// Check that `template` is non-empty, its braces balance and it names
@@ -77,6 +79,8 @@ pub fn render(template: &str, spec: &NodeSpec) -> String {
         ("peer_args", peer_args),
         ("strategy", shell_quote(&spec.strategy)),
         ("fsync", fsync.to_string()),
+        ("id_step", spec.id_step.to_string()),
+        ("id_offset", spec.id_offset.to_string()),
     ];
     let mut out = template.to_string();
     for (name, value) in values {
@@ -117,14 +121,18 @@ mod tests {
     #[test]
     fn placeholders_are_filled_and_quoted() {
         let line = render(
-            "node.py --id {id} --listen {listen} --port {port} --data-dir {data_dir} --peers {peers} {peer_args} --strategy {strategy} --fsync {fsync}",
-            &spec(),
+            "node.py --id {id} --listen {listen} --port {port} --data-dir {data_dir} --peers {peers} {peer_args} --strategy {strategy} --fsync {fsync} --ids {id_offset}+{id_step}",
+            &NodeSpec {
+                id_step: 3,
+                id_offset: 2,
+                ..spec()
+            },
         );
         assert_eq!(
             line,
             "node.py --id n1 --listen 127.0.0.1:7001 --port 7001 --data-dir '/tmp/run dir/n1' \
              --peers n2=127.0.0.1:8002,n3=127.0.0.1:8003 --peer n2=127.0.0.1:8002 \
-             --peer n3=127.0.0.1:8003 --strategy lww --fsync always"
+             --peer n3=127.0.0.1:8003 --strategy lww --fsync always --ids 2+3"
         );
     }
 
