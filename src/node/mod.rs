@@ -57,6 +57,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Run a node until SIGTERM/SIGINT.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    // Restart time (log replay included) is a benchmark figure: logged below.
+    let started = std::time::Instant::now();
     init_tracing();
     let config = args.validate()?;
     install_fail_stop_panic_hook();
@@ -90,6 +92,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         peers = ?config.peer_urls,
         fsync = ?config.fsync,
         recovered_records = recovered,
+        startup_ms = started.elapsed().as_millis() as u64,
         "listening on {addr}"
     );
 
