@@ -17,9 +17,10 @@ start=$(date +%s)
 while kill -0 "$controller" 2>/dev/null; do
     line="$(( $(date +%s) - start ))s"
     for pid in $(pgrep -P "$controller" -f 'diverge node' || true); do
-        id=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | sed -n 's/.*--id \([^ ]*\).*/\1/p')
-        rss=$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ')
-        [ -n "$id" ] && [ -n "$rss" ] && line="$line $id=$rss"
+        # A node may exit (crash fault) between pgrep and here: skip it.
+        id=$( (tr '\0' ' ' < "/proc/$pid/cmdline") 2>/dev/null | sed -n 's/.*--id \([^ ]*\).*/\1/p' || true)
+        rss=$( (ps -o rss= -p "$pid" || true) | tr -d ' ')
+        if [ -n "$id" ] && [ -n "$rss" ]; then line="$line $id=$rss"; fi
     done
     echo "$line"
     sleep "$interval"
