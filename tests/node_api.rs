@@ -319,6 +319,16 @@ async fn bad_requests_get_json_errors_and_the_node_stays_up() {
     let r = send(c.post(&replicate).json(&backwards)).await;
     assert_json_error(&r, 400, "n1");
 
+    // The whole i64 range: i64::MIN once slipped past an overflowing bound.
+    let clock = n1.url("/admin/clock");
+    for offset_ms in [i64::MIN, i64::MIN + 1, i64::MAX] {
+        let r = send(c.post(&clock).json(&json!({ "offset_ms": offset_ms }))).await;
+        assert_json_error(&r, 400, "n1");
+        assert!(r.body["error"].as_str().unwrap().contains("beyond a year"));
+    }
+    let r = send(c.post(&clock).json(&json!({ "offset_ms": -1000 }))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
     let health = send(c.get(n1.url("/health"))).await;
     assert_eq!(health.status, 200);
     let w = put(&n1, "k1", json!({"value": "still fine"})).await;
@@ -597,4 +607,137 @@ async fn fsync_never_still_replicates_once_flushed() {
     assert_eq!(put(&n1, "lazy", json!({"value": true})).await.status, 200);
     assert_eq!(get(&n1, "lazy").await.body["values"], json!([true]));
     await_value(&n2, "lazy", &json!(true)).await;
+}
+
+/// A raw connection to `node` that has sent `bytes` and nothing more.
+async fn raw_send(node: &NodeProc, bytes: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", node.port))
+        .await
+        .unwrap();
+    stream.write_all(bytes.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Read `stream` until the node closes it, failing if it is still open
+/// after `bound`. Returns what the node sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, bound: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    match tokio::time::timeout(bound, stream.read_to_end(&mut seen)).await {
+        Ok(Ok(_)) => {}
+        // A reset after the node gave up on the connection is a close too.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Ok(Err(e)) => panic!("reading: {e}"),
+        Err(_) => panic!(
+            "still open after {bound:?}; got {:?}",
+            String::from_utf8_lossy(&seen)
+        ),
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn idle_and_half_sent_connections_are_closed_after_the_read_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let n1 = NodeProc::spawn(
+        "n1",
+        "127.0.0.1:0",
+        &dir.path().join("n1"),
+        &["--read-timeout-ms".into(), "300".into()],
+    );
+    // The default timeout (30 s) would outlast this bound many times over.
+    let bound = Duration::from_secs(5);
+    let mut half_head = raw_send(&n1, "GET /health HTTP/1.1\r\nHost: n1\r\n").await;
+    let mut idle = raw_send(&n1, "GET /health HTTP/1.1\r\nHost: n1\r\n\r\n").await;
+    let mut half_body = raw_send(
+        &n1,
+        "PUT /kv/k HTTP/1.1\r\nHost: n1\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n{\"value\": ",
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(read_until_closed(&mut half_head, bound).await, "");
+    let served = read_until_closed(&mut idle, bound).await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    let answered = read_until_closed(&mut half_body, bound).await;
+    assert!(!answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
+    let health = send(client().get(n1.url("/health"))).await;
+    assert_eq!(health.status, 200);
+    let r = get(&n1, "k").await;
+    assert_eq!(
+        r.body["values"],
+        json!([]),
+        "the half-sent write did nothing"
+    );
+}
+
+#[tokio::test]
+async fn replicate_bodies_are_bounded_in_size_and_bytes_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let n1 = NodeProc::spawn(
+        "n1",
+        "127.0.0.1:0",
+        &dir.path().join("n1"),
+        // A budget below one largest body is raised to exactly one.
+        &["--replicate-buffer-bytes".into(), "1".into()],
+    );
+    let head = |length: u64| {
+        format!(
+            "POST /replicate HTTP/1.1\r\nHost: n1\r\ncontent-type: application/json\r\n\
+             content-length: {length}\r\n\r\n"
+        )
+    };
+    // Declared over the limit: refused before a byte of it is read.
+    let mut huge = raw_send(&n1, &head(1 << 40)).await;
+    let refused = read_until_closed(&mut huge, Duration::from_secs(5)).await;
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+    let limit: u64 = refused
+        .split("over the limit of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no limit named in {refused}"));
+    assert!(
+        limit >= 8 << 20,
+        "a limit of {limit} bytes fits no real batch"
+    );
+
+    // One body of the largest size takes the whole budget while it arrives;
+    // a second, however small, is turned away instead of buffered.
+    let held = raw_send(&n1, &format!("{}{{\"from\": ", head(limit))).await;
+    let probe = json!({"from": "n2", "after": 0, "upto": 0, "changes": []});
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = send(client().post(n1.url("/replicate")).json(&probe)).await;
+        if r.status == 503 {
+            assert_json_error(&r, 503, "n1");
+            break;
+        }
+        // The held request may not have been admitted yet.
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "the held body never took the budget"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Its connection gone, the budget is free again.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = send(client().post(n1.url("/replicate")).json(&probe)).await;
+        if r.status == 200 {
+            assert_eq!(r.body["acked"], 0);
+            break;
+        }
+        assert_eq!(r.status, 503, "{:?}", r.body);
+        assert!(Instant::now() < deadline, "the budget was never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -42,6 +42,10 @@ pub struct Config {
     pub followers: Vec<NodeId>,
     /// Most changes in one batch.
     pub batch_max: usize,
+    /// A batch stops growing before a change would take its encoded size
+    /// past this (a single larger change still goes, alone), so receivers
+    /// can bound the bodies they accept.
+    pub batch_bytes_max: usize,
     /// Most batches in flight per peer.
     pub window: usize,
     /// A batch shorter than `batch_max` joins others in flight only after
@@ -65,6 +69,7 @@ impl Config {
             forward_remote: false,
             followers: Vec::new(),
             batch_max: 512,
+            batch_bytes_max: 8 * 1024 * 1024,
             window: 4,
             linger_ns: 5_000_000,
             retry_base_ns: 20_000_000,
@@ -658,19 +663,27 @@ impl Replica {
     }
 
     /// The batch for `peer` starting after `after`: at most `batch_max`
-    /// changes from durable entries. Skipped entries are covered by `upto`
-    /// too, so the peer's cursor can reach our log end.
+    /// changes from durable entries, and no more than `batch_bytes_max`
+    /// encoded bytes of them unless the first alone is larger. Skipped
+    /// entries are covered by `upto` too, so the peer's cursor can reach our
+    /// log end.
     fn batch_for(&self, peer: &NodeId, after: LogSeq) -> Batch {
         let max = self.config.batch_max.max(1);
         let mut changes = Vec::new();
+        let mut bytes = 0;
         let mut upto = after;
         for (seq, change) in self.log.range(after, self.durable) {
-            upto = seq;
             if self.ships_to(change, peer) {
-                changes.push(change.clone());
-                if changes.len() >= max {
+                let size = change.encoded_bytes();
+                if !changes.is_empty() && bytes + size > self.config.batch_bytes_max {
                     break;
                 }
+                bytes += size;
+                changes.push(change.clone());
+            }
+            upto = seq;
+            if changes.len() >= max {
+                break;
             }
         }
         Batch {

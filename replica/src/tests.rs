@@ -388,6 +388,40 @@ fn batches_respect_window_batch_max_and_durable() {
 }
 
 #[test]
+fn batches_stop_before_their_encoded_bytes_pass_the_bound() {
+    let mut c = cfg("n1", &["n2"]);
+    c.window = 8;
+    c.linger_ns = 0;
+    // Room for two of the 1000-byte values below, not three.
+    c.batch_bytes_max = 2500;
+    let mut r = Replica::new(c);
+    let big = "x".repeat(1000);
+    for i in 0..4 {
+        write(&mut r, 100 + i, &format!("k{i}"), json!(big));
+    }
+    // A single change over the bound still goes, alone.
+    write(&mut r, 200, "huge", json!("y".repeat(5000)));
+    r.step(1000, Input::Persisted { upto: 5 });
+    let out = deliver(&mut r, 1000, "n2", 0, 0, Ok(0));
+    assert_eq!(
+        ranges(&out),
+        vec![
+            ("n2".into(), 0, 2, 2),
+            ("n2".into(), 2, 4, 2),
+            ("n2".into(), 4, 5, 1)
+        ]
+    );
+    for sent in &out.send {
+        let encoded = serde_json::to_vec(&sent.batch).unwrap().len();
+        let changes: usize = sent.batch.changes.iter().map(|c| c.encoded_bytes()).sum();
+        assert!(encoded >= changes, "the count is of the real encoding");
+        if sent.batch.changes.len() > 1 {
+            assert!(changes <= 2500, "{changes} bytes of changes");
+        }
+    }
+}
+
+#[test]
 fn all_to_all_skips_remote_entries_relay_forwards_them() {
     for forward in [false, true] {
         let mut c = cfg("n1", &["n2", "n3"]);

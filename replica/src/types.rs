@@ -64,6 +64,31 @@ pub struct Change {
     pub crdt: Option<Crdt>,
 }
 
+impl Change {
+    /// The length of this change's JSON encoding, as it travels in a
+    /// [`Batch`] (plus one for the separating comma).
+    pub fn encoded_bytes(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        // Writing to a counter cannot fail, and a Change always serializes.
+        let _ = serde_json::to_writer(&mut counter, self);
+        counter.0 + 1
+    }
+}
+
+/// A writer that only counts what is written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use diverge_replica::{Config, NodeId, StrategyKind};
 
@@ -14,6 +15,22 @@ use super::validate::check_node_id;
 
 /// Default limit on a client request body (`--max-body-bytes`): 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Default bytes of `/replicate` bodies buffered at once
+/// (`--replicate-buffer-bytes`): 64 MiB.
+pub const DEFAULT_REPLICATE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+
+/// The largest `/replicate` body a node accepts. A sender stops filling a
+/// batch at [`Config::batch_bytes_max`], so a batch is at most that plus
+/// one change; a change holds at most one client body's value and context
+/// (each under `--max-body-bytes`) plus ids. Twice the batch bound plus four
+/// client bodies leaves room for both; a node whose peers are configured
+/// alike never refuses a batch they send.
+pub fn replicate_body_bytes_max(batch_bytes_max: usize, max_body_bytes: usize) -> usize {
+    batch_bytes_max
+        .saturating_mul(2)
+        .saturating_add(max_body_bytes.saturating_mul(4))
+}
 
 /// Run one reference leader node (the controller spawns one per node).
 #[derive(Clone, Debug, clap::Args)]
@@ -89,6 +106,17 @@ pub struct NodeArgs {
     /// Largest client request body in bytes (PUT /kv); larger gets 413.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Bytes of replication bodies (`POST /replicate`) the node buffers at
+    /// once; a request that would pass it gets 503 and is retried by its sender.
+    #[arg(long, default_value_t = DEFAULT_REPLICATE_BUFFER_BYTES)]
+    pub replicate_buffer_bytes: usize,
+
+    /// Milliseconds a connection may take to send a request head (idle
+    /// keep-alive time between requests included) and, separately, its body;
+    /// past it the node closes the connection.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_timeout_ms: u64,
+
     /// Auto-increment step (MySQL's auto_increment_increment).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub id_step: u64,
@@ -155,6 +183,10 @@ pub struct NodeConfig {
     pub peer_urls: BTreeMap<NodeId, String>,
     pub fsync: FsyncMode,
     pub max_body_bytes: usize,
+    /// See `--replicate-buffer-bytes`.
+    pub replicate_buffer_bytes: usize,
+    /// See `--read-timeout-ms`.
+    pub read_timeout: Duration,
     pub ids: IdSequence,
 }
 
@@ -245,6 +277,8 @@ impl NodeArgs {
             peer_urls,
             fsync: self.fsync,
             max_body_bytes: self.max_body_bytes,
+            replicate_buffer_bytes: self.replicate_buffer_bytes,
+            read_timeout: Duration::from_millis(self.read_timeout_ms),
             ids: IdSequence {
                 step: self.id_step,
                 offset: self.id_offset,

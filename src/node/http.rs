@@ -7,9 +7,11 @@
 //! JSON (axum's own 404/405/413 texts) into `{"error": ..., "node": ...}`,
 //! adding `node` to JSON error bodies that lack it.
 
+use super::body_budget::BodyBudget;
 use super::compound::{self, Claim};
 use super::naming::NameTheNodeLayer;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
@@ -17,20 +19,32 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use diverge_replica::{Batch, Dot, Input, LogSeq, Refusal, Reply};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::shell::{Node, StepError};
-use super::validate::{InvalidInput, check_batch, check_key, decode_context};
+use super::validate::{
+    InvalidInput, check_batch, check_clock_offset_ms, check_key, decode_context,
+};
 
-/// Largest `/replicate` body: 64 MiB.
-pub const REPLICATE_BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// What one request may hold: its body's size, and how long reading it may take.
+#[derive(Clone, Debug)]
+pub struct RequestLimits {
+    /// Largest client body (`PUT /kv`, `POST /claim`).
+    pub max_body_bytes: usize,
+    /// Largest `/replicate` body and the bytes of them buffered at once.
+    pub replicate: Arc<BodyBudget>,
+    /// Longest a request body may take to arrive once its head has.
+    pub body_timeout: Duration,
+}
 
 /// The node's router, every route and layer in place.
-pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
+pub fn router(node: Arc<Node>, limits: &RequestLimits) -> Router {
+    let max_body_bytes = limits.max_body_bytes;
     Router::new()
         .route("/health", get(health))
         .route(
@@ -42,7 +56,7 @@ pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
         .route("/kv/", any(empty_key))
         .route(
             "/replicate",
-            post(replicate).layer(DefaultBodyLimit::max(REPLICATE_BODY_BYTES_MAX)),
+            post(replicate).layer(DefaultBodyLimit::max(limits.replicate.body_bytes_max())),
         )
         .route("/ids/{key}", post(next_id))
         .route(
@@ -53,6 +67,10 @@ pub fn router(node: Arc<Node>, max_body_bytes: usize) -> Router {
         .route("/admin/clock", post(set_clock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // A body that stops arriving fails its request (and its connection)
+        // instead of holding them: the head's timeout is in `serve`.
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+        .layer(Extension(limits.replicate.clone()))
         .layer(NameTheNodeLayer::new(node.id()))
         .with_state(node)
 }
@@ -70,6 +88,10 @@ impl ApiError {
             status,
             body: json!({ "error": message.into() }),
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 }
 
@@ -286,10 +308,15 @@ async fn write(
     }
 }
 
+/// `POST /replicate`: the body is read only once the byte budget covers it,
+/// and the claim is held until the batch is applied.
 async fn replicate(
     State(node): State<Arc<Node>>,
-    JsonBody(batch): JsonBody<Batch>,
+    Extension(budget): Extension<Arc<BodyBudget>>,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let _claim = budget.admit(request.headers())?;
+    let JsonBody(batch) = JsonBody::<Batch>::from_request(request, &()).await?;
     check_batch(&batch, node.id())?;
     match node.request(Input::Receive(batch)).await? {
         Reply::Received { acked } => Ok(Json(ReceivedReply {
@@ -345,14 +372,7 @@ async fn set_clock(
     State(node): State<Arc<Node>>,
     JsonBody(body): JsonBody<ClockBody>,
 ) -> Result<Json<Value>, ApiError> {
-    // A year either way is far beyond any fault; larger values are typos.
-    const LIMIT_MS: i64 = 366 * 86_400_000;
-    if body.offset_ms.abs() > LIMIT_MS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("offset_ms {} is beyond a year either way", body.offset_ms),
-        ));
-    }
+    check_clock_offset_ms(body.offset_ms)?;
     node.set_clock_offset_ms(body.offset_ms);
     Ok(Json(
         json!({ "node": node.id(), "offset_ms": body.offset_ms }),

@@ -6,6 +6,8 @@
 //! - [`log`]: the durable replication log (framing, recovery, group commit).
 //! - [`shell`]: the shared [`Node`]: one lock orders core steps and log appends.
 //! - [`http`]: the HTTP API, its extractors and JSON error mapping.
+//! - [`serve`]: the accept loop and per-connection timeouts.
+//! - [`body_budget`]: the size and in-flight byte bounds of `/replicate` bodies.
 //! - [`naming`]: the layer naming the node on every response.
 //! - [`replicator`]: posting batches to peers, the tick and persisted loops.
 //! - [`validate`]: keys, node ids, contexts and batches checked at the edge.
@@ -20,6 +22,7 @@
 //! returns. With `DIVERGE_PARENT_PID` set it also exits when its parent dies.
 
 pub mod args;
+pub mod body_budget;
 pub mod clock;
 pub mod compound;
 pub mod handler;
@@ -27,17 +30,20 @@ pub mod http;
 pub mod log;
 pub mod naming;
 pub mod replicator;
+pub mod serve;
 pub mod shell;
 pub mod validate;
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use diverge_replica::Replica;
 
 pub use args::{NodeArgs, NodeConfig};
+use body_budget::BodyBudget;
 pub use shell::Node;
 
 /// Name of the file, in the data dir, holding the bound port once the node
@@ -51,6 +57,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Run a node until SIGTERM/SIGINT.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    // Restart time (log replay included) is a benchmark figure: logged below.
+    let started = std::time::Instant::now();
     init_tracing();
     let config = args.validate()?;
     install_fail_stop_panic_hook();
@@ -84,26 +92,31 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         peers = ?config.peer_urls,
         fsync = ?config.fsync,
         recovered_records = recovered,
+        startup_ms = started.elapsed().as_millis() as u64,
         "listening on {addr}"
     );
 
     let ticker = replicator::spawn_ticker(node.clone());
     let persisted_feed = replicator::spawn_persisted_feed(node.clone());
-    let app = http::router(node.clone(), config.max_body_bytes);
+    let limits = http::RequestLimits {
+        max_body_bytes: config.max_body_bytes,
+        replicate: Arc::new(BodyBudget::new(
+            args::replicate_body_bytes_max(config.replica.batch_bytes_max, config.max_body_bytes),
+            config.replicate_buffer_bytes,
+        )),
+        body_timeout: config.read_timeout,
+    };
+    let app = http::router(node.clone(), &limits);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(serve::serve(listener, app, config.read_timeout, async {
+        let _ = stop_rx.await;
+    }));
 
     let signal = shutdown_signal().await?;
     tracing::info!(node = %node.id(), %signal, "shutting down");
     let _ = stop_tx.send(());
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        Ok(joined) => joined??,
+        Ok(joined) => joined?,
         Err(_) => tracing::warn!("in-flight requests did not finish in time"),
     }
     ticker.abort();

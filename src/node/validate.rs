@@ -19,6 +19,22 @@ pub enum InvalidInput {
     Context(#[from] diverge_replica::version::BadContext),
     #[error("invalid batch: {0}")]
     Batch(String),
+    #[error("offset_ms {0} is beyond a year either way")]
+    ClockOffset(i64),
+}
+
+/// Largest clock offset either way: a year is far beyond any fault, so
+/// larger values are typos.
+pub const CLOCK_OFFSET_MS_MAX: u64 = 366 * 86_400_000;
+
+/// A clock offset for `POST /admin/clock`: at most a year either way.
+/// `unsigned_abs` because `i64::MIN.abs()` overflows (and wraps past the
+/// check in a release build).
+pub fn check_clock_offset_ms(offset_ms: i64) -> Result<(), InvalidInput> {
+    if offset_ms.unsigned_abs() > CLOCK_OFFSET_MS_MAX {
+        return Err(InvalidInput::ClockOffset(offset_ms));
+    }
+    Ok(())
 }
 
 fn allowed_char(c: char) -> bool {
@@ -131,6 +147,21 @@ mod tests {
             assert!(
                 matches!(check_key(bad), Err(InvalidInput::Key(..))),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn clock_offsets() {
+        let max = CLOCK_OFFSET_MS_MAX as i64;
+        for ok in [0, 1, -1, max, -max] {
+            assert_eq!(check_clock_offset_ms(ok), Ok(()), "{ok}");
+        }
+        for bad in [max + 1, -max - 1, i64::MAX, i64::MIN + 1, i64::MIN] {
+            assert_eq!(
+                check_clock_offset_ms(bad),
+                Err(InvalidInput::ClockOffset(bad)),
+                "{bad}"
             );
         }
     }
