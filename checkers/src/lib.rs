@@ -413,7 +413,8 @@ mod tests {
         assert_eq!(
             "bank".parse::<Workload>().unwrap_err().to_string(),
             "unknown workload \"bank\": expected one of set, register, counter, list-append, \
-             causal, unique-ids, constraint, insert-update"
+             causal, unique-ids, constraint, insert-update, g-set, g-counter, pn-counter, \
+             broadcast"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),

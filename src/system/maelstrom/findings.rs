@@ -1,0 +1,66 @@
+//! What the report says about Maelstrom nodes: the faults they faced that
+//! Maelstrom itself never injects (a crash wipes a node's memory, a pause,
+//! duplicated messages), so a verdict under them is not taken for a
+//! Maelstrom verdict; and the lines a node wrote to stdout that are not
+//! protocol messages.
+
+use std::sync::atomic::Ordering;
+
+use super::nodes::Nodes;
+use crate::net::LinkCounters;
+use crate::results::DbFinding;
+
+/// One line per fault Maelstrom never injects that the nodes faced.
+pub fn beyond_maelstrom(nodes: &Nodes, links: &[LinkCounters]) -> Vec<String> {
+    let ids = nodes.router.ids();
+    let per_node = |counts: &[std::sync::atomic::AtomicU64]| -> Vec<String> {
+        ids.iter()
+            .zip(counts)
+            .filter_map(|(id, n)| match n.load(Ordering::Relaxed) {
+                0 => None,
+                n => Some(format!("{id} x{n}")),
+            })
+            .collect()
+    };
+    let mut notes = Vec::new();
+    let crashed = per_node(&nodes.crashes);
+    if !crashed.is_empty() {
+        notes.push(format!(
+            "not a Maelstrom verdict: crashes wiped the memory of {} (each restart is a new \
+             process, initialised afresh; Maelstrom never crashes nodes)",
+            crashed.join(", ")
+        ));
+    }
+    let paused = per_node(&nodes.pauses);
+    if !paused.is_empty() {
+        notes.push(format!(
+            "not a Maelstrom verdict: paused (SIGSTOP) {} (Maelstrom never pauses nodes)",
+            paused.join(", ")
+        ));
+    }
+    let duplicated: u64 = links.iter().map(|l| l.duplicated).sum();
+    if duplicated > 0 {
+        notes.push(format!(
+            "not a Maelstrom verdict: {duplicated} node-to-node messages were delivered twice \
+             (Maelstrom never duplicates messages)"
+        ));
+    }
+    notes
+}
+
+/// A finding per line a node wrote to stdout that is not a JSON message.
+pub fn protocol_errors(nodes: &Nodes) -> Vec<DbFinding> {
+    nodes
+        .router
+        .protocol_errors()
+        .into_iter()
+        .map(|(node, message)| DbFinding {
+            node,
+            kind: "not-a-message".into(),
+            channel: Some("stdout".into()),
+            errno: None,
+            message,
+            anomaly: None,
+        })
+        .collect()
+}
