@@ -18,7 +18,8 @@
 //! - One module per analysis, each returning [`Anomaly`] values:
 //!   [`lost_update`], [`divergence`], [`reads`] (impossible/aborted),
 //!   [`counter`], [`list_append`], [`causal`], [`unique_ids`],
-//!   [`constraint`].
+//!   [`constraint`]; for Maelstrom's workloads [`everywhere`] (every add on
+//!   every node) and [`exact_counter`] (subset sums of unknown adds).
 //! - [`expectation`]: the table marking anomalies inherent or unexpected for
 //!   a strategy and topology ([`CheckOptions`]).
 //! - [`stale`]: stale reads (the `stale-read` anomaly on one node, the
@@ -39,6 +40,8 @@ pub mod constraint;
 pub mod counter;
 pub mod coverage;
 pub mod divergence;
+pub mod everywhere;
+pub mod exact_counter;
 pub mod expectation;
 pub mod facts;
 mod fastline;

@@ -179,6 +179,16 @@ impl Workload {
     /// verdict may be inconclusive.
     pub(crate) fn analyse(self, index: &HistoryIndex) -> (Vec<Anomaly>, Vec<String>) {
         let alone = |anomalies| (anomalies, Vec::new());
+        if matches!(self, Workload::GSet | Workload::Broadcast) {
+            // Maelstrom's rule: every acknowledged add on every node.
+            return alone(crate::everywhere::check(index));
+        }
+        if matches!(self, Workload::GCounter | Workload::PnCounter) {
+            // Maelstrom's rule, exact when few adds are of unknown outcome.
+            let mut anomalies = crate::counter::check(index);
+            anomalies.extend(crate::exact_counter::check(index));
+            return alone(anomalies);
+        }
         match self.judged_as() {
             Workload::Set => alone(crate::lost_update::set(index)),
             Workload::Register | Workload::InsertUpdate => {
