@@ -177,15 +177,15 @@ fn a_node_that_breaks_the_protocol_is_named() {
     );
 }
 
-/// Node processes (the shell `exec`s python3) whose command line holds
-/// `needle`.
+/// Node processes whose command line holds `needle` (not the controller,
+/// whose `--node-cmd` holds it too).
 fn processes_with(needle: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.starts_with("python3") && c.contains(needle))
+        .filter(|c| c.contains(needle) && !c.contains("--node-cmd"))
         .collect()
 }
 
