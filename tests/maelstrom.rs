@@ -166,6 +166,16 @@ fn a_node_that_breaks_the_protocol_is_named() {
         "{}\n{text}",
         describe(&output)
     );
+    // Exits on its own mid-run (here: killed by `timeout` after 2 s).
+    let short_lived = format!("timeout 2 {}", python("g_set.py"));
+    let (output, dir) = run("g-set", &short_lived, &[]);
+    let text = std::fs::read_to_string(dir.path().join("latest/results.json")).unwrap();
+    assert_ne!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        text.contains("the node exited on its own"),
+        "{}\n{text}",
+        describe(&output)
+    );
     // Dies before answering init: the error names the node and its words.
     let (output, _dir) = run("g-set", "sh -c 'echo no such module >&2; exit 3'", &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);

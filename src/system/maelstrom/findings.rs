@@ -48,15 +48,16 @@ pub fn beyond_maelstrom(nodes: &Nodes, links: &[LinkCounters]) -> Vec<String> {
     notes
 }
 
-/// A finding per line a node wrote to stdout that is not a JSON message.
+/// A finding per line a node wrote to stdout that is not a JSON message,
+/// and per node that exited on its own.
 pub fn protocol_errors(nodes: &Nodes) -> Vec<DbFinding> {
     nodes
         .router
         .protocol_errors()
         .into_iter()
-        .map(|(node, message)| DbFinding {
+        .map(|(node, kind, message)| DbFinding {
             node,
-            kind: "not-a-message".into(),
+            kind: kind.into(),
             channel: Some("stdout".into()),
             errno: None,
             message,

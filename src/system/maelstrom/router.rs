@@ -48,9 +48,9 @@ pub struct Router {
     pending: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
     next_msg_id: AtomicU64,
     services: Services,
-    /// Lines a node wrote to stdout that are not a JSON message: (node,
+    /// What went wrong with a node's side of the protocol: (node, kind,
     /// problem).
-    protocol_errors: Mutex<Vec<(String, String)>>,
+    protocol_errors: Mutex<Vec<(String, &'static str, String)>>,
 }
 
 impl Router {
@@ -103,16 +103,23 @@ impl Router {
         inbox.as_ref().is_some_and(|tx| tx.send(line).is_ok())
     }
 
-    /// A line node `i` wrote that is not a JSON object, kept for the report.
-    pub fn protocol_error(&self, i: usize, problem: String) {
-        tracing::warn!(node = %self.ids[i], "{problem}");
-        self.protocol_errors
-            .lock()
-            .expect("errors lock")
-            .push((self.ids[i].clone(), problem));
+    /// Whether node `i` runs, as far as the controller knows.
+    pub fn is_attached(&self, i: usize) -> bool {
+        self.inboxes[i].lock().expect("inbox lock").is_some()
     }
 
-    pub fn protocol_errors(&self) -> Vec<(String, String)> {
+    /// Something node `i` did against the protocol (`kind`), kept for the
+    /// report.
+    pub fn protocol_error(&self, i: usize, kind: &'static str, problem: String) {
+        tracing::warn!(node = %self.ids[i], "{problem}");
+        self.protocol_errors.lock().expect("errors lock").push((
+            self.ids[i].clone(),
+            kind,
+            problem,
+        ));
+    }
+
+    pub fn protocol_errors(&self) -> Vec<(String, &'static str, String)> {
         self.protocol_errors.lock().expect("errors lock").clone()
     }
 

@@ -173,7 +173,9 @@ async fn write_lines(mut stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<Stri
 }
 
 /// Route every line the node writes; a line that is not a JSON object is
-/// reported (naming the node) and skipped.
+/// reported (naming the node) and skipped. A node whose stdout closes
+/// while the controller still counts it running exited on its own (a
+/// crash on a message it did not expect, say): reported too.
 async fn read_lines(stdout: ChildStdout, index: usize, router: Arc<Router>) {
     let mut lines = BufReader::new(stdout).lines();
     let mut number = 0u64;
@@ -188,11 +190,20 @@ async fn read_lines(stdout: ChildStdout, index: usize, router: Arc<Router>) {
                 let shown = &line[..line.floor_char_boundary(120)];
                 router.protocol_error(
                     index,
+                    "not-a-message",
                     format!(
                         "stdout line {number} is not a JSON message (nodes log to stderr): {shown:?}"
                     ),
                 );
             }
         }
+    }
+    if router.is_attached(index) {
+        router.detach(index);
+        router.protocol_error(
+            index,
+            "exited",
+            "the node exited on its own (its stdout closed); see its log".into(),
+        );
     }
 }
