@@ -7,6 +7,7 @@
 use std::sync::atomic::Ordering;
 
 use super::nodes::Nodes;
+use crate::domain::Workload;
 use crate::net::LinkCounters;
 use crate::results::DbFinding;
 
@@ -46,6 +47,24 @@ pub fn beyond_maelstrom(nodes: &Nodes, links: &[LinkCounters]) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// Maelstrom's own rule for `workload` and what diverge checks beyond it,
+/// side by side, so a reader knows which verdict this is.
+pub fn rules(workload: Workload) -> String {
+    let (maelstrom, beyond) = match workload {
+        Workload::GSet | Workload::Broadcast => (
+            "every acknowledged add in every node's final read (here: lost-update)",
+            "reads during the run (impossible, aborted and stale reads), final reads agreeing",
+        ),
+        _ => (
+            "each final read the acknowledged sum plus some subset of the unknown adds (here: \
+             lost-update below, over-count above; exact for up to 12 unknown adds)",
+            "reads during the run within what the adds invoked before them allow \
+             (impossible-read), final reads agreeing",
+        ),
+    };
+    format!("Maelstrom's rule for {workload}: {maelstrom}; diverge checks besides: {beyond}")
 }
 
 /// A finding per line a node wrote to stdout that is not a JSON message,

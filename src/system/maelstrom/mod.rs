@@ -34,7 +34,7 @@ use tokio::sync::Mutex;
 
 use super::{Settled, Supports, System, SystemKind, SystemReport};
 use crate::config::{ConfigError, TestConfig, invalid};
-use crate::domain::{FaultKind, SystemName, Topology};
+use crate::domain::{FaultKind, SystemName, Topology, Workload};
 use crate::nemesis::FaultTargets;
 use crate::net::LinkCounters;
 use crate::workload::{Conn, Protocol};
@@ -121,7 +121,12 @@ impl SystemKind for Maelstrom {
                 }))
             })
             .collect();
-        Ok(Box::new(MaelstromSystem { ids, nodes, conns }))
+        Ok(Box::new(MaelstromSystem {
+            ids,
+            nodes,
+            conns,
+            workload: config.workload,
+        }))
     }
 }
 
@@ -129,6 +134,7 @@ struct MaelstromSystem {
     ids: Vec<String>,
     nodes: Arc<Nodes>,
     conns: Vec<Conn>,
+    workload: Workload,
 }
 
 #[async_trait]
@@ -164,9 +170,11 @@ impl System for MaelstromSystem {
 
     async fn report(&self, _live: &[usize]) -> SystemReport {
         let links = self.nodes.router.counters();
+        let mut notes = vec![findings::rules(self.workload)];
+        notes.extend(findings::beyond_maelstrom(&self.nodes, &links));
         SystemReport {
             findings: findings::protocol_errors(&self.nodes),
-            notes: findings::beyond_maelstrom(&self.nodes, &links),
+            notes,
             skipped_updates: None,
         }
     }

@@ -8,7 +8,7 @@
 //! restart is a new process, initialised again, with nothing of the old.
 
 use std::fs::OpenOptions;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::router::Router;
-use crate::workload::CallError;
 
 /// The client name the controller's own requests (init, topology) use.
 pub const CONTROL_CLIENT: &str = "c0";
@@ -77,10 +76,7 @@ impl Supervisor {
             Err(e) => bail!(
                 "node {} did not answer init with init_ok: {}{}",
                 self.id,
-                match e {
-                    CallError::Indefinite(m) | CallError::Definite(m) => m,
-                    CallError::Conflict => String::new(),
-                },
+                e.message(),
                 self.log_tail()
             ),
         }
@@ -133,7 +129,7 @@ impl Drop for Supervisor {
     }
 }
 
-fn spawn(command: &str, log_path: &PathBuf) -> Result<Child> {
+fn spawn(command: &str, log_path: &Path) -> Result<Child> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
