@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::domain::{
-    FsyncMode, LinkMode, NemesisSet, OnOff, RoutingMode, Strategy, SystemName, Topology, Workload,
-    parser,
+    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, RoutingMode, Strategy, SystemName,
+    Topology, Workload, parser,
 };
 use crate::node::NodeArgs;
 
@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// {peer_args} {strategy} {fsync} (see docs/node-protocol.md).
     #[arg(long, value_name = "TEMPLATE")]
     pub node_cmd: Option<String>,
+    /// What --node-cmd nodes speak: diverge's HTTP node protocol, or
+    /// Maelstrom's JSON lines on stdin/stdout (docs/maelstrom.md).
+    #[arg(long, value_parser = parser::<NodeProtocol>(), default_value = "http")]
+    pub protocol: NodeProtocol,
     /// Seconds to let replication settle before the final reads when a node
     /// does not serve GET /admin/status (so quiescence cannot be observed).
     #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]

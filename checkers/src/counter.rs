@@ -13,7 +13,7 @@
 
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::history::OpType;
-use crate::index::HistoryIndex;
+use crate::index::{HistoryIndex, KeyIndex};
 use crate::model::{CValue, fid};
 use crate::reads::on;
 
@@ -24,14 +24,8 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         // (invoke time, amount) of every add that may have applied.
         let mut adds: Vec<(u64, i64)> = Vec::new();
         let (mut lower, mut upper) = (0i64, 0i64);
-        for w in k.writes.iter().map(|&id| index.write(id)) {
-            if index.hist.ops[w.pair.invoke as usize].f != fid::ADD {
-                continue;
-            }
-            let Some(amount) = w.value.as_int() else {
-                continue;
-            };
-            match w.outcome {
+        for (time, amount, outcome) in outcomes(index, k) {
+            match outcome {
                 OpType::Ok => {
                     lower += amount;
                     upper += amount;
@@ -42,7 +36,7 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
                     upper += amount.max(0);
                 }
             }
-            adds.push((w.invoke_time, amount));
+            adds.push((time, amount));
         }
         for r in &k.final_reads {
             let CValue::One(v) = r.value else { continue };
@@ -98,6 +92,16 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         }
     }
     out
+}
+
+/// (invoke time, amount, outcome) of every add to key `k`.
+pub(crate) fn outcomes(index: &HistoryIndex, k: &KeyIndex) -> Vec<(u64, i64, OpType)> {
+    k.writes
+        .iter()
+        .map(|&id| index.write(id))
+        .filter(|w| index.hist.ops[w.pair.invoke as usize].f == fid::ADD)
+        .filter_map(|w| Some((w.invoke_time, w.value.as_int()?, w.outcome)))
+        .collect()
 }
 
 #[cfg(test)]

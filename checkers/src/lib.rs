@@ -18,7 +18,8 @@
 //! - One module per analysis, each returning [`Anomaly`] values:
 //!   [`lost_update`], [`divergence`], [`reads`] (impossible/aborted),
 //!   [`counter`], [`list_append`], [`causal`], [`unique_ids`],
-//!   [`constraint`].
+//!   [`constraint`]; for Maelstrom's workloads [`everywhere`] (every add on
+//!   every node) and [`exact_counter`] (subset sums of unknown adds).
 //! - [`expectation`]: the table marking anomalies inherent or unexpected for
 //!   a strategy and topology ([`CheckOptions`]).
 //! - [`stale`]: stale reads (the `stale-read` anomaly on one node, the
@@ -39,6 +40,8 @@ pub mod constraint;
 pub mod counter;
 pub mod coverage;
 pub mod divergence;
+pub mod everywhere;
+pub mod exact_counter;
 pub mod expectation;
 pub mod facts;
 mod fastline;
@@ -413,7 +416,8 @@ mod tests {
         assert_eq!(
             "bank".parse::<Workload>().unwrap_err().to_string(),
             "unknown workload \"bank\": expected one of set, register, counter, list-append, \
-             causal, unique-ids, constraint, insert-update"
+             causal, unique-ids, constraint, insert-update, g-set, g-counter, pn-counter, \
+             broadcast"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),

@@ -32,6 +32,17 @@ pub enum Workload {
     /// Rows inserted at one node, then updated: register `write`s whose
     /// update must win over its insert.
     InsertUpdate,
+    /// Maelstrom's `g-set` (one grow-only set: `add {element}`, `read`),
+    /// judged as `set`.
+    GSet,
+    /// Maelstrom's `g-counter` (one counter: `add {delta >= 0}`, `read`),
+    /// judged as `counter`.
+    GCounter,
+    /// Maelstrom's `pn-counter` (deltas of either sign), judged as `counter`.
+    PnCounter,
+    /// Maelstrom's `broadcast`: a set whose adds are `broadcast {message}`
+    /// and whose reads are `read -> {messages}`, judged as `set`.
+    Broadcast,
 }
 
 /// How the reads of a workload are judged beyond its own analysis.
@@ -69,6 +80,10 @@ impl Workload {
         Workload::UniqueIds,
         Workload::Constraint,
         Workload::InsertUpdate,
+        Workload::GSet,
+        Workload::GCounter,
+        Workload::PnCounter,
+        Workload::Broadcast,
     ];
 
     pub fn all() -> &'static [Workload] {
@@ -85,6 +100,10 @@ impl Workload {
             Workload::UniqueIds => "unique-ids",
             Workload::Constraint => "constraint",
             Workload::InsertUpdate => "insert-update",
+            Workload::GSet => "g-set",
+            Workload::GCounter => "g-counter",
+            Workload::PnCounter => "pn-counter",
+            Workload::Broadcast => "broadcast",
         }
     }
 
@@ -107,6 +126,29 @@ impl Workload {
             Workload::InsertUpdate => {
                 "Rows inserted at one node, then updated (possibly at another): can an update overtake its insert?"
             }
+            Workload::GSet => {
+                "Maelstrom's g-set: elements added to one grow-only set (--protocol maelstrom)"
+            }
+            Workload::GCounter => {
+                "Maelstrom's g-counter: positive deltas added to one counter (--protocol maelstrom)"
+            }
+            Workload::PnCounter => {
+                "Maelstrom's pn-counter: deltas of either sign (--protocol maelstrom)"
+            }
+            Workload::Broadcast => {
+                "Maelstrom's broadcast: messages broadcast to every node, then read (--protocol maelstrom)"
+            }
+        }
+    }
+
+    /// The workload whose analyses judge this one: itself, or for a
+    /// Maelstrom workload the diverge workload it maps onto (g-set and
+    /// broadcast are sets, the counters counters).
+    pub fn judged_as(self) -> Workload {
+        match self {
+            Workload::GSet | Workload::Broadcast => Workload::Set,
+            Workload::GCounter | Workload::PnCounter => Workload::Counter,
+            own => own,
         }
     }
 
@@ -120,7 +162,7 @@ impl Workload {
         };
         use ReadChecks::{None as NoReads, Stale, Values};
         use stale::Mode::{Grow, Overwrite};
-        match self {
+        match self.judged_as() {
             Workload::Set => judging(true, true, Stale(Grow), true),
             Workload::ListAppend => judging(true, false, Stale(Grow), true),
             Workload::Register | Workload::Causal | Workload::InsertUpdate => {
@@ -129,6 +171,7 @@ impl Workload {
             Workload::Counter => judging(true, true, NoReads, false),
             Workload::Constraint => judging(true, true, Values, false),
             Workload::UniqueIds => judging(false, false, NoReads, false),
+            own => unreachable!("{own} is judged as {}", own.judged_as()),
         }
     }
 
@@ -136,7 +179,17 @@ impl Workload {
     /// verdict may be inconclusive.
     pub(crate) fn analyse(self, index: &HistoryIndex) -> (Vec<Anomaly>, Vec<String>) {
         let alone = |anomalies| (anomalies, Vec::new());
-        match self {
+        if matches!(self, Workload::GSet | Workload::Broadcast) {
+            // Maelstrom's rule: every acknowledged add on every node.
+            return alone(crate::everywhere::check(index));
+        }
+        if matches!(self, Workload::GCounter | Workload::PnCounter) {
+            // Maelstrom's rule, exact when few adds are of unknown outcome.
+            let mut anomalies = crate::counter::check(index);
+            anomalies.extend(crate::exact_counter::check(index));
+            return alone(anomalies);
+        }
+        match self.judged_as() {
             Workload::Set => alone(crate::lost_update::set(index)),
             Workload::Register | Workload::InsertUpdate => {
                 alone(crate::lost_update::register(index))
@@ -149,6 +202,7 @@ impl Workload {
             }
             Workload::UniqueIds => alone(crate::unique_ids::check(index)),
             Workload::Constraint => alone(crate::constraint::check(index)),
+            own => unreachable!("{own} is judged as {}", own.judged_as()),
         }
     }
 }

@@ -56,11 +56,18 @@ fn plantable(workload: Workload) -> Vec<AnomalyKind> {
         ],
         Workload::UniqueIds => vec![DuplicateId],
         Workload::Constraint => vec![ConstraintViolation],
+        maelstrom => plantable(maelstrom.judged_as()),
     }
 }
 
 fn workload() -> impl Strategy<Value = Workload> {
-    proptest::sample::select(Workload::all().to_vec())
+    // Maelstrom's workloads are judged as the ones they map onto.
+    let own: Vec<Workload> = Workload::all()
+        .iter()
+        .copied()
+        .filter(|w| w.judged_as() == *w)
+        .collect();
+    proptest::sample::select(own)
 }
 
 proptest! {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{DbConfig, NodeOptions, TestConfig, replay};
 use crate::cli::RunArgs;
-use crate::domain::{IdOffset, Strategy, Topology};
+use crate::domain::{IdOffset, Named, NodeProtocol, Strategy, SystemName, Topology};
 
 /// Limits that keep a local cluster meaningful on one machine.
 const MAX_NODES: usize = 32;
@@ -84,7 +84,9 @@ impl TestConfig {
             node_bin: args.node_bin.clone(),
             node_cmd: node_cmd(args.node_cmd.as_deref())?,
             settle_s: positive_seconds("settle", args.settle)?,
-            db: DbConfig { name: args.db },
+            db: DbConfig {
+                name: system(args)?,
+            },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
             replay: String::new(),
@@ -134,6 +136,21 @@ fn clock_skew(ms: u64) -> Result<u64, ConfigError> {
             "max-clock-skew",
             format!("{ms} ms is more than a year ({YEAR_MS} ms)"),
         ))
+    }
+}
+
+/// The system under test: `--protocol maelstrom` makes the `--node-cmd`
+/// nodes Maelstrom nodes (the `maelstrom` system).
+fn system(args: &RunArgs) -> Result<SystemName, ConfigError> {
+    match (args.protocol, args.db) {
+        (NodeProtocol::Http, db) => Ok(db),
+        (NodeProtocol::Maelstrom, SystemName::Reference | SystemName::Maelstrom) => {
+            Ok(SystemName::Maelstrom)
+        }
+        (NodeProtocol::Maelstrom, db) => Err(invalid(
+            "protocol",
+            format!("maelstrom is for --node-cmd nodes, not --db {}", db.name()),
+        )),
     }
 }
 

@@ -99,11 +99,30 @@ pub enum SystemName {
     #[default]
     Reference,
     Mariadb,
+    /// `--node-cmd` nodes speaking Maelstrom's protocol (`--protocol maelstrom`).
+    Maelstrom,
 }
 
 named!(SystemName {
     Reference => ("reference", "diverge's reference nodes, or the nodes --node-cmd starts"),
     Mariadb => ("mariadb", "Local MariaDB instances (mariadbd) replicating to each other"),
+    Maelstrom => ("maelstrom", "Nodes written for Jepsen's Maelstrom, started by --node-cmd (same as --protocol maelstrom)"),
+});
+
+/// What `--node-cmd` nodes speak (`--protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeProtocol {
+    /// diverge's node protocol over HTTP (docs/node-protocol.md).
+    #[default]
+    Http,
+    /// Maelstrom's: JSON lines on stdin and stdout (docs/maelstrom.md).
+    Maelstrom,
+}
+
+named!(NodeProtocol {
+    Http => ("http", "diverge's node protocol over HTTP (docs/node-protocol.md)"),
+    Maelstrom => ("maelstrom", "Maelstrom's JSON messages on stdin/stdout (docs/maelstrom.md)"),
 });
 
 /// The auto-increment offset of the nodes (`--id-offset`).

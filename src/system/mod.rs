@@ -7,10 +7,13 @@
 //!
 //! - [`reference`]: diverge's reference nodes, or nodes `--node-cmd` starts.
 //! - [`mariadb`]: local MariaDB instances replicating through TCP links.
+//! - [`maelstrom`]: nodes written for Jepsen's Maelstrom (`--protocol
+//!   maelstrom`), their messages routed through the controller.
 //! - [`supports`]: what each kind declares, and the config checks that
 //!   follow from it (a fault, workload or topology it lacks is a config
 //!   error naming both).
 
+pub mod maelstrom;
 pub mod mariadb;
 pub mod reference;
 pub mod supports;
@@ -101,6 +104,7 @@ pub fn kind(name: SystemName) -> &'static dyn SystemKind {
     match name {
         SystemName::Reference => &reference::Reference,
         SystemName::Mariadb => &mariadb::Mariadb,
+        SystemName::Maelstrom => &maelstrom::Maelstrom,
     }
 }
 

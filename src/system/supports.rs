@@ -173,4 +173,23 @@ mod tests {
         }
         assert!(configure(&["--db", "mariadb", "--workload", "set"]).is_ok());
     }
+
+    #[test]
+    fn maelstrom_nodes_take_maelstrom_workloads_and_faults_only() {
+        let node = ["--protocol", "maelstrom", "--node-cmd", "./node"];
+        let ok =
+            configure(&[&node[..], &["--workload", "g-set", "--nemesis", "all"]].concat()).unwrap();
+        assert_eq!(ok.db.name, crate::domain::SystemName::Maelstrom);
+        assert!(!ok.nemesis.kinds().contains(&FaultKind::Clock));
+        let err = configure(&[&node[..], &["--workload", "set"]].concat()).unwrap_err();
+        assert_eq!(err.flag, "workload");
+        assert!(err.problem.contains("g-set, g-counter"), "{}", err.problem);
+        let err = configure(&["--workload", "g-set"]).unwrap_err();
+        assert_eq!(err.flag, "workload");
+        let err = configure(&["--protocol", "maelstrom", "--workload", "g-set"]).unwrap_err();
+        assert_eq!(err.flag, "protocol");
+        assert!(err.problem.contains("needs --node-cmd"), "{}", err.problem);
+        let err = configure(&["--protocol", "maelstrom", "--db", "mariadb"]).unwrap_err();
+        assert_eq!(err.flag, "protocol");
+    }
 }

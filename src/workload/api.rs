@@ -8,6 +8,8 @@
 //!   context, writes with or without one, ids, claims), over HTTP for real
 //!   nodes and `--node-cmd` nodes.
 //! - [`SqlApi`]: one autocommit statement at a time, for databases.
+//! - [`MaelstromApi`]: one request body at a time to a Maelstrom node
+//!   (docs/maelstrom.md), answered by its reply body.
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use serde_json::Value;
 pub enum Conn {
     Kv(Arc<dyn KvApi>),
     Sql(Arc<dyn SqlApi>),
+    Maelstrom(Arc<dyn MaelstromApi>),
 }
 
 /// The protocols a workload can run over.
@@ -27,6 +30,7 @@ pub enum Conn {
 pub enum Protocol {
     Kv,
     Sql,
+    Maelstrom,
 }
 
 impl Protocol {
@@ -34,6 +38,7 @@ impl Protocol {
         match self {
             Protocol::Kv => "the key-value node API",
             Protocol::Sql => "SQL",
+            Protocol::Maelstrom => "Maelstrom's protocol",
         }
     }
 }
@@ -44,6 +49,7 @@ impl Conn {
         match self {
             Conn::Kv(api) => api.node(),
             Conn::Sql(api) => api.node(),
+            Conn::Maelstrom(api) => api.node(),
         }
     }
 
@@ -51,6 +57,7 @@ impl Conn {
         match self {
             Conn::Kv(_) => Protocol::Kv,
             Conn::Sql(_) => Protocol::Sql,
+            Conn::Maelstrom(_) => Protocol::Maelstrom,
         }
     }
 }
@@ -129,4 +136,17 @@ pub trait SqlApi: Send + Sync {
     async fn exec(&self, sql: &str, params: &[SqlParam]) -> Result<Option<u64>, CallError>;
     /// Run a query of one integer column.
     async fn query_ints(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<i64>, CallError>;
+}
+
+/// Requests to one node speaking Maelstrom's protocol: JSON bodies with a
+/// `type`, answered by a body whose `in_reply_to` the implementation
+/// matches. An `error` reply is `Definite` or `Indefinite` by its code
+/// (Maelstrom's table); no reply within the op timeout is `Indefinite`.
+#[async_trait]
+pub trait MaelstromApi: Send + Sync {
+    /// The node's id (`n0`, `n1`, ...).
+    fn node(&self) -> &str;
+    /// Send `body` (without `msg_id`, which the implementation assigns) and
+    /// wait for the reply body.
+    async fn call(&self, body: Value) -> Result<Value, CallError>;
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use super::api::{Conn, KvApi, Protocol, SqlApi};
+use super::api::{Conn, KvApi, MaelstromApi, Protocol, SqlApi};
 use super::on_read::OnRead;
 use super::{Completion, Invocation};
 use crate::domain::Workload;
@@ -90,6 +90,13 @@ pub trait OverSql: Send + Sync {
     async fn final_read(&self, node: &dyn SqlApi, key: &str) -> Result<Value, String>;
 }
 
+/// Executing a workload's ops over Maelstrom's protocol.
+#[async_trait]
+pub trait OverMaelstrom: Send + Sync {
+    async fn execute(&self, node: &dyn MaelstromApi, op: &Invocation) -> Completion;
+    async fn final_read(&self, node: &dyn MaelstromApi, key: &str) -> Result<Value, String>;
+}
+
 /// Everything about one workload.
 pub trait Bundle: Send + Sync {
     fn workload(&self) -> Workload;
@@ -124,6 +131,9 @@ pub trait Bundle: Send + Sync {
     fn over_sql(&self) -> Option<&dyn OverSql> {
         None
     }
+    fn over_maelstrom(&self) -> Option<&dyn OverMaelstrom> {
+        None
+    }
 }
 
 impl dyn Bundle + '_ {
@@ -136,24 +146,41 @@ impl dyn Bundle + '_ {
         if self.over_sql().is_some() {
             protocols.push(Protocol::Sql);
         }
+        if self.over_maelstrom().is_some() {
+            protocols.push(Protocol::Maelstrom);
+        }
         protocols
     }
 
     /// Execute `op` over `conn`; an op over a protocol the workload does
     /// not implement (which the config prevents) fails without being sent.
     pub async fn execute(&self, conn: &Conn, op: &Invocation, cx: Context<'_>) -> Completion {
-        match (conn, self.over_kv(), self.over_sql()) {
-            (Conn::Kv(api), Some(kv), _) => kv.execute(api.as_ref(), op, cx).await,
-            (Conn::Sql(api), _, Some(sql)) => sql.execute(api.as_ref(), op).await,
+        match conn {
+            Conn::Kv(api) if let Some(kv) = self.over_kv() => {
+                kv.execute(api.as_ref(), op, cx).await
+            }
+            Conn::Sql(api) if let Some(sql) = self.over_sql() => {
+                sql.execute(api.as_ref(), op).await
+            }
+            Conn::Maelstrom(api) if let Some(m) = self.over_maelstrom() => {
+                m.execute(api.as_ref(), op).await
+            }
             _ => Completion::fail(self.unsupported(conn)),
         }
     }
 
     /// `key` as `conn`'s node holds it, shaped as the workload's reads.
     pub async fn final_read(&self, conn: &Conn, key: &str) -> Result<Value, String> {
-        match (conn, self.over_kv(), self.over_sql()) {
-            (Conn::Kv(api), Some(kv), _) => kv.final_read(api.as_ref(), key).await,
-            (Conn::Sql(api), _, Some(sql)) => sql.final_read(api.as_ref(), key).await,
+        match conn {
+            Conn::Kv(api) if let Some(kv) = self.over_kv() => {
+                kv.final_read(api.as_ref(), key).await
+            }
+            Conn::Sql(api) if let Some(sql) = self.over_sql() => {
+                sql.final_read(api.as_ref(), key).await
+            }
+            Conn::Maelstrom(api) if let Some(m) = self.over_maelstrom() => {
+                m.final_read(api.as_ref(), key).await
+            }
             _ => Err(self.unsupported(conn)),
         }
     }

@@ -9,6 +9,8 @@
 //! - [`bundle`]: the workload trait; [`registry`]: every workload by name.
 //! - [`set`], [`register`], [`counter`], [`list_append`], [`causal`],
 //!   [`unique_ids`], [`constraint`], [`insert_update`]: the workloads.
+//! - [`maelstrom`]: Maelstrom's g-set, broadcast and counters, over its
+//!   protocol.
 //! - [`sql`]: the schema and outcomes the SQL workloads share.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
@@ -26,6 +28,7 @@ pub mod failover;
 mod final_reads;
 pub mod insert_update;
 pub mod list_append;
+pub mod maelstrom;
 pub mod on_read;
 pub mod register;
 pub mod registry;
@@ -34,7 +37,9 @@ pub mod set;
 pub mod sql;
 pub mod unique_ids;
 
-pub use api::{CallError, Conn, Dialect, KvApi, Protocol, ReadReply, SqlApi, SqlParam};
+pub use api::{
+    CallError, Conn, Dialect, KvApi, MaelstromApi, Protocol, ReadReply, SqlApi, SqlParam,
+};
 pub use bundle::Bundle;
 pub use driver::{ClientPlan, ClientTotals, run_clients};
 pub use final_reads::{FINAL_READ_PROCESS_BASE, final_reads};

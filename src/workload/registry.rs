@@ -14,6 +14,10 @@ pub fn of(workload: Workload) -> &'static dyn Bundle {
         Workload::UniqueIds => &super::unique_ids::UniqueIds,
         Workload::Constraint => &super::constraint::Constraint,
         Workload::InsertUpdate => &super::insert_update::InsertUpdate,
+        Workload::GSet => &super::maelstrom::Maelstrom(Workload::GSet),
+        Workload::GCounter => &super::maelstrom::Maelstrom(Workload::GCounter),
+        Workload::PnCounter => &super::maelstrom::Maelstrom(Workload::PnCounter),
+        Workload::Broadcast => &super::maelstrom::Maelstrom(Workload::Broadcast),
     }
 }
 
