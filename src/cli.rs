@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::domain::{
-    FsyncMode, LinkMode, NemesisSet, OnOff, RoutingMode, Strategy, SystemName, Topology, Workload,
-    parser,
+    FsyncMode, LinkMode, NemesisSet, OnOff, Resolution, RoutingMode, Strategy, SystemName,
+    Topology, Workload, parser,
 };
 use crate::node::NodeArgs;
 
@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// Conflict strategy of the nodes.
     #[arg(long, value_parser = parser::<Strategy>(), default_value = "lww")]
     pub strategy: Strategy,
+    /// --db pglogical: pglogical.conflict_resolution (default apply-remote,
+    /// pglogical's own default).
+    #[arg(long, value_parser = parser::<Resolution>())]
+    pub resolution: Option<Resolution>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]

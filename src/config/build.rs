@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{DbConfig, NodeOptions, TestConfig, replay};
 use crate::cli::RunArgs;
-use crate::domain::{IdOffset, Strategy, Topology};
+use crate::domain::{IdOffset, Resolution, Strategy, SystemName, Topology};
 
 /// Limits that keep a local cluster meaningful on one machine.
 const MAX_NODES: usize = 32;
@@ -84,7 +84,10 @@ impl TestConfig {
             node_bin: args.node_bin.clone(),
             node_cmd: node_cmd(args.node_cmd.as_deref())?,
             settle_s: positive_seconds("settle", args.settle)?,
-            db: DbConfig { name: args.db },
+            db: DbConfig {
+                name: args.db,
+                resolution: resolution(args)?,
+            },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
             replay: String::new(),
@@ -172,6 +175,17 @@ fn id_offset(value: &str, step: u64, nodes: usize) -> Result<IdOffset, ConfigErr
         ));
     }
     Ok(IdOffset::All(n))
+}
+
+/// `--resolution`, which only pglogical takes.
+fn resolution(args: &RunArgs) -> Result<Option<Resolution>, ConfigError> {
+    if args.resolution.is_some() && args.db != SystemName::Pglogical {
+        return Err(invalid(
+            "resolution",
+            "only applies to --db pglogical (pglogical.conflict_resolution)",
+        ));
+    }
+    Ok(args.resolution)
 }
 
 /// Check the strategy and topology flags against each other.

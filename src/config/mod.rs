@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 pub use build::{ConfigError, invalid};
 
 use crate::domain::{
-    FsyncMode, IdOffset, LinkMode, Named, NemesisSet, RoutingMode, Strategy, SystemName, Topology,
-    Workload,
+    FsyncMode, IdOffset, LinkMode, Named, NemesisSet, Resolution, RoutingMode, Strategy,
+    SystemName, Topology, Workload,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +90,9 @@ pub struct TestConfig {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct DbConfig {
     pub name: SystemName,
+    /// `--resolution` (pglogical's conflict resolution; `None`: its default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
 }
 
 /// Options of the strategy, topology and delivery that the nodes (and, for
@@ -143,6 +146,10 @@ impl TestConfig {
     pub fn strategy_label(&self) -> String {
         match self.db.name {
             SystemName::Reference => self.strategy.name().to_string(),
+            SystemName::Pglogical => format!(
+                "pglogical-{}",
+                self.db.resolution.unwrap_or_default().name()
+            ),
             other => other.name().to_string(),
         }
     }

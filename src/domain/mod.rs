@@ -20,7 +20,9 @@ mod names;
 pub use diverge_checkers::Workload;
 pub use diverge_replica::StrategyKind as Strategy;
 pub use faults::{Capability, FaultKind, NemesisSet};
-pub use names::{FsyncMode, IdOffset, LinkMode, OnOff, RoutingMode, SystemName, Topology};
+pub use names::{
+    FsyncMode, IdOffset, LinkMode, OnOff, Resolution, RoutingMode, SystemName, Topology,
+};
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 

@@ -7,11 +7,17 @@
 //!
 //! - [`reference`]: diverge's reference nodes, or nodes `--node-cmd` starts.
 //! - [`mariadb`]: local MariaDB instances replicating through TCP links.
+//! - [`postgres`]: local PostgreSQL instances replicating with pglogical
+//!   through TCP links.
+//! - [`leftovers`]: what a database's instances may leave behind, removed
+//!   on every path.
 //! - [`supports`]: what each kind declares, and the config checks that
 //!   follow from it (a fault, workload or topology it lacks is a config
 //!   error naming both).
 
+pub mod leftovers;
 pub mod mariadb;
+pub mod postgres;
 pub mod reference;
 pub mod supports;
 
@@ -101,6 +107,7 @@ pub fn kind(name: SystemName) -> &'static dyn SystemKind {
     match name {
         SystemName::Reference => &reference::Reference,
         SystemName::Mariadb => &mariadb::Mariadb,
+        SystemName::Pglogical => &postgres::Pglogical,
     }
 }
 
