@@ -1,6 +1,6 @@
-//! What PostgreSQL says about its own replication, as findings: the
-//! conflicts its apply workers resolved (counted by kind and resolution
-//! from the `CONFLICT:` lines pglogical logs), subscriptions that are not
+//! What PostgreSQL says about its own replication: the conflicts its apply
+//! workers resolved (a note, counted by kind and resolution from the
+//! `CONFLICT:` lines pglogical logs), and as findings subscriptions that are not
 //! replicating (with the last apply error in the subscriber's log and the
 //! origin they block), and replication that never quiesced (WAL growing
 //! with no client writing: a change that loops).
@@ -30,8 +30,10 @@ pub fn conflict_counts(log: &str) -> BTreeMap<(String, String), u64> {
     counts
 }
 
-/// One finding per node that logged conflicts: how many, of which kind.
-pub fn conflicts(node: &str, log: &str) -> Option<DbFinding> {
+/// What one node's log says its apply workers resolved: how many
+/// conflicts, of which kind (those resolved `keep_local` are remote writes
+/// that node dropped). A note, not a problem: resolving them is the job.
+pub fn conflicts(node: &str, log: &str) -> Option<String> {
     let counts = conflict_counts(log);
     if counts.is_empty() {
         return None;
@@ -41,14 +43,10 @@ pub fn conflicts(node: &str, log: &str) -> Option<DbFinding> {
         .iter()
         .map(|((change, resolution), n)| format!("{n} remote {change} resolved {resolution}"))
         .collect();
-    Some(DbFinding {
-        node: node.to_string(),
-        kind: "conflicts".into(),
-        channel: None,
-        errno: None,
-        message: format!("{total} conflicts logged: {}", parts.join(", ")),
-        anomaly: None,
-    })
+    Some(format!(
+        "{node}: {total} conflicts logged: {}",
+        parts.join(", ")
+    ))
 }
 
 /// The last apply error in a subscriber's log (`ERROR:` lines).
@@ -137,10 +135,9 @@ mod tests {
             2
         );
         assert_eq!(counts[&("INSERT".to_string(), "keep_local".to_string())], 1);
-        let finding = conflicts("n2", LOG).unwrap();
         assert_eq!(
-            finding.message,
-            "3 conflicts logged: 1 remote INSERT resolved keep_local, 2 remote UPDATE resolved apply_remote"
+            conflicts("n2", LOG).unwrap(),
+            "n2: 3 conflicts logged: 1 remote INSERT resolved keep_local, 2 remote UPDATE resolved apply_remote"
         );
         assert!(conflicts("n1", "nothing here").is_none());
     }

@@ -277,7 +277,7 @@ impl System for PgSystem {
             if let Ok(subs) = pglogical::status(port).await {
                 report.findings.extend(findings::stopped(id, &subs, &log));
             }
-            report.findings.extend(findings::conflicts(id, &log));
+            report.notes.extend(findings::conflicts(id, &log));
         }
         if let Some(catch_up) = self.catch_up.lock().expect("catch_up").as_ref() {
             report.findings.extend(findings::never_quiesced(catch_up));
