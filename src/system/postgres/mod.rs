@@ -96,6 +96,8 @@ struct PgSystem {
     targets: Arc<faults::Targets>,
     clients: Vec<PgClient>,
     run_dir: PathBuf,
+    /// Where the data dirs and sockets are (removed at the end).
+    base: PathBuf,
     /// The last settle's outcome, for the report.
     catch_up: SyncMutex<Option<catchup::CatchUp>>,
     /// Last, so it runs after the servers' own cleanup.
@@ -149,6 +151,7 @@ async fn start(config: &TestConfig, run_dir: &Path, bins: &binaries::Binaries) -
         targets,
         clients,
         run_dir: run_dir.to_path_buf(),
+        base,
         catch_up: SyncMutex::new(None),
         _leftovers: leftovers,
     })
@@ -230,7 +233,11 @@ impl PgSystem {
 #[async_trait]
 impl System for PgSystem {
     fn describe(&self) -> String {
-        format!(" (PostgreSQL with pglogical, {})", self.topology.name())
+        format!(
+            " (PostgreSQL with pglogical, {}; data under {})",
+            self.topology.name(),
+            self.base.display()
+        )
     }
 
     fn ids(&self) -> &[String] {
