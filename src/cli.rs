@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// pglogical's own default).
     #[arg(long, value_parser = parser::<Resolution>())]
     pub resolution: Option<Resolution>,
+    /// --db postgres: the directory of PostgreSQL's initdb and postgres
+    /// (>= 16); default: PATH, then the usual install directories.
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]

@@ -87,6 +87,7 @@ impl TestConfig {
             db: DbConfig {
                 name: args.db,
                 resolution: resolution(args)?,
+                pg_bin: pg_bin(args)?,
             },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
@@ -186,6 +187,15 @@ fn resolution(args: &RunArgs) -> Result<Option<Resolution>, ConfigError> {
         ));
     }
     Ok(args.resolution)
+}
+
+/// `--pg-bin`, which only native PostgreSQL takes (what it holds is
+/// checked when the system starts, naming what was found).
+fn pg_bin(args: &RunArgs) -> Result<Option<PathBuf>, ConfigError> {
+    if args.pg_bin.is_some() && args.db != SystemName::Postgres {
+        return Err(invalid("pg-bin", "only applies to --db postgres"));
+    }
+    Ok(args.pg_bin.clone())
 }
 
 /// Check the strategy and topology flags against each other.

@@ -100,12 +100,14 @@ pub enum SystemName {
     Reference,
     Mariadb,
     Pglogical,
+    Postgres,
 }
 
 named!(SystemName {
     Reference => ("reference", "diverge's reference nodes, or the nodes --node-cmd starts"),
     Mariadb => ("mariadb", "Local MariaDB instances (mariadbd) replicating to each other"),
     Pglogical => ("pglogical", "Local PostgreSQL 15 instances replicating to each other with pglogical 2"),
+    Postgres => ("postgres", "Local PostgreSQL >= 16 instances replicating natively to each other (origin = none)"),
 });
 
 /// pglogical's `pglogical.conflict_resolution` (`--resolution`): what an

@@ -108,6 +108,7 @@ pub fn kind(name: SystemName) -> &'static dyn SystemKind {
         SystemName::Reference => &reference::Reference,
         SystemName::Mariadb => &mariadb::Mariadb,
         SystemName::Pglogical => &postgres::Pglogical,
+        SystemName::Postgres => &postgres::Postgres,
     }
 }
 

@@ -31,11 +31,17 @@ pub struct Targets {
     pub restarts: SyncMutex<Vec<JoinHandle<()>>>,
     /// Node ids and client ports, by index.
     pub nodes: Vec<(String, u16)>,
+    /// Whether apply workers need restarting after a heal (pglogical's;
+    /// native ones retry every `wal_retrieve_retry_interval`).
+    pub restart_apply: bool,
 }
 
 impl Targets {
     /// Restart, in the background, `subscriber`'s apply worker for `provider`.
     fn restart_apply(&self, provider: &str, subscriber: &str) {
+        if !self.restart_apply {
+            return;
+        }
         let Some(&(_, port)) = self.nodes.iter().find(|(id, _)| id == subscriber) else {
             return;
         };

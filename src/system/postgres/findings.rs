@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::catchup::CatchUp;
+use super::native::SubStats;
 use super::pglogical::SubStatus;
 use crate::results::DbFinding;
 
@@ -78,6 +79,46 @@ pub fn stopped(node: &str, subs: &[SubStatus], log: &str) -> Vec<DbFinding> {
             anomaly: None,
         })
         .collect()
+}
+
+/// Native replication: a finding for every subscription whose apply
+/// worker failed (it restarts and fails again on the same change, so
+/// everything after it from that origin is blocked).
+pub fn apply_errors(node: &str, subs: &[SubStats], log: &str) -> Vec<DbFinding> {
+    subs.iter()
+        .filter(|s| s.apply_errors > 0)
+        .map(|s| DbFinding {
+            node: node.to_string(),
+            kind: "apply-worker-error".into(),
+            channel: Some(format!("replicating from {}", s.provider)),
+            errno: None,
+            message: format!(
+                "subscription {}: {} apply errors: the apply worker retries the same change, \
+                 every later change from {} is blocked; last apply error: {}",
+                s.name,
+                s.apply_errors,
+                s.provider,
+                last_error(log).unwrap_or("(none logged)")
+            ),
+            anomaly: None,
+        })
+        .collect()
+}
+
+/// Native replication: the conflicts `pg_stat_subscription_stats` counted
+/// on one node, by kind (PostgreSQL 18).
+pub fn native_conflicts(node: &str, subs: &[SubStats]) -> Option<String> {
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for sub in subs {
+        for (kind, n) in &sub.conflicts {
+            *counts.entry(kind).or_insert(0) += n;
+        }
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    Some(format!("{node}: conflicts counted: {}", parts.join(", ")))
 }
 
 /// Bytes of WAL a node may write idle (a checkpoint's or a snapshot's

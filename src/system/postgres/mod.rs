@@ -1,5 +1,8 @@
 //! `--db pglogical`: PostgreSQL 15 instances replicating multi-leader with
-//! pglogical 2, the extension BDR grew from.
+//! pglogical 2, the extension BDR grew from; `--db postgres`: PostgreSQL
+//! 16 or later replicating all-to-all with its own logical replication
+//! ([`native`], `origin = none`). Both share everything but the
+//! replication's setup and status ([`Flavour`]).
 //!
 //! Local instances ([`server`], found by [`binaries`]), each with its own
 //! data dir, port and socket dir, run as the `postgres` user. pglogical
@@ -17,6 +20,7 @@ pub mod catchup;
 pub mod client;
 pub mod faults;
 pub mod findings;
+pub mod native;
 pub mod pglogical;
 pub mod server;
 
@@ -67,8 +71,43 @@ impl SystemKind for Pglogical {
 
     async fn start(&self, config: &TestConfig, run_dir: &Path) -> Result<Box<dyn System>> {
         let bins = binaries::pglogical()?;
-        Ok(Box::new(start(config, run_dir, &bins).await?))
+        Ok(Box::new(
+            start(config, run_dir, &bins, Flavour::Pglogical).await?,
+        ))
     }
+}
+
+/// Native logical replication as a kind of system.
+pub struct Postgres;
+
+#[async_trait]
+impl SystemKind for Postgres {
+    fn name(&self) -> SystemName {
+        SystemName::Postgres
+    }
+
+    fn supports(&self) -> Supports {
+        Supports {
+            // `origin = none` forwards nothing: a ring would not replicate
+            // around, and forwarding every origin loops.
+            topologies: vec![Topology::AllToAll],
+            ..Pglogical.supports()
+        }
+    }
+
+    async fn start(&self, config: &TestConfig, run_dir: &Path) -> Result<Box<dyn System>> {
+        let bins = binaries::native(config.db.pg_bin.as_deref())?;
+        Ok(Box::new(
+            start(config, run_dir, &bins, Flavour::Native).await?,
+        ))
+    }
+}
+
+/// Which replication the instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Pglogical,
+    Native,
 }
 
 /// The workloads' tables, and `ids` counting by `--id-step` from node
@@ -90,6 +129,8 @@ pub fn tables_sql(config: &TestConfig, i: usize) -> String {
 
 /// Started instances.
 struct PgSystem {
+    flavour: Flavour,
+    major: u32,
     ids: Vec<String>,
     ports: Vec<u16>,
     topology: Topology,
@@ -104,7 +145,12 @@ struct PgSystem {
     _leftovers: Leftovers,
 }
 
-async fn start(config: &TestConfig, run_dir: &Path, bins: &binaries::Binaries) -> Result<PgSystem> {
+async fn start(
+    config: &TestConfig,
+    run_dir: &Path,
+    bins: &binaries::Binaries,
+    flavour: Flavour,
+) -> Result<PgSystem> {
     let ids = config.node_ids();
     let ready_timeout = config.ready_timeout().max(Duration::from_secs(30));
     let base = server::make_base()?;
@@ -118,7 +164,10 @@ async fn start(config: &TestConfig, run_dir: &Path, bins: &binaries::Binaries) -
         base: &base,
         run_dir,
         config,
-        settings: pglogical::settings(config.db.resolution.unwrap_or_default()),
+        settings: match flavour {
+            Flavour::Pglogical => pglogical::settings(config.db.resolution.unwrap_or_default()),
+            Flavour::Native => native::settings(),
+        },
     };
     let mut servers: Vec<Server> = Vec::with_capacity(ids.len());
     for (id, &port) in ids.iter().zip(&ports) {
@@ -126,11 +175,13 @@ async fn start(config: &TestConfig, run_dir: &Path, bins: &binaries::Binaries) -
     }
     for (i, server) in servers.iter_mut().enumerate() {
         server::wait_ready(server, ready_timeout).await?;
-        pglogical::create_node(config, i, &ids[i], ports[i])
-            .await
-            .with_context(|| format!("making {} a pglogical node", ids[i]))?;
+        let made = match flavour {
+            Flavour::Pglogical => pglogical::create_node(config, i, &ids[i], ports[i]).await,
+            Flavour::Native => native::create_node(config, i, &ids[i], ports[i]).await,
+        };
+        made.with_context(|| format!("setting up replication on {}", ids[i]))?;
     }
-    let links = Arc::new(subscribe(config.topology, &ids, &ports, ready_timeout).await?);
+    let links = Arc::new(subscribe(flavour, config.topology, &ids, &ports, ready_timeout).await?);
     let clients = ids
         .iter()
         .zip(&ports)
@@ -143,8 +194,11 @@ async fn start(config: &TestConfig, run_dir: &Path, bins: &binaries::Binaries) -
         cut: SyncMutex::new(BTreeSet::new()),
         restarts: SyncMutex::new(Vec::new()),
         nodes: ids.iter().cloned().zip(ports.iter().copied()).collect(),
+        restart_apply: flavour == Flavour::Pglogical,
     });
     Ok(PgSystem {
+        flavour,
+        major: bins.major,
         ids,
         ports,
         topology: config.topology,
@@ -182,6 +236,7 @@ pub fn providers_of(topology: Topology, n: usize, i: usize) -> Vec<usize> {
 /// One TCP link per subscription (subscriber s reads provider p through
 /// link p->s), each subscription created through its link.
 async fn subscribe(
+    flavour: Flavour,
     topology: Topology,
     ids: &[String],
     ports: &[u16],
@@ -199,26 +254,49 @@ async fn subscribe(
     for (s, id) in ids.iter().enumerate() {
         for p in providers_of(topology, n, s) {
             let link = links.get(&ids[p], id).context("missing replication link")?;
-            pglogical::subscribe(ports[s], id, &ids[p], link.addr().port(), topology)
-                .await
-                .with_context(|| format!("subscribing {id} to {}", ids[p]))?;
+            let port = link.addr().port();
+            let done = match flavour {
+                Flavour::Pglogical => {
+                    pglogical::subscribe(ports[s], id, &ids[p], port, topology).await
+                }
+                Flavour::Native => native::subscribe(ports[s], id, &ids[p], port).await,
+            };
+            done.with_context(|| format!("subscribing {id} to {}", ids[p]))?;
         }
     }
-    pglogical::wait_replicating(ports, routes.len(), timeout).await?;
+    match flavour {
+        Flavour::Pglogical => pglogical::wait_replicating(ports, routes.len(), timeout).await?,
+        Flavour::Native => native::wait_streaming(ports, routes.len(), timeout).await?,
+    }
     Ok(links)
 }
 
 impl PgSystem {
-    /// The subscriptions (by name) that are down, on every reachable node.
-    async fn down_subscriptions(ports: &[u16]) -> Vec<String> {
+    /// The subscriptions (by name) whose apply worker is down (pglogical)
+    /// or has failed (native: it then fails again on every restart), on
+    /// every reachable node.
+    async fn down_subscriptions(flavour: Flavour, ports: &[u16]) -> Vec<String> {
         let mut down = Vec::new();
         for &port in ports {
-            if let Ok(subs) = pglogical::status(port).await {
-                down.extend(
-                    subs.into_iter()
-                        .filter(|s| s.status == "down")
-                        .map(|s| s.name),
-                );
+            match flavour {
+                Flavour::Pglogical => {
+                    if let Ok(subs) = pglogical::status(port).await {
+                        down.extend(
+                            subs.into_iter()
+                                .filter(|s| s.status == "down")
+                                .map(|s| s.name),
+                        );
+                    }
+                }
+                Flavour::Native => {
+                    if let Ok(subs) = native::stats(port).await {
+                        down.extend(
+                            subs.into_iter()
+                                .filter(|s| s.apply_errors > 0)
+                                .map(|s| s.name),
+                        );
+                    }
+                }
             }
         }
         down
@@ -233,8 +311,13 @@ impl PgSystem {
 #[async_trait]
 impl System for PgSystem {
     fn describe(&self) -> String {
+        let replication = match self.flavour {
+            Flavour::Pglogical => "pglogical",
+            Flavour::Native => "native logical replication",
+        };
         format!(
-            " (PostgreSQL with pglogical, {}; data under {})",
+            " (PostgreSQL {} with {replication}, {}; data under {})",
+            self.major,
             self.topology.name(),
             self.base.display()
         )
@@ -262,10 +345,10 @@ impl System for PgSystem {
     async fn settle(&self, timeout: Duration, _: &[String]) -> Settled {
         self.targets.restarted().await;
         let nodes: Vec<(String, u16)> = self.ids.iter().cloned().zip(self.ports.clone()).collect();
-        let ports = self.ports.clone();
+        let (ports, flavour) = (self.ports.clone(), self.flavour);
         let catch_up = catchup::wait(&nodes, timeout, || {
             let ports = ports.clone();
-            async move { Self::down_subscriptions(&ports).await }
+            async move { Self::down_subscriptions(flavour, &ports).await }
         })
         .await;
         let settled = Settled {
@@ -281,18 +364,32 @@ impl System for PgSystem {
         let mut report = SystemReport::default();
         for (id, &port) in self.ids.iter().zip(&self.ports) {
             let log = self.log(id);
-            if let Ok(subs) = pglogical::status(port).await {
-                report.findings.extend(findings::stopped(id, &subs, &log));
+            match self.flavour {
+                Flavour::Pglogical => {
+                    if let Ok(subs) = pglogical::status(port).await {
+                        report.findings.extend(findings::stopped(id, &subs, &log));
+                    }
+                    report.notes.extend(findings::conflicts(id, &log));
+                }
+                Flavour::Native => {
+                    if let Ok(subs) = native::stats(port).await {
+                        report
+                            .findings
+                            .extend(findings::apply_errors(id, &subs, &log));
+                        report.notes.extend(findings::native_conflicts(id, &subs));
+                    }
+                }
             }
-            report.notes.extend(findings::conflicts(id, &log));
         }
         if let Some(catch_up) = self.catch_up.lock().expect("catch_up").as_ref() {
             report.findings.extend(findings::never_quiesced(catch_up));
         }
-        report.notes.push(format!(
-            "pglogical conflict resolution: {}",
-            self.resolution_note().await
-        ));
+        if self.flavour == Flavour::Pglogical {
+            report.notes.push(format!(
+                "pglogical conflict resolution: {}",
+                self.resolution_note().await
+            ));
+        }
         report
     }
 

@@ -80,7 +80,7 @@ fn chown_to_postgres(path: &Path) -> Result<()> {
 /// `argv` as the postgres user: `setpriv` (no fork, unlike runuser) so the
 /// process stays the node process, and with a parent-death signal, which
 /// changing user would otherwise clear.
-fn as_postgres(argv: &[String]) -> Vec<String> {
+pub fn as_postgres(argv: &[String]) -> Vec<String> {
     if !as_root() {
         return argv.to_vec();
     }
