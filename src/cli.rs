@@ -228,6 +228,14 @@ pub struct CompareArgs {
     /// Topologies to compare, comma-separated; default: the run's topology.
     #[arg(long, value_parser = parser::<Topology>(), value_delimiter = ',')]
     pub topologies: Vec<Topology>,
+    /// Systems to compare, comma-separated (e.g. reference,mariadb,pglogical,postgres):
+    /// one row per system (the reference nodes: per --strategies, default the run's
+    /// strategy; pglogical: per --resolutions), same workload, seed and faults.
+    #[arg(long, value_parser = parser::<SystemName>(), value_delimiter = ',')]
+    pub systems: Vec<SystemName>,
+    /// With --systems: pglogical's resolutions to compare; default all five.
+    #[arg(long, value_parser = parser::<Resolution>(), value_delimiter = ',')]
+    pub resolutions: Vec<Resolution>,
 }
 
 #[derive(Debug, Clone, Args)]
