@@ -79,6 +79,10 @@ fn concurrent_writes_diverge_and_a_key_inserted_twice_stops_the_apply_workers() 
         "register",
         "--keys",
         "4",
+        // Fresh keys every 20 ops: each key's first write races at two
+        // nodes as an insert, every later one as an update.
+        "--ops-per-key",
+        "20",
         "--concurrency",
         "12",
         "--rate",

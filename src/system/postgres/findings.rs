@@ -50,11 +50,13 @@ pub fn conflicts(node: &str, log: &str) -> Option<String> {
     ))
 }
 
-/// The last apply error in a subscriber's log (`ERROR:` lines).
+/// The last apply error in a subscriber's log (`ERROR:` lines): the last
+/// about a conflict if there is one (a cut connection errors too).
 pub fn last_error(log: &str) -> Option<&str> {
-    log.lines()
-        .rev()
-        .find(|l| l.contains("ERROR:"))
+    let errors = || log.lines().rev().filter(|l| l.contains("ERROR:"));
+    errors()
+        .find(|l| l.contains("conflict"))
+        .or_else(|| errors().next())
         .and_then(|l| l.split("ERROR:").nth(1))
         .map(str::trim)
 }
@@ -81,9 +83,10 @@ pub fn stopped(node: &str, subs: &[SubStatus], log: &str) -> Vec<DbFinding> {
         .collect()
 }
 
-/// Native replication: a finding for every subscription whose apply
-/// worker failed (it restarts and fails again on the same change, so
-/// everything after it from that origin is blocked).
+/// Native replication: a finding for every subscription of `subs` (those
+/// whose apply worker kept failing while replication settled: it restarts
+/// and fails again on the same change, so everything after it from that
+/// origin is blocked).
 pub fn apply_errors(node: &str, subs: &[SubStats], log: &str) -> Vec<DbFinding> {
     subs.iter()
         .filter(|s| s.apply_errors > 0)

@@ -24,7 +24,7 @@ pub mod native;
 pub mod pglogical;
 pub mod server;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as SyncMutex};
@@ -141,6 +141,9 @@ struct PgSystem {
     base: PathBuf,
     /// The last settle's outcome, for the report.
     catch_up: SyncMutex<Option<catchup::CatchUp>>,
+    /// Native: the subscriptions whose apply worker kept failing during
+    /// the last settle (each a finding).
+    blocked: SyncMutex<Vec<String>>,
     /// Last, so it runs after the servers' own cleanup.
     _leftovers: Leftovers,
 }
@@ -207,6 +210,7 @@ async fn start(
         run_dir: run_dir.to_path_buf(),
         base,
         catch_up: SyncMutex::new(None),
+        blocked: SyncMutex::new(Vec::new()),
         _leftovers: leftovers,
     })
 }
@@ -273,9 +277,15 @@ async fn subscribe(
 
 impl PgSystem {
     /// The subscriptions (by name) whose apply worker is down (pglogical)
-    /// or has failed (native: it then fails again on every restart), on
-    /// every reachable node.
-    async fn down_subscriptions(flavour: Flavour, ports: &[u16]) -> Vec<String> {
+    /// or keeps failing (native: its `apply_error_count` grew past the
+    /// count `seen` first recorded in this wait; a worker that failed
+    /// once, on a cut connection, and recovered does not), on every
+    /// reachable node.
+    async fn down_subscriptions(
+        flavour: Flavour,
+        ports: &[u16],
+        seen: &SyncMutex<BTreeMap<String, i64>>,
+    ) -> Vec<String> {
         let mut down = Vec::new();
         for &port in ports {
             match flavour {
@@ -290,11 +300,13 @@ impl PgSystem {
                 }
                 Flavour::Native => {
                     if let Ok(subs) = native::stats(port).await {
-                        down.extend(
-                            subs.into_iter()
-                                .filter(|s| s.apply_errors > 0)
-                                .map(|s| s.name),
-                        );
+                        let mut seen = seen.lock().expect("seen");
+                        for sub in subs {
+                            let first = *seen.entry(sub.name.clone()).or_insert(sub.apply_errors);
+                            if sub.apply_errors > first {
+                                down.push(sub.name);
+                            }
+                        }
                     }
                 }
             }
@@ -346,11 +358,18 @@ impl System for PgSystem {
         self.targets.restarted().await;
         let nodes: Vec<(String, u16)> = self.ids.iter().cloned().zip(self.ports.clone()).collect();
         let (ports, flavour) = (self.ports.clone(), self.flavour);
+        let seen = Arc::new(SyncMutex::new(BTreeMap::new()));
+        let last_down = Arc::new(SyncMutex::new(Vec::new()));
         let catch_up = catchup::wait(&nodes, timeout, || {
-            let ports = ports.clone();
-            async move { Self::down_subscriptions(flavour, &ports).await }
+            let (ports, seen, last_down) = (ports.clone(), seen.clone(), last_down.clone());
+            async move {
+                let down = Self::down_subscriptions(flavour, &ports, &seen).await;
+                last_down.lock().expect("last_down").clone_from(&down);
+                down
+            }
         })
         .await;
+        *self.blocked.lock().expect("blocked") = last_down.lock().expect("last_down").clone();
         let settled = Settled {
             quiesced: catch_up.settled,
             waited: catch_up.waited,
@@ -373,9 +392,15 @@ impl System for PgSystem {
                 }
                 Flavour::Native => {
                     if let Ok(subs) = native::stats(port).await {
+                        let blocked = self.blocked.lock().expect("blocked").clone();
+                        let failing: Vec<native::SubStats> = subs
+                            .iter()
+                            .filter(|s| blocked.contains(&s.name))
+                            .cloned()
+                            .collect();
                         report
                             .findings
-                            .extend(findings::apply_errors(id, &subs, &log));
+                            .extend(findings::apply_errors(id, &failing, &log));
                         report.notes.extend(findings::native_conflicts(id, &subs));
                     }
                 }
