@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::domain::{
-    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, RoutingMode, Strategy, SystemName,
+    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, Resolution, RoutingMode, Strategy,
+    SystemName,
     Topology, Workload, parser,
 };
 use crate::node::NodeArgs;
@@ -73,6 +74,14 @@ pub struct RunArgs {
     /// Conflict strategy of the nodes.
     #[arg(long, value_parser = parser::<Strategy>(), default_value = "lww")]
     pub strategy: Strategy,
+    /// --db pglogical: pglogical.conflict_resolution (default apply-remote,
+    /// pglogical's own default).
+    #[arg(long, value_parser = parser::<Resolution>())]
+    pub resolution: Option<Resolution>,
+    /// --db postgres: the directory of PostgreSQL's initdb and postgres
+    /// (>= 16); default: PATH, then the usual install directories.
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]
@@ -224,6 +233,14 @@ pub struct CompareArgs {
     /// Topologies to compare, comma-separated; default: the run's topology.
     #[arg(long, value_parser = parser::<Topology>(), value_delimiter = ',')]
     pub topologies: Vec<Topology>,
+    /// Systems to compare, comma-separated (e.g. reference,mariadb,pglogical,postgres):
+    /// one row per system (the reference nodes: per --strategies, default the run's
+    /// strategy; pglogical: per --resolutions), same workload, seed and faults.
+    #[arg(long, value_parser = parser::<SystemName>(), value_delimiter = ',')]
+    pub systems: Vec<SystemName>,
+    /// With --systems: pglogical's resolutions to compare; default all five.
+    #[arg(long, value_parser = parser::<Resolution>(), value_delimiter = ',')]
+    pub resolutions: Vec<Resolution>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{DbConfig, NodeOptions, TestConfig, replay};
 use crate::cli::RunArgs;
-use crate::domain::{IdOffset, Named, NodeProtocol, Strategy, SystemName, Topology};
+use crate::domain::{IdOffset, Named, NodeProtocol, Resolution, Strategy, SystemName, Topology};
 
 /// Limits that keep a local cluster meaningful on one machine.
 const MAX_NODES: usize = 32;
@@ -86,6 +86,8 @@ impl TestConfig {
             settle_s: positive_seconds("settle", args.settle)?,
             db: DbConfig {
                 name: system(args)?,
+                resolution: resolution(args)?,
+                pg_bin: pg_bin(args)?,
             },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
@@ -189,6 +191,26 @@ fn id_offset(value: &str, step: u64, nodes: usize) -> Result<IdOffset, ConfigErr
         ));
     }
     Ok(IdOffset::All(n))
+}
+
+/// `--resolution`, which only pglogical takes.
+fn resolution(args: &RunArgs) -> Result<Option<Resolution>, ConfigError> {
+    if args.resolution.is_some() && args.db != SystemName::Pglogical {
+        return Err(invalid(
+            "resolution",
+            "only applies to --db pglogical (pglogical.conflict_resolution)",
+        ));
+    }
+    Ok(args.resolution)
+}
+
+/// `--pg-bin`, which only native PostgreSQL takes (what it holds is
+/// checked when the system starts, naming what was found).
+fn pg_bin(args: &RunArgs) -> Result<Option<PathBuf>, ConfigError> {
+    if args.pg_bin.is_some() && args.db != SystemName::Postgres {
+        return Err(invalid("pg-bin", "only applies to --db postgres"));
+    }
+    Ok(args.pg_bin.clone())
 }
 
 /// Check the strategy and topology flags against each other.

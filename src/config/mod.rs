@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 pub use build::{ConfigError, invalid};
 
 use crate::domain::{
-    FsyncMode, IdOffset, LinkMode, Named, NemesisSet, RoutingMode, Strategy, SystemName, Topology,
-    Workload,
+    FsyncMode, IdOffset, LinkMode, Named, NemesisSet, Resolution, RoutingMode, Strategy,
+    SystemName, Topology, Workload,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,9 +87,15 @@ pub struct TestConfig {
 
 /// The system under test (`--db`). Older `test.json` files also stored a
 /// `topology` here; the run's own `topology` is the one that counts.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DbConfig {
     pub name: SystemName,
+    /// `--resolution` (pglogical's conflict resolution; `None`: its default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    /// `--pg-bin` (native PostgreSQL's binaries; `None`: searched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_bin: Option<PathBuf>,
 }
 
 /// Options of the strategy, topology and delivery that the nodes (and, for
@@ -143,6 +149,10 @@ impl TestConfig {
     pub fn strategy_label(&self) -> String {
         match self.db.name {
             SystemName::Reference => self.strategy.name().to_string(),
+            SystemName::Pglogical => format!(
+                "pglogical-{}",
+                self.db.resolution.unwrap_or_default().name()
+            ),
             other => other.name().to_string(),
         }
     }

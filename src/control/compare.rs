@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, configure, execute, rundir};
-use crate::cli::CompareArgs;
+use crate::cli::{CompareArgs, RunArgs};
 use crate::config::TestConfig;
-use crate::domain::{Named, Strategy, SystemName};
+use crate::domain::{Named, Resolution, Strategy, SystemName};
 use crate::report;
 use crate::results::{Comparison, Figures, Row};
 
@@ -44,6 +44,9 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
 
 /// One validated config per strategy and topology, all with `seed`.
 pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
+    if !args.systems.is_empty() {
+        return plan_systems(args, seed);
+    }
     let strategies = strategies(args)?;
     let topologies = if !args.topologies.is_empty() {
         args.topologies.clone()
@@ -79,6 +82,65 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
         }
     }
     Ok(configs)
+}
+
+/// `--systems`: one config per system (and per reference strategy and
+/// pglogical resolution), each on the run's topology with `seed`, so every
+/// row sees the same workload and fault schedule.
+fn plan_systems(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
+    let base = args
+        .run
+        .test_name
+        .clone()
+        .unwrap_or_else(|| format!("compare-{}", args.run.workload.name()));
+    let mut rows = Vec::new();
+    for &system in &args.systems {
+        let mut row = args.run.clone();
+        row.seed = Some(seed);
+        row.db = system;
+        row.resolution = None;
+        row.pg_bin = args
+            .run
+            .pg_bin
+            .clone()
+            .filter(|_| system == SystemName::Postgres);
+        match system {
+            SystemName::Reference => {
+                let strategies = if args.strategies.is_empty() {
+                    vec![args.run.strategy]
+                } else {
+                    args.strategies.clone()
+                };
+                rows.extend(strategies.into_iter().map(|strategy| RunArgs {
+                    strategy,
+                    ..row.clone()
+                }));
+            }
+            SystemName::Pglogical => {
+                row.strategy = Strategy::Lww;
+                let resolutions = if args.resolutions.is_empty() {
+                    Resolution::all().to_vec()
+                } else {
+                    args.resolutions.clone()
+                };
+                rows.extend(resolutions.into_iter().map(|r| RunArgs {
+                    resolution: Some(r),
+                    ..row.clone()
+                }));
+            }
+            _ => {
+                row.strategy = Strategy::Lww;
+                rows.push(row);
+            }
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut config = configure(row, seed)?;
+            config.test_name = format!("{base}-{}", config.strategy_label());
+            Ok(config)
+        })
+        .collect()
 }
 
 /// The strategies to run: `--strategies`, or every strategy; only the
@@ -198,4 +260,55 @@ fn write(comparison: &Comparison, results: &Path) -> Result<PathBuf> {
         &Path::new("compare").join(stamp),
     )?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn compare_args(flags: &[&str]) -> CompareArgs {
+        let mut argv = vec!["diverge", "compare"];
+        argv.extend_from_slice(flags);
+        let Command::Compare(args) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        args
+    }
+
+    #[test]
+    fn systems_give_one_row_each_and_pglogical_one_per_resolution_all_with_one_seed() {
+        let args = compare_args(&[
+            "--systems",
+            "reference,mariadb,pglogical,postgres",
+            "--workload",
+            "register",
+            "--nemesis",
+            "partition",
+            "--resolutions",
+            "lww,keep-local",
+        ]);
+        let configs = plan(&args, 11).unwrap();
+        let labels: Vec<String> = configs.iter().map(label).collect();
+        assert_eq!(
+            labels,
+            [
+                "lww/all-to-all",
+                "mariadb/all-to-all",
+                "pglogical-lww/all-to-all",
+                "pglogical-keep-local/all-to-all",
+                "postgres/all-to-all"
+            ]
+        );
+        assert!(configs.iter().all(|c| c.seed == 11
+            && c.nemesis.spelling() == "partition"
+            && c.workload.name() == "register"));
+        let all = plan(
+            &compare_args(&["--systems", "pglogical", "--workload", "set"]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(all.len(), 5);
+    }
 }

@@ -21,7 +21,8 @@ pub use diverge_checkers::Workload;
 pub use diverge_replica::StrategyKind as Strategy;
 pub use faults::{Capability, FaultKind, NemesisSet};
 pub use names::{
-    FsyncMode, IdOffset, LinkMode, NodeProtocol, OnOff, RoutingMode, SystemName, Topology,
+    FsyncMode, IdOffset, LinkMode, NodeProtocol, OnOff, Resolution, RoutingMode, SystemName,
+    Topology,
 };
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};

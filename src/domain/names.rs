@@ -101,12 +101,16 @@ pub enum SystemName {
     Mariadb,
     /// `--node-cmd` nodes speaking Maelstrom's protocol (`--protocol maelstrom`).
     Maelstrom,
+    Pglogical,
+    Postgres,
 }
 
 named!(SystemName {
     Reference => ("reference", "diverge's reference nodes, or the nodes --node-cmd starts"),
     Mariadb => ("mariadb", "Local MariaDB instances (mariadbd) replicating to each other"),
     Maelstrom => ("maelstrom", "Nodes written for Jepsen's Maelstrom, started by --node-cmd (same as --protocol maelstrom)"),
+    Pglogical => ("pglogical", "Local PostgreSQL 15 instances replicating to each other with pglogical 2"),
+    Postgres => ("postgres", "Local PostgreSQL >= 16 instances replicating natively to each other (origin = none)"),
 });
 
 /// What `--node-cmd` nodes speak (`--protocol`).
@@ -124,6 +128,45 @@ named!(NodeProtocol {
     Http => ("http", "diverge's node protocol over HTTP (docs/node-protocol.md)"),
     Maelstrom => ("maelstrom", "Maelstrom's JSON messages on stdin/stdout (docs/maelstrom.md)"),
 });
+
+/// pglogical's `pglogical.conflict_resolution` (`--resolution`): what an
+/// apply worker does with a remote change to a row another origin wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resolution {
+    /// `last_update_wins`: the newer commit timestamp wins.
+    Lww,
+    /// `first_update_wins`: the older commit timestamp wins.
+    FirstWins,
+    /// `keep_local`: the local row stays.
+    KeepLocal,
+    /// `apply_remote` (pglogical's default): the remote change is applied.
+    #[default]
+    ApplyRemote,
+    /// `error`: the apply worker stops on the conflict.
+    Error,
+}
+
+named!(Resolution {
+    Lww => ("lww", "last_update_wins: the later commit timestamp wins"),
+    FirstWins => ("first-wins", "first_update_wins: the earlier commit timestamp wins"),
+    KeepLocal => ("keep-local", "keep_local: the local row stays, the remote change is dropped"),
+    ApplyRemote => ("apply-remote", "apply_remote (pglogical's default): the remote change is applied"),
+    Error => ("error", "error: the apply worker stops on the conflict"),
+});
+
+impl Resolution {
+    /// The value of `pglogical.conflict_resolution` it selects.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Resolution::Lww => "last_update_wins",
+            Resolution::FirstWins => "first_update_wins",
+            Resolution::KeepLocal => "keep_local",
+            Resolution::ApplyRemote => "apply_remote",
+            Resolution::Error => "error",
+        }
+    }
+}
 
 /// The auto-increment offset of the nodes (`--id-offset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,12 +9,18 @@
 //! - [`mariadb`]: local MariaDB instances replicating through TCP links.
 //! - [`maelstrom`]: nodes written for Jepsen's Maelstrom (`--protocol
 //!   maelstrom`), their messages routed through the controller.
+//! - [`postgres`]: local PostgreSQL instances replicating with pglogical
+//!   through TCP links.
+//! - [`leftovers`]: what a database's instances may leave behind, removed
+//!   on every path.
 //! - [`supports`]: what each kind declares, and the config checks that
 //!   follow from it (a fault, workload or topology it lacks is a config
 //!   error naming both).
 
+pub mod leftovers;
 pub mod maelstrom;
 pub mod mariadb;
+pub mod postgres;
 pub mod reference;
 pub mod supports;
 
@@ -105,6 +111,8 @@ pub fn kind(name: SystemName) -> &'static dyn SystemKind {
         SystemName::Reference => &reference::Reference,
         SystemName::Mariadb => &mariadb::Mariadb,
         SystemName::Maelstrom => &maelstrom::Maelstrom,
+        SystemName::Pglogical => &postgres::Pglogical,
+        SystemName::Postgres => &postgres::Postgres,
     }
 }
 

@@ -146,10 +146,11 @@ mod tests {
 
     #[test]
     fn workloads_topologies_and_options_follow_what_the_system_supports() {
-        let err = configure(&["--db", "mariadb", "--workload", "counter"]).unwrap_err();
+        let err = configure(&["--db", "mariadb", "--workload", "list-append"]).unwrap_err();
         assert_eq!(err.flag, "workload");
         assert!(
-            err.problem.contains("register, unique-ids, constraint"),
+            err.problem
+                .contains("register, counter, unique-ids, constraint"),
             "{}",
             err.problem
         );

@@ -122,6 +122,9 @@ pub enum SqlParam {
 pub enum Dialect {
     /// MySQL and MariaDB: `?` placeholders, `ON DUPLICATE KEY UPDATE`.
     MySql,
+    /// PostgreSQL: `INSERT ... ON CONFLICT`, `RETURNING` for generated ids
+    /// (its clients number the `?` placeholders).
+    Postgres,
 }
 
 /// One autocommit statement at a time on one database instance.

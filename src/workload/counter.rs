@@ -2,15 +2,17 @@
 //! amount (read, add, write back with the context; a stale context is
 //! retried), `read` returns the counter. Siblings are resolved by taking the
 //! largest, as a naive application would (which is how increments get lost).
+//! Over SQL, `add` is one statement, `v = v + d` (an upsert from 0): row-based
+//! replication ships the row's new value, not the increment.
 
 use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
 
-use super::api::KvApi;
-use super::bundle::{Bundle, Context, Gen, OverKv};
+use super::api::{KvApi, SqlApi, SqlParam};
+use super::bundle::{Bundle, Context, Gen, OverKv, OverSql};
 use super::rmw::read_modify_write;
-use super::{Completion, Invocation};
+use super::{Completion, Invocation, sql};
 use crate::domain::Workload;
 
 pub struct Counter;
@@ -34,6 +36,10 @@ impl Bundle for Counter {
     }
 
     fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
+    }
+
+    fn over_sql(&self) -> Option<&dyn OverSql> {
         Some(self)
     }
 }
@@ -62,5 +68,30 @@ impl OverKv for Counter {
     async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
         let reply = node.read(key).await.map_err(|e| e.message())?;
         Ok(Value::from(current(&reply.values)))
+    }
+}
+
+#[async_trait]
+impl OverSql for Counter {
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion {
+        if op.f != "add" {
+            let read = OverSql::final_read(self, node, &op.key).await;
+            return sql::read_completion(read);
+        }
+        let params = [
+            SqlParam::Text(op.key.clone()),
+            SqlParam::Int(op.value.as_i64().unwrap_or(0)),
+        ];
+        let done = node.exec(sql::increment(node.dialect()), &params).await;
+        sql::write_completion(done, &op.value)
+    }
+
+    async fn final_read(&self, node: &dyn SqlApi, key: &str) -> Result<Value, String> {
+        let params = [SqlParam::Text(key.to_string())];
+        let rows = node
+            .query_ints("SELECT v FROM counters WHERE k = ?", &params)
+            .await
+            .map_err(|e| e.message())?;
+        Ok(Value::from(rows.first().copied().unwrap_or(0)))
     }
 }

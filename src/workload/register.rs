@@ -79,10 +79,7 @@ impl OverSql for Register {
             SqlParam::Int(op.value.as_i64().unwrap_or(0)),
         ];
         let done = node
-            .exec(
-                "INSERT INTO registers (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)",
-                &params,
-            )
+            .exec(sql::upsert_register(node.dialect()), &params)
             .await;
         sql::write_completion(done, &op.value)
     }

@@ -58,9 +58,7 @@ impl OverKv for UniqueIds {
 impl OverSql for UniqueIds {
     async fn execute(&self, node: &dyn SqlApi, _: &Invocation) -> Completion {
         let params = [SqlParam::Text(node.node().to_string())];
-        let inserted = node
-            .exec("INSERT INTO ids (node) VALUES (?)", &params)
-            .await;
+        let inserted = node.exec(sql::insert_id(node.dialect()), &params).await;
         Completion::of(match inserted {
             Ok(Some(id)) => Ok(Value::from(id)),
             Ok(None) => Err(CallError::Indefinite(format!(

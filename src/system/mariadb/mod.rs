@@ -16,15 +16,16 @@ pub mod replication;
 pub mod server;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use diverge_checkers::Anomaly;
 use tokio::sync::Mutex;
 
+use super::leftovers::Leftovers;
 use super::{Settled, Supports, System, SystemKind, SystemReport};
 use crate::cluster::free_port;
 use crate::config::TestConfig;
@@ -71,54 +72,6 @@ impl SystemKind for Mariadb {
     }
 }
 
-/// Kills every instance still running and removes sockets and pid files
-/// when dropped, whichever way the run ends (error, panic, Ctrl-C): the
-/// nemesis may still hold the servers then.
-struct Leftovers {
-    files: Vec<(PathBuf, PathBuf)>,
-}
-
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        let mut pids = Vec::new();
-        for (socket, pid_file) in &self.files {
-            if let Some(pid) = std::fs::read_to_string(pid_file)
-                .ok()
-                .and_then(|p| p.trim().parse::<libc::pid_t>().ok())
-            {
-                // SAFETY: signalling a process (group) we started; no memory is touched.
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                    libc::kill(pid, libc::SIGKILL);
-                }
-                pids.push(pid);
-            }
-            let _ = std::fs::remove_file(socket);
-            let _ = std::fs::remove_file(pid_file);
-        }
-        // Wait (briefly) until they are gone, so no datadir lock outlives the run.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        // SAFETY: signal 0 only checks for existence.
-        while pids
-            .iter()
-            .any(|&p| unsafe { libc::kill(p, 0) } == 0 && !is_zombie(p))
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn is_zombie(pid: libc::pid_t) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
-}
-
 /// Started instances.
 struct MariadbSystem {
     ids: Vec<String>,
@@ -150,12 +103,12 @@ async fn start(config: &TestConfig, run_dir: &Path) -> Result<MariadbSystem> {
         config,
     };
     let mut servers: Vec<Server> = Vec::with_capacity(ids.len());
-    let mut leftovers = Leftovers { files: Vec::new() };
+    let mut leftovers = Leftovers::default();
     for (i, id) in ids.iter().enumerate() {
         let server = layout.spawn(i, id, ports[i]).await?;
-        leftovers
-            .files
-            .push((server.socket.clone(), server.pid_file.clone()));
+        leftovers.pid_files.push(server.pid_file.clone());
+        leftovers.files.push(server.socket.clone());
+        leftovers.files.push(server.pid_file.clone());
         servers.push(server);
     }
     for server in &mut servers {
