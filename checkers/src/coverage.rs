@@ -91,3 +91,80 @@ pub fn reasons(index: &HistoryIndex, workload: Workload) -> Vec<String> {
     }
     reasons
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{found, h};
+    use crate::{Validity, Workload, check};
+
+    #[test]
+    fn an_ignored_completion_makes_its_impossible_read_unknown() {
+        // The `ok` write of 5 has no invoke: it is ignored, so the read of
+        // 5 looks impossible, but the ignored op may well have written it.
+        let result = check(
+            &h("
+                0 1 ok     write r 5 @n1
+                1 2 invoke read r @n2
+                2 2 ok     read r [5] @n2
+                3 9 invoke final-read r @n1
+                4 9 ok     final-read r [5] @n1
+                5 9 invoke final-read r @n2
+                6 9 ok     final-read r [5] @n2
+            "),
+            Workload::Register,
+        );
+        assert_eq!(result.valid, Validity::Unknown);
+        assert_eq!(
+            result.inconclusive,
+            [
+                "1 completion(s) matched no open invoke with the same process and f (first: op 0); \
+              they were ignored"
+            ]
+        );
+        assert_eq!(found(&result), [("impossible-read", "r", vec![2])]);
+    }
+
+    #[test]
+    fn a_lost_update_without_every_final_read_is_unknown() {
+        // Interrupted during the final reads: n1 (which acknowledged 1) was
+        // never read, so n1 may still hold it.
+        let result = check(
+            &h("
+                0 1 invoke add cart 1 @n1
+                1 1 ok     add cart 1 @n1
+                2 2 invoke add cart 2 @n2
+                3 2 ok     add cart 2 @n2
+                4 9 invoke final-read cart @n2
+                5 9 ok     final-read cart [2] @n2
+            "),
+            Workload::Set,
+        );
+        assert_eq!(result.valid, Validity::Unknown);
+        assert_eq!(
+            result.inconclusive,
+            ["key \"cart\" was written but has no final read from n1"]
+        );
+        assert_eq!(result.anomaly_counts["lost-update"], 1);
+    }
+
+    #[test]
+    fn anomalies_before_a_missing_end_are_listed_but_unknown() {
+        // A stale read by the node that acknowledged the write, then the
+        // controller died: no final reads at all.
+        let result = check(
+            &h("
+                0 1 invoke add cart 1 @n1
+                1 1 ok     add cart 1 @n1
+                2 2 invoke read cart @n1
+                3 2 ok     read cart [] @n1
+            "),
+            Workload::Set,
+        );
+        assert_eq!(result.valid, Validity::Unknown);
+        assert_eq!(
+            result.inconclusive,
+            ["no final reads in the history: lost updates and divergence cannot be judged"]
+        );
+        assert_eq!(result.anomaly_counts["stale-read"], 1);
+    }
+}

@@ -99,6 +99,12 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     let index = HistoryIndex::build(hist);
     let judging = opts.workload.judging();
     let mut inconclusive = coverage::reasons(&index, opts.workload);
+    if let Some((pos, problem)) = mistyped(hist, opts.workload) {
+        // `check_file` refuses such a history; an in-memory one is judged
+        // without the op, which may hide an anomaly.
+        let index = hist.index_of(pos as u32);
+        inconclusive.push(format!("op {index}: {problem}; it was ignored"));
+    }
     let (mut anomalies, skipped) = opts.workload.analyse(&index);
     inconclusive.extend(skipped);
     if judging.set_divergence {
@@ -154,7 +160,19 @@ pub fn check_file(
     opts: &CheckOptions,
 ) -> Result<(CheckResult, bool), HistoryError> {
     let (hist, torn_tail) = read_hist(path)?;
+    if let Some((pos, problem)) = mistyped(&hist, opts.workload) {
+        return Err(parse::op_error(path, pos, problem));
+    }
     Ok((check_hist(&hist, opts), torn_tail))
+}
+
+/// The first op (its position) whose value the workload's checker cannot
+/// judge exactly, and why: for now a counter's amounts and reads.
+fn mistyped(hist: &Hist, workload: Workload) -> Option<(usize, String)> {
+    match workload {
+        Workload::Counter => counter::mistyped(hist),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

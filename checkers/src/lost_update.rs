@@ -218,14 +218,16 @@ mod tests {
             7 9 ok     final-read cart [1] @n1
             8 9 invoke final-read cart @n2
             9 9 ok     final-read cart [1] @n2
+            10 9 invoke final-read cart @n3
+            11 9 ok     final-read cart [1] @n3
         ");
         let result = check(&history, Workload::Set);
-        assert_eq!(found(&result), [("lost-update", "cart", vec![3, 7, 9])]);
+        assert_eq!(found(&result), [("lost-update", "cart", vec![3, 7, 9, 11])]);
         assert_eq!(result.valid, Validity::Invalid);
         assert_eq!(
             result.anomalies[0].explanation,
             "add of 2 to key \"cart\" was acknowledged (op 3) but no node's final read contains \
-             it (read on n1, n2)"
+             it (read on n1, n2, n3)"
         );
     }
 

@@ -144,9 +144,11 @@ pub struct OutcomeCounts {
 }
 
 impl CheckResult {
-    /// Sorts the anomalies, counts them and derives the verdict: any anomaly
-    /// makes the history invalid; otherwise any inconclusive reason makes it
-    /// unknown.
+    /// Sorts the anomalies, counts them and derives the verdict: any
+    /// inconclusive reason makes it unknown, anomalies or not (an incomplete
+    /// history cannot vouch for what it shows: a missing final read may hold
+    /// the "lost" write, an ignored completion may have written the
+    /// "impossible" value); otherwise any anomaly makes it invalid.
     pub fn new(mut anomalies: Vec<Anomaly>, stats: Stats, inconclusive: Vec<String>) -> Self {
         anomalies.sort_by(|a, b| {
             (a.expectation, a.kind, &a.key, &a.witnesses).cmp(&(
@@ -171,10 +173,10 @@ impl CheckResult {
                     .or_default() += 1;
             }
         }
-        let valid = if !anomalies.is_empty() {
-            Validity::Invalid
-        } else if !inconclusive.is_empty() {
+        let valid = if !inconclusive.is_empty() {
             Validity::Unknown
+        } else if !anomalies.is_empty() {
+            Validity::Invalid
         } else {
             Validity::Valid
         };

@@ -104,7 +104,7 @@ proptest! {
             "{workload}: planted {kind}, found {:#?}",
             result.anomalies
         );
-        prop_assert_eq!(result.valid, Validity::Invalid);
+        prop_assert_eq!(result.valid, Validity::Invalid, "{:?}", result.inconclusive);
     }
 }
 

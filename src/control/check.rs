@@ -70,10 +70,17 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         );
     }
     // A stored run keeps its run facts (quiescence, seed) in its results.json.
-    let results = match run_dir.as_deref().and_then(stored_run_info) {
+    let mut results = match run_dir.as_deref().and_then(stored_run_info) {
         Some(run) => Results::from_run(check, run),
         None => Results::bare(check),
     };
+    if let Some(dir) = run_dir.as_deref().filter(|d| unfinished(d)) {
+        results.doubt(format!(
+            "the run did not finish (no results.json in {}): it was killed or interrupted, so \
+             its history may end early",
+            dir.display()
+        ));
+    }
     crate::say_raw!("{}", report::text::render(&results, !args.quiet));
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -100,6 +107,12 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
     } else {
         bail!("{}: no such file or directory", path.display())
     }
+}
+
+/// A run directory whose run never wrote its results: the controller was
+/// killed or interrupted (`results.json` is written once the run ended).
+fn unfinished(dir: &Path) -> bool {
+    dir.join("test.json").is_file() && !dir.join("results.json").exists()
 }
 
 fn stored_test_config(dir: &Path) -> Option<Value> {
