@@ -156,3 +156,53 @@ fn a_sigkilled_run_is_unknown_and_says_what_is_missing() {
     assert!(report.contains("the run did not finish"), "{report}");
     assert!(report.contains("verdict: UNKNOWN"), "{report}");
 }
+
+/// `diverge check` of `text` as a history file: (exit code, stderr).
+fn check_text(text: &str, flags: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.jsonl");
+    std::fs::write(&path, text).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .arg("check")
+        .arg(&path)
+        .args(flags)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(path.to_str().unwrap(), "H");
+    (output.status.code(), stderr)
+}
+
+#[test]
+fn a_counter_amount_that_cannot_be_summed_exactly_is_a_usage_error_naming_its_line() {
+    let op = |i: u32, kind: &str, value: &str| {
+        format!(
+            r#"{{"index":{i},"time":{i},"process":1,"type":"{kind}","f":"add","key":"c","value":{value},"node":"n1"}}"#
+        ) + "\n"
+    };
+    let read = r#"{"index":9,"time":9,"process":2,"type":"invoke","f":"final-read","key":"c","node":"n1"}
+{"index":10,"time":10,"process":2,"type":"ok","f":"final-read","key":"c","value":0,"node":"n1"}
+"#;
+    for amount in [r#""5""#, "1180591620717411303424"] {
+        let history = op(0, "invoke", amount) + &op(1, "ok", amount) + read;
+        let (code, stderr) = check_text(&history, &["--workload", "counter"]);
+        assert_eq!(code, Some(3), "{stderr}");
+        assert!(
+            stderr.contains("H:1: the amount of an add must be an integer between"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_history_line_that_is_an_array_is_named_as_such() {
+    let (code, stderr) = check_text(
+        "{\"index\":0,\"time\":0,\"process\":1,\"type\":\"invoke\",\"f\":\"add\",\"key\":\"k\",\"value\":1}\n\n[1,2]\n",
+        &["--workload", "set"],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("H:3: expected a JSON object (an op), found an array"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("RawOp"), "{stderr}");
+}
