@@ -11,6 +11,7 @@
 use crate::anomaly::list;
 use crate::history::OpType;
 use crate::index::HistoryIndex;
+use crate::result::Stats;
 use crate::workload::Workload;
 
 /// The nodes `start-down` nemesis ops declared held down (by interned id).
@@ -29,6 +30,19 @@ pub fn down_nodes(index: &HistoryIndex) -> Vec<u32> {
         })
         .filter_map(|name| name.as_str().and_then(|n| hist.nodes.get(n)))
         .collect()
+}
+
+/// A workload whose client ops all failed (or never completed) proves
+/// nothing: say so. A node that lacks the workload's endpoint (`/ids`,
+/// `/claim`) fails every op; without this the run would pass.
+pub fn nothing_acknowledged(stats: &Stats) -> Option<String> {
+    (stats.ok == 0).then(|| {
+        format!(
+            "no client op completed ok ({} ok, {} fail, {} info): a workload that acknowledged \
+             nothing proves nothing",
+            stats.ok, stats.fail, stats.info
+        )
+    })
 }
 
 /// Per-key reasons beyond this many are summarized in one line.
@@ -145,6 +159,31 @@ mod tests {
             ["key \"cart\" was written but has no final read from n1"]
         );
         assert_eq!(result.anomaly_counts["lost-update"], 1);
+    }
+
+    #[test]
+    fn a_workload_whose_ops_all_failed_is_unknown() {
+        // A node without /ids: every generate fails.
+        let result = check(
+            &h("
+                0 1 invoke generate _ @n1
+                1 1 fail   generate _ @n1
+                2 2 invoke generate _ @n2
+                3 2 fail   generate _ @n2
+                4 3 invoke generate _ @n1
+                5 3 info   generate _ @n1
+            "),
+            Workload::UniqueIds,
+        );
+        assert_eq!(result.valid, Validity::Unknown);
+        assert_eq!(
+            result.inconclusive,
+            [
+                "no client op completed ok (0 ok, 2 fail, 1 info): a workload that acknowledged \
+              nothing proves nothing"
+            ]
+        );
+        assert_eq!(found(&result), []);
     }
 
     #[test]

@@ -142,7 +142,9 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     for anomaly in &mut anomalies {
         anomaly.expectation = expectation::expectation(anomaly.kind, opts);
     }
-    let mut result = CheckResult::new(anomalies, Stats::of_hist(hist), inconclusive);
+    let stats = Stats::of_hist(hist);
+    inconclusive.extend(coverage::nothing_acknowledged(&stats));
+    let mut result = CheckResult::new(anomalies, stats, inconclusive);
     result.lag = lag;
     result.lag_over_time = lag_over_time;
     result.availability = observe::availability(&index);
@@ -350,8 +352,10 @@ mod tests {
         let history = h("
             0 1 invoke add cart 3 @n1
             1 1 fail   add cart 3 @n1
-            2 9 invoke final-read cart @n1
-            3 9 ok     final-read cart [3] @n1
+            2 1 invoke add cart 4 @n1
+            3 1 ok     add cart 4 @n1
+            4 9 invoke final-read cart @n1
+            5 9 ok     final-read cart [3,4] @n1
         ");
         let result = check(&history, Workload::Set);
         let json = serde_json::to_value(&result).unwrap();
@@ -363,7 +367,7 @@ mod tests {
         assert_eq!(json["anomalies"][0]["expectation"], json!("unexpected"));
         assert_eq!(json["anomalies"][0]["kind"], json!("aborted-read"));
         assert_eq!(json["anomalies"][0]["key"], json!("cart"));
-        assert_eq!(json["anomalies"][0]["witnesses"], json!([1, 3]));
+        assert_eq!(json["anomalies"][0]["witnesses"], json!([1, 5]));
         assert_eq!(json["anomalies"][0]["nodes"], json!({}));
         assert_eq!(json["stats"]["final_reads"], json!(1));
         assert_eq!(json["inconclusive"], json!([]));
