@@ -139,8 +139,13 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
         lag = observe::lag(&index, &first_seen);
         lag_over_time = observe::lag_over_time(&index, &first_seen);
     }
+    let clock_faults: Vec<(u64, u64)> = observe::fault_windows(&index)
+        .into_iter()
+        .filter(|(fault, _, _)| fault == "clock")
+        .map(|(_, start, end)| (start, end))
+        .collect();
     for anomaly in &mut anomalies {
-        anomaly.expectation = expectation::expectation(anomaly.kind, opts);
+        anomaly.expectation = expectation::of(anomaly, opts, &clock_faults);
     }
     let stats = Stats::of_hist(hist);
     inconclusive.extend(coverage::nothing_acknowledged(&stats));
@@ -457,8 +462,10 @@ mod tests {
             8 9 invoke final-read r @n2
             9 9 ok     final-read r [1] @n2
         ");
+        // unique-id keeps the highest id, whatever the writes' real-time
+        // order (lww would keep 2 here: see expectation::of).
         let opts = CheckOptions {
-            strategy: Some("lww".into()),
+            strategy: Some("unique-id".into()),
             ..CheckOptions::new(Workload::Register)
         };
         let result = check_with(&history, &opts);

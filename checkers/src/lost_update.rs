@@ -129,7 +129,11 @@ fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anom
         let Some(Undo { a, node, read }) = undo else {
             continue;
         };
-        out.push(Anomaly::new(
+        // A completed before B began: both were stamped within this span.
+        let span = (a.invoke_time, b.end_time);
+        out.push(Anomaly {
+            writes_span: Some(span),
+            ..Anomaly::new(
             AnomalyKind::LostUpdate,
             key_name,
             vec![a.witness, b.witness, *read],
@@ -144,7 +148,8 @@ fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anom
                 index.show(a.value),
                 index.show(b.value),
             ),
-        ));
+            )
+        });
     }
     report_emptied(index, key_name, k, &oks, &lost, out);
 }
@@ -203,7 +208,49 @@ pub(crate) fn nodes(index: &HistoryIndex, k: &KeyIndex) -> String {
 #[cfg(test)]
 mod tests {
     use crate::testing::{found, h};
-    use crate::{Validity, Workload, check};
+    use crate::{CheckOptions, Expectation, Validity, Workload, check, check_with};
+
+    /// Write 2 begins 30 ms after write 1 completed, yet 1 wins everywhere.
+    const OLDER_WINS: &str = "
+        0 1 invoke write r 1 @n1
+        1 1 ok     write r 1 @n1
+        31 2 invoke write r 2 @n2
+        32 2 ok     write r 2 @n2
+        40 9 invoke final-read r @n1
+        41 9 ok     final-read r [1] @n1
+        42 9 invoke final-read r @n2
+        43 9 ok     final-read r [1] @n2
+    ";
+
+    #[test]
+    fn lww_losing_a_later_write_is_unexpected_without_a_clock_fault() {
+        let lww = CheckOptions {
+            strategy: Some("lww".into()),
+            topology: Some("all-to-all".into()),
+            ..CheckOptions::new(Workload::Register)
+        };
+        let result = check_with(&h(OLDER_WINS), &lww);
+        assert_eq!(found(&result), [("lost-update", "r", vec![1, 32, 41])]);
+        assert_eq!(result.anomalies[0].expectation, Expectation::Unexpected);
+        // A clock fault in effect while the writes were stamped explains it.
+        let skewed = h("
+            0 nemesis invoke start-clock _
+            1 nemesis ok     start-clock _
+            2 1 invoke write r 1 @n1
+            3 1 ok     write r 1 @n1
+            33 2 invoke write r 2 @n2
+            34 2 ok     write r 2 @n2
+            35 nemesis invoke stop-clock _
+            36 nemesis ok     stop-clock _
+            40 9 invoke final-read r @n1
+            41 9 ok     final-read r [1] @n1
+            42 9 invoke final-read r @n2
+            43 9 ok     final-read r [1] @n2
+        ");
+        let result = check_with(&skewed, &lww);
+        assert_eq!(found(&result), [("lost-update", "r", vec![3, 34, 41])]);
+        assert_eq!(result.anomalies[0].expectation, Expectation::Inherent);
+    }
 
     #[test]
     fn set_acknowledged_add_missing_everywhere_is_lost_but_info_add_is_not() {

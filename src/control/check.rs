@@ -60,6 +60,7 @@ pub fn check(args: CheckArgs) -> Result<i32> {
                 .and_then(Value::as_bool),
             // Runs store `id_offset` as "per-node" or {"all": n}.
             id_offsets: test.get("id_offset").map(|o| o == "per-node"),
+            routing: stored("routing"),
         },
     };
     let (check, torn_tail) = diverge_checkers::check_file(&history_path, &opts)?;
