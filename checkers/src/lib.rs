@@ -96,6 +96,17 @@ pub fn check_with(history: &[Op], opts: &CheckOptions) -> CheckResult {
 /// [`check_with`] on a compact history (see [`read_hist`]). Linear-ish: one
 /// indexing pass plus per-key sorts.
 pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
+    check_hist_all(hist, opts, &mut |_| {})
+}
+
+/// [`check_hist`], handing every anomaly to `each` (sorted) before the
+/// result keeps only the first [`result::KEPT_PER_KIND_AND_KEY`] of each
+/// kind and key (see `anomalies_omitted`).
+pub fn check_hist_all(
+    hist: &Hist,
+    opts: &CheckOptions,
+    each: &mut dyn FnMut(&Anomaly),
+) -> CheckResult {
     let index = HistoryIndex::build(hist);
     let judging = opts.workload.judging();
     let mut inconclusive = coverage::reasons(&index, opts.workload);
@@ -150,6 +161,8 @@ pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
     let stats = Stats::of_hist(hist);
     inconclusive.extend(coverage::nothing_acknowledged(&stats));
     let mut result = CheckResult::new(anomalies, stats, inconclusive);
+    result.anomalies.iter().for_each(&mut *each);
+    result.bound_anomalies(result::KEPT_PER_KIND_AND_KEY);
     result.lag = lag;
     result.lag_over_time = lag_over_time;
     result.availability = observe::availability(&index);
@@ -166,11 +179,20 @@ pub fn check_file(
     path: &std::path::Path,
     opts: &CheckOptions,
 ) -> Result<(CheckResult, bool), HistoryError> {
+    check_file_all(path, opts, &mut |_| {})
+}
+
+/// [`check_file`] handing every anomaly to `each` ([`check_hist_all`]).
+pub fn check_file_all(
+    path: &std::path::Path,
+    opts: &CheckOptions,
+    each: &mut dyn FnMut(&Anomaly),
+) -> Result<(CheckResult, bool), HistoryError> {
     let (hist, torn_tail) = read_hist(path)?;
     if let Some((pos, problem)) = mistyped(&hist, opts.workload) {
         return Err(parse::op_error(path, pos, problem));
     }
-    Ok((check_hist(&hist, opts), torn_tail))
+    Ok((check_hist_all(&hist, opts, each), torn_tail))
 }
 
 /// The first op (its position) whose value the workload's checker cannot
@@ -273,6 +295,7 @@ mod tests {
                 }),
                 // "partition" / "heal" are not start-/stop- windows.
                 availability_windows: vec![],
+                anomalies_omitted: std::collections::BTreeMap::new(),
             }
         );
     }

@@ -1,7 +1,7 @@
 //! `diverge check`: run the checkers on a stored run directory or on any
 //! history file, print the report, and exit like a run.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -63,7 +63,10 @@ pub fn check(args: CheckArgs) -> Result<i32> {
             routing: stored("routing"),
         },
     };
-    let (check, torn_tail) = diverge_checkers::check_file(&history_path, &opts)?;
+    let (check, torn_tail) = match &args.all_anomalies {
+        None => diverge_checkers::check_file(&history_path, &opts)?,
+        Some(file) => all_anomalies_to(file, &history_path, &opts)?,
+    };
     if torn_tail {
         eprintln!(
             "note: the last line of {} is torn (its writer was killed); it was skipped",
@@ -93,6 +96,30 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         report::write_run(&report, out)?;
     }
     Ok(results.exit_code())
+}
+
+/// Check `history`, writing every anomaly to `file` as JSON lines.
+fn all_anomalies_to(
+    file: &Path,
+    history: &Path,
+    opts: &CheckOptions,
+) -> Result<(diverge_checkers::CheckResult, bool)> {
+    let out = std::fs::File::create(file)
+        .with_context(|| format!("--all-anomalies: creating {}", file.display()))?;
+    let mut out = std::io::BufWriter::new(out);
+    let mut failed: Option<std::io::Error> = None;
+    let checked = diverge_checkers::check_file_all(history, opts, &mut |anomaly| {
+        if failed.is_none() {
+            let written = serde_json::to_writer(&mut out, anomaly)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            failed = written.err();
+        }
+    })?;
+    match failed.map_or_else(|| out.flush(), Err) {
+        Ok(()) => Ok(checked),
+        Err(e) => Err(e).with_context(|| format!("--all-anomalies: writing {}", file.display())),
+    }
 }
 
 /// The history file and, for a run directory, the directory.
