@@ -38,11 +38,32 @@ fn results_list_a_bounded_number_per_kind_and_key_and_the_file_has_them_all() {
         .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{report}");
-    let results: Value =
+    let with_all: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    // Without the flag the 150 are never built, only counted: same results.
+    let bounded = dir.path().join("bounded");
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args(["check", "--workload", "set", "--quiet", "--out"])
+        .arg(&bounded)
+        .arg(&history)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(bounded.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results, with_all);
     assert_eq!(results["anomaly_counts"]["impossible-read"], 250);
     assert_eq!(results["anomalies"].as_array().unwrap().len(), 100);
     assert_eq!(results["anomalies_omitted"]["impossible-read"], 150);
+    // The listed ones are those of the smallest values (one read, so one
+    // witness: the values order them).
+    assert!(
+        results["anomalies"][0]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("returned 1000,")
+    );
     let lines: Vec<Value> = std::fs::read_to_string(&all)
         .unwrap()
         .lines()

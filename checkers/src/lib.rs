@@ -96,16 +96,28 @@ pub fn check_with(history: &[Op], opts: &CheckOptions) -> CheckResult {
 /// [`check_with`] on a compact history (see [`read_hist`]). Linear-ish: one
 /// indexing pass plus per-key sorts.
 pub fn check_hist(hist: &Hist, opts: &CheckOptions) -> CheckResult {
-    check_hist_all(hist, opts, &mut |_| {})
+    judge(hist, opts, &mut |_| {}, Some(result::KEPT_PER_KIND_AND_KEY))
 }
 
 /// [`check_hist`], handing every anomaly to `each` (sorted) before the
 /// result keeps only the first [`result::KEPT_PER_KIND_AND_KEY`] of each
-/// kind and key (see `anomalies_omitted`).
+/// kind and key (see `anomalies_omitted`). Every anomaly is built, so the
+/// memory grows with their number ([`check_hist`] builds a bounded number).
 pub fn check_hist_all(
     hist: &Hist,
     opts: &CheckOptions,
     each: &mut dyn FnMut(&Anomaly),
+) -> CheckResult {
+    judge(hist, opts, each, None)
+}
+
+/// The analyses; with `per_key`, the read checks build at most that many
+/// anomalies of a kind per key and only count the rest (bounded memory).
+fn judge(
+    hist: &Hist,
+    opts: &CheckOptions,
+    each: &mut dyn FnMut(&Anomaly),
+    per_key: Option<usize>,
 ) -> CheckResult {
     let index = HistoryIndex::build(hist);
     let judging = opts.workload.judging();
@@ -124,6 +136,7 @@ pub fn check_hist_all(
     let mut lag = None;
     let mut lag_over_time = Vec::new();
     let mut staleness = None;
+    let mut read_omitted = reads::Omitted::new();
     if judging.reads != workload::ReadChecks::None {
         let facts = facts::build(&index);
         // One pass over the read elements feeds both read checks.
@@ -136,7 +149,9 @@ pub fn check_hist_all(
             )),
             _ => None,
         };
-        let (read_anomalies, seen_at) = reads::check_and_observe(&index, &facts, stale.as_mut());
+        let (read_anomalies, seen_at, omitted) =
+            reads::check_and_observe(&index, &facts, stale.as_mut(), per_key);
+        read_omitted = omitted;
         anomalies.extend(read_anomalies);
         // The stale tables go first: the times are wider than the positions.
         if let Some(stale) = stale {
@@ -163,6 +178,9 @@ pub fn check_hist_all(
     let mut result = CheckResult::new(anomalies, stats, inconclusive);
     result.anomalies.iter().for_each(&mut *each);
     result.bound_anomalies(result::KEPT_PER_KIND_AND_KEY);
+    for (kind, count) in read_omitted {
+        result.count_omitted(kind, count, expectation::expectation(kind, opts));
+    }
     result.lag = lag;
     result.lag_over_time = lag_over_time;
     result.availability = observe::availability(&index);

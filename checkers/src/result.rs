@@ -206,6 +206,24 @@ impl CheckResult {
         }
     }
 
+    /// Counts `count` anomalies of `kind` that were never built (a checker
+    /// left them out, see `anomalies_omitted`): like listed ones, they
+    /// make a conclusive history invalid.
+    pub fn count_omitted(&mut self, kind: AnomalyKind, count: usize, expectation: Expectation) {
+        if count == 0 {
+            return;
+        }
+        let name = kind.name().to_owned();
+        *self.anomaly_counts.entry(name.clone()).or_default() += count;
+        if expectation == Expectation::Unexpected {
+            *self.unexpected_counts.entry(name.clone()).or_default() += count;
+        }
+        *self.anomalies_omitted.entry(name).or_default() += count;
+        if self.valid == Validity::Valid {
+            self.valid = Validity::Invalid;
+        }
+    }
+
     /// Keeps the first `per` anomalies (in their sorted order) of each kind
     /// and key in `anomalies`; the others stay counted, move to
     /// `anomalies_omitted`, and are dropped.
