@@ -159,6 +159,11 @@ mod tests {
             ["key \"cart\" was written but has no final read from n1"]
         );
         assert_eq!(result.anomaly_counts["lost-update"], 1);
+        assert_eq!(
+            result.anomalies[0].explanation,
+            "add of 1 to key \"cart\" was acknowledged (op 1) but no node's final read contains \
+             it (read on n2; no final read from n1)"
+        );
     }
 
     #[test]

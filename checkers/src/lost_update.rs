@@ -194,15 +194,32 @@ fn report_emptied(
     ));
 }
 
-/// "read on n1, n2, n3": which nodes were read, for explanations. States are
-/// not spelled out: a set may hold thousands of elements.
+/// "read on n1, n2, n3": which nodes were read, for explanations, and which
+/// were not ("read on n2; no final read from n1, n3"): a node not read may
+/// still hold the write. States are not spelled out: a set may hold
+/// thousands of elements.
 pub(crate) fn nodes(index: &HistoryIndex, k: &KeyIndex) -> String {
     let names: Vec<&str> = k
         .final_reads
         .iter()
         .map(|r| index.node_name(r.node))
         .collect();
-    format!("read on {}", list(&names, 5))
+    let down = crate::coverage::down_nodes(index);
+    let unread: Vec<&str> = index
+        .nodes
+        .iter()
+        .filter(|&&n| !down.contains(&n) && !k.final_reads.iter().any(|r| r.node == n))
+        .map(|&n| index.node_name(n))
+        .collect();
+    if unread.is_empty() {
+        format!("read on {}", list(&names, 5))
+    } else {
+        format!(
+            "read on {}; no final read from {}",
+            list(&names, 5),
+            list(&unread, 5)
+        )
+    }
 }
 
 #[cfg(test)]
