@@ -197,7 +197,20 @@ pub fn check_file(
     path: &std::path::Path,
     opts: &CheckOptions,
 ) -> Result<(CheckResult, bool), HistoryError> {
-    check_file_all(path, opts, &mut |_| {})
+    let hist = read_judgeable(path, opts)?;
+    Ok((check_hist(&hist.0, opts), hist.1))
+}
+
+/// [`read_hist`], refusing what the workload cannot judge exactly.
+fn read_judgeable(
+    path: &std::path::Path,
+    opts: &CheckOptions,
+) -> Result<(Hist, bool), HistoryError> {
+    let (hist, torn_tail) = read_hist(path)?;
+    if let Some((pos, problem)) = mistyped(&hist, opts.workload) {
+        return Err(parse::op_error(path, pos, problem));
+    }
+    Ok((hist, torn_tail))
 }
 
 /// [`check_file`] handing every anomaly to `each` ([`check_hist_all`]).
@@ -206,10 +219,7 @@ pub fn check_file_all(
     opts: &CheckOptions,
     each: &mut dyn FnMut(&Anomaly),
 ) -> Result<(CheckResult, bool), HistoryError> {
-    let (hist, torn_tail) = read_hist(path)?;
-    if let Some((pos, problem)) = mistyped(&hist, opts.workload) {
-        return Err(parse::op_error(path, pos, problem));
-    }
+    let (hist, torn_tail) = read_judgeable(path, opts)?;
     Ok((check_hist_all(&hist, opts, each), torn_tail))
 }
 

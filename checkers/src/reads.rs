@@ -27,11 +27,12 @@ use crate::stale;
 /// Reads expanded together in the read pass (see [`check_and_observe`]).
 const READ_BATCH: usize = 32;
 
-/// The first read that returned a value, and how many did.
+/// The first read that returned a value, and how many did. 16 bytes: one
+/// per impossible value, and a read may return millions.
 struct Seen {
     first: u64,
     node: u32,
-    reads: usize,
+    reads: u32,
 }
 
 pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
@@ -131,7 +132,7 @@ pub fn check_and_observe(
                             .or_insert_with(first_seen)
                     }
                 };
-                seen.reads += 1;
+                seen.reads = seen.reads.saturating_add(1);
             }
             if let Some(s) = stale.filter(|_| possible) {
                 s.end(&read);
