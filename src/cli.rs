@@ -220,6 +220,10 @@ pub struct CheckArgs {
     /// Do not print the report's anomaly list.
     #[arg(long)]
     pub quiet: bool,
+    /// Write every anomaly to FILE, one JSON object a line (results.json
+    /// lists at most 100 of each kind per key).
+    #[arg(long, value_name = "FILE")]
+    pub all_anomalies: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

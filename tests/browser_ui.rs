@@ -278,3 +278,38 @@ fn serve_lists_runs_and_comparisons_with_working_links_and_nothing_outside() {
         "a run's report opens through serve"
     );
 }
+
+#[test]
+fn serve_refuses_symlinks_out_of_the_results_directory_and_overlong_names() {
+    let results = tempfile::tempdir().unwrap();
+    let run = results.path().join("set-lww/20261203T120000.000");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("report.txt"), "the report").unwrap();
+    // A link inside the directory (like `latest`) is followed...
+    std::os::unix::fs::symlink("set-lww/20261203T120000.000", results.path().join("latest"))
+        .unwrap();
+    // ...links that leave it are not.
+    std::os::unix::fs::symlink("/etc", results.path().join("etcdir")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", run.join("passwd")).unwrap();
+    let server = Server::start(results.path());
+    assert_eq!(
+        server.get("/files/latest/report.txt"),
+        (200, "the report".to_string())
+    );
+    for path in [
+        "/files/etcdir/passwd",
+        "/files/etcdir/",
+        "/files/set-lww/20261203T120000.000/passwd",
+        "/files/latest/passwd",
+    ] {
+        let (status, body) = server.get(path);
+        assert!(
+            status == 403 || status == 404,
+            "{path} gave {status}: {body}"
+        );
+        assert!(!body.contains("root:"), "{path} leaked {body}");
+    }
+    let long = format!("/files/{}", "a".repeat(300));
+    assert_eq!(server.get(&long).0, 404, "a 300-character name");
+    assert_eq!(server.get("/files/nothing-here.txt").0, 404);
+}

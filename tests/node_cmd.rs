@@ -92,6 +92,67 @@ fn the_python_node_that_drops_replicated_changes_is_caught() {
 }
 
 #[test]
+fn a_node_that_forgets_acknowledged_writes_under_home_routing_is_unexpected() {
+    // One writer per key: no conflict strategy loses a write, so every
+    // lost update is a bug, whatever strategy the run names.
+    // The set workload: a forgotten add is never written back, so no
+    // final read holds it (a register's next write would hide it).
+    let flags = [
+        "--workload",
+        "set",
+        "--routing",
+        "home",
+        "--time-limit",
+        "4",
+        "--keys",
+        "6",
+        "--seed",
+        "5",
+    ];
+    let (output, results) = run(&python_node(" --lose-every 40"), &flags);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let json = results_json(results.path());
+    let lost: Vec<&Value> = json["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "lost-update")
+        .collect();
+    assert!(!lost.is_empty(), "{json}");
+    for anomaly in json["anomalies"].as_array().unwrap() {
+        assert_eq!(anomaly["expectation"], "unexpected", "{anomaly}");
+    }
+    assert_eq!(
+        json["unexpected_counts"]["lost-update"],
+        json["anomaly_counts"]["lost-update"]
+    );
+}
+
+#[test]
+fn a_node_without_the_workloads_endpoint_acknowledges_nothing_and_proves_nothing() {
+    // The Python node has no /ids and no /claim: every op fails.
+    for workload in ["unique-ids", "constraint"] {
+        let flags = ["--workload", workload, "--time-limit", "2", "--seed", "3"];
+        let (output, results) = run(&python_node(""), &flags);
+        assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+        let json = results_json(results.path());
+        assert_eq!(json["valid"], "unknown", "{json}");
+        assert_eq!(json["stats"]["ok"], 0, "{json}");
+        assert!(json["stats"]["fail"].as_u64().unwrap() > 0, "{json}");
+        let reasons = json["inconclusive"].to_string();
+        assert!(
+            reasons.contains("acknowledged nothing proves nothing"),
+            "{json}"
+        );
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            report.contains("acknowledged nothing proves nothing"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
 fn a_node_that_never_gets_ready_is_named_with_its_request() {
     let (output, _results) = run(
         "sleep 30 # {id} {listen}",

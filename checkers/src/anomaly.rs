@@ -114,6 +114,12 @@ pub struct Anomaly {
     /// `monotonic-writes`, `writes-follow-reads`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For a write lost to one that completed before it began: from the
+    /// older write's invoke to the lost one's completion (ns), when both
+    /// were stamped; [`crate::expectation::of`] asks whether a clock fault
+    /// overlapped it. Not written to `results.json`.
+    #[serde(skip)]
+    pub writes_span: Option<(u64, u64)>,
 }
 
 /// Whether an anomaly is explained by the configuration under test.
@@ -148,6 +154,7 @@ impl Anomaly {
             nodes: BTreeMap::new(),
             expectation: Expectation::Unexpected,
             detail: None,
+            writes_span: None,
         }
     }
 

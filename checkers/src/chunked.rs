@@ -200,11 +200,12 @@ fn int_at(b: &[u8], mut i: usize) -> Option<(Val, usize)> {
     let digits = i;
     let mut n: i64 = 0;
     while i < b.len() && b[i].is_ascii_digit() {
-        n = n * 10 + i64::from(b[i] - b'0');
-        i += 1;
-        if i - digits > 18 {
+        // A 19th digit may overflow: serde takes the number.
+        if i - digits == 18 {
             return None;
         }
+        n = n * 10 + i64::from(b[i] - b'0');
+        i += 1;
     }
     let len = i - digits;
     if len == 0 || (len > 1 && b[digits] == b'0') {
@@ -317,11 +318,35 @@ fn describe(e: &serde_json::Error) -> String {
         Some(cut) => full[..cut].to_owned(),
         None => full,
     };
+    // serde names the Rust type it wanted, and reads an array as a struct
+    // of positional fields; the reader wants an op.
+    if message.contains("expected struct RawOp") {
+        let found = match message.strip_prefix("invalid type: ") {
+            Some(m) => json_kind(m.split(", expected").next().unwrap_or(m)),
+            None => "an array".to_owned(), // "invalid length N"
+        };
+        return format!("expected a JSON object (an op), found {found}");
+    }
     message = message.replace('`', "\"");
     if e.is_syntax() || e.is_eof() {
         message.push_str(&format!(" (column {})", e.column()));
     }
     message
+}
+
+/// serde's name for a JSON value (`sequence`, `integer \`5\``, ...) as the
+/// JSON kind a writer of histories knows.
+fn json_kind(serde_name: &str) -> String {
+    let kind = match serde_name.split_whitespace().next().unwrap_or("") {
+        "sequence" => "an array",
+        "map" => "an object",
+        "string" => "a string",
+        "integer" | "floating" => "a number",
+        "boolean" => "a boolean",
+        "null" | "unit" => "null",
+        _ => return serde_name.replace('`', ""),
+    };
+    kind.to_owned()
 }
 
 /// Global state across blocks.

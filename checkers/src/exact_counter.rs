@@ -20,8 +20,8 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (key, k) in index.keys.iter().enumerate() {
         let adds = crate::counter::outcomes(index, k);
-        let acknowledged: i64 = adds.iter().filter(|a| a.2 == OpType::Ok).map(|a| a.1).sum();
-        let unknown: Vec<i64> = adds
+        let acknowledged: i128 = adds.iter().filter(|a| a.2 == OpType::Ok).map(|a| a.1).sum();
+        let unknown: Vec<i128> = adds
             .iter()
             .filter(|a| !matches!(a.2, OpType::Ok | OpType::Fail))
             .map(|a| a.1)
@@ -31,14 +31,16 @@ pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
         }
         let mut sums = BTreeSet::from([acknowledged]);
         for delta in &unknown {
-            let more: Vec<i64> = sums.iter().map(|s| s + delta).collect();
+            let more: Vec<i128> = sums.iter().map(|s| s + delta).collect();
             sums.extend(more);
         }
         let (lowest, highest) = (sums.first().copied(), sums.last().copied());
         let key_name = index.key_name(key as u32);
         for r in &k.final_reads {
             let CValue::One(v) = r.value else { continue };
-            let Some(v) = v.as_int() else { continue };
+            let Some(v) = crate::counter::exact(index.hist, v) else {
+                continue;
+            };
             // Outside the interval is `crate::counter`'s to report.
             let inside = lowest.is_some_and(|l| l <= v) && highest.is_some_and(|h| v <= h);
             if !inside || sums.contains(&v) {

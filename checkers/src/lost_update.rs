@@ -129,7 +129,11 @@ fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anom
         let Some(Undo { a, node, read }) = undo else {
             continue;
         };
-        out.push(Anomaly::new(
+        // A completed before B began: both were stamped within this span.
+        let span = (a.invoke_time, b.end_time);
+        out.push(Anomaly {
+            writes_span: Some(span),
+            ..Anomaly::new(
             AnomalyKind::LostUpdate,
             key_name,
             vec![a.witness, b.witness, *read],
@@ -144,7 +148,8 @@ fn register_key(index: &HistoryIndex, key: u32, k: &KeyIndex, out: &mut Vec<Anom
                 index.show(a.value),
                 index.show(b.value),
             ),
-        ));
+            )
+        });
     }
     report_emptied(index, key_name, k, &oks, &lost, out);
 }
@@ -189,21 +194,80 @@ fn report_emptied(
     ));
 }
 
-/// "read on n1, n2, n3": which nodes were read, for explanations. States are
-/// not spelled out: a set may hold thousands of elements.
+/// "read on n1, n2, n3": which nodes were read, for explanations, and which
+/// were not ("read on n2; no final read from n1, n3"): a node not read may
+/// still hold the write. States are not spelled out: a set may hold
+/// thousands of elements.
 pub(crate) fn nodes(index: &HistoryIndex, k: &KeyIndex) -> String {
     let names: Vec<&str> = k
         .final_reads
         .iter()
         .map(|r| index.node_name(r.node))
         .collect();
-    format!("read on {}", list(&names, 5))
+    let down = crate::coverage::down_nodes(index);
+    let unread: Vec<&str> = index
+        .nodes
+        .iter()
+        .filter(|&&n| !down.contains(&n) && !k.final_reads.iter().any(|r| r.node == n))
+        .map(|&n| index.node_name(n))
+        .collect();
+    if unread.is_empty() {
+        format!("read on {}", list(&names, 5))
+    } else {
+        format!(
+            "read on {}; no final read from {}",
+            list(&names, 5),
+            list(&unread, 5)
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::testing::{found, h};
-    use crate::{Validity, Workload, check};
+    use crate::{CheckOptions, Expectation, Validity, Workload, check, check_with};
+
+    /// Write 2 begins 30 ms after write 1 completed, yet 1 wins everywhere.
+    const OLDER_WINS: &str = "
+        0 1 invoke write r 1 @n1
+        1 1 ok     write r 1 @n1
+        31 2 invoke write r 2 @n2
+        32 2 ok     write r 2 @n2
+        40 9 invoke final-read r @n1
+        41 9 ok     final-read r [1] @n1
+        42 9 invoke final-read r @n2
+        43 9 ok     final-read r [1] @n2
+    ";
+
+    #[test]
+    fn lww_losing_a_later_write_is_unexpected_without_a_clock_fault() {
+        let lww = CheckOptions {
+            strategy: Some("lww".into()),
+            topology: Some("all-to-all".into()),
+            ..CheckOptions::new(Workload::Register)
+        };
+        let result = check_with(&h(OLDER_WINS), &lww);
+        assert_eq!(found(&result), [("lost-update", "r", vec![1, 32, 41])]);
+        assert_eq!(result.anomalies[0].expectation, Expectation::Unexpected);
+        // A clock fault in effect while the writes were stamped explains it.
+        let skewed = h("
+            0 nemesis invoke start-clock _
+            1 nemesis ok     start-clock _
+            2 1 invoke write r 1 @n1
+            3 1 ok     write r 1 @n1
+            33 2 invoke write r 2 @n2
+            34 2 ok     write r 2 @n2
+            35 nemesis invoke stop-clock _
+            36 nemesis ok     stop-clock _
+            40 9 invoke final-read r @n1
+            41 9 ok     final-read r [1] @n1
+            42 9 invoke final-read r @n2
+            43 9 ok     final-read r [1] @n2
+        ");
+        let result = check_with(&skewed, &lww);
+        assert_eq!(found(&result), [("lost-update", "r", vec![3, 34, 41])]);
+        assert_eq!(result.anomalies[0].expectation, Expectation::Inherent);
+    }
 
     #[test]
     fn set_acknowledged_add_missing_everywhere_is_lost_but_info_add_is_not() {
@@ -218,14 +282,16 @@ mod tests {
             7 9 ok     final-read cart [1] @n1
             8 9 invoke final-read cart @n2
             9 9 ok     final-read cart [1] @n2
+            10 9 invoke final-read cart @n3
+            11 9 ok     final-read cart [1] @n3
         ");
         let result = check(&history, Workload::Set);
-        assert_eq!(found(&result), [("lost-update", "cart", vec![3, 7, 9])]);
+        assert_eq!(found(&result), [("lost-update", "cart", vec![3, 7, 9, 11])]);
         assert_eq!(result.valid, Validity::Invalid);
         assert_eq!(
             result.anomalies[0].explanation,
             "add of 2 to key \"cart\" was acknowledged (op 3) but no node's final read contains \
-             it (read on n1, n2)"
+             it (read on n1, n2, n3)"
         );
     }
 

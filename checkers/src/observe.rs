@@ -152,7 +152,7 @@ impl OutcomeCounts {
 /// Fault windows from the nemesis ops: each `ok` `start-X` paired with the
 /// next `ok` `stop-X` (the controller's convention), as (fault, start, end)
 /// in nanoseconds; `u64::MAX` when never stopped.
-fn fault_windows(index: &HistoryIndex) -> Vec<(String, u64, u64)> {
+pub(crate) fn fault_windows(index: &HistoryIndex) -> Vec<(String, u64, u64)> {
     let hist = index.hist;
     let mut windows: Vec<(String, u64, u64)> = Vec::new();
     for op in hist

@@ -130,6 +130,28 @@ fn parse_with<S: Sink>(text: &[u8], source: &str) -> Result<(S, bool), HistoryEr
     Ok((engine.sink, engine.torn_tail))
 }
 
+/// [`HistoryError::Malformed`] about the op at position `pos` of the
+/// history read from `path`: the reader keeps one op per non-blank line,
+/// so the line is found by counting them again (only on this error path).
+pub fn op_error(path: &Path, pos: usize, message: String) -> HistoryError {
+    use std::io::BufRead;
+    let source_name = path.display().to_string();
+    let line = File::open(path)
+        .map(std::io::BufReader::new)
+        .into_iter()
+        .flat_map(|r| r.split(b'\n'))
+        .map_while(Result::ok)
+        .enumerate()
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .nth(pos)
+        .map_or(0, |(n, _)| n + 1);
+    HistoryError::Malformed {
+        source_name,
+        line,
+        message,
+    }
+}
+
 fn line_error(source: &str, base: usize, e: LineError) -> HistoryError {
     let source_name = source.to_owned();
     match e {
@@ -197,6 +219,22 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line(), Some(2));
         assert!(e.to_string().starts_with("h.jsonl:2: "), "{e}");
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_object_names_what_it_is() {
+        assert_eq!(
+            err(&format!("{INVOKE}\n{OK}\n[1,2]\n")),
+            "history.jsonl:3: expected a JSON object (an op), found an array"
+        );
+        assert_eq!(
+            err(&format!("{INVOKE}\n\"add\"\n")),
+            "history.jsonl:2: expected a JSON object (an op), found a string"
+        );
+        assert_eq!(
+            err("17\n"),
+            "history.jsonl:1: expected a JSON object (an op), found a number"
+        );
     }
 
     #[test]

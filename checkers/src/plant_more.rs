@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::anomaly::AnomalyKind;
-use crate::history::OpType;
+use crate::history::{Op, OpType};
 use crate::plant::Planter;
 use crate::workload::Workload;
 
@@ -143,6 +143,7 @@ fn causal_violation(p: &mut Planter) {
         Planter::op(proc_ + 1, Invoke, "read", &x, Value::Null, "n2"),
         Planter::op(proc_ + 1, Ok, "read", &x, json!([]), "n2"),
     ]);
+    final_reads(p, proc_ + 2, &[(&x, v), (&y, v + 1)]);
 }
 
 fn read_your_writes(p: &mut Planter) {
@@ -154,6 +155,7 @@ fn read_your_writes(p: &mut Planter) {
         Planter::op(proc_, Invoke, "read", &key, Value::Null, "n2"),
         Planter::op(proc_, Ok, "read", &key, json!([]), "n2"),
     ]);
+    final_reads(p, proc_ + 1, &[(&key, v)]);
 }
 
 fn causal_cycle(p: &mut Planter) {
@@ -171,6 +173,7 @@ fn causal_cycle(p: &mut Planter) {
         Planter::op(proc_, Ok, "write", &x, json!(v), "n1"),
         Planter::op(proc_ + 1, Ok, "write", &y, json!(v + 1), "n2"),
     ]);
+    final_reads(p, proc_ + 2, &[(&x, v), (&y, v + 1)]);
 }
 
 /// On a fresh key: a write acknowledged by n1, then another process's read
@@ -184,14 +187,6 @@ fn stale_read(p: &mut Planter) {
         Workload::ListAppend => "append",
         _ => "write",
     };
-    let mut nodes: Vec<String> = p
-        .history
-        .iter()
-        .filter(|op| op.f == "final-read")
-        .filter_map(|op| op.node.clone())
-        .collect();
-    nodes.sort();
-    nodes.dedup();
     let at = p.final_start();
     let t0 = at.checked_sub(1).map_or(0, |i| p.history[i].time);
     use OpType::*;
@@ -201,21 +196,39 @@ fn stale_read(p: &mut Planter) {
         Planter::op(proc_ + 1, Invoke, "read", &key, Value::Null, "n1"),
         Planter::op(proc_ + 1, Ok, "read", &key, json!([]), "n1"),
     ];
-    let timed = planted
-        .into_iter()
-        .enumerate()
-        .map(|(i, op)| crate::history::Op {
-            time: t0 + 1 + i as u64,
-            ..op
-        });
+    let timed = planted.into_iter().enumerate().map(|(i, op)| Op {
+        time: t0 + 1 + i as u64,
+        ..op
+    });
     p.history.splice(at..at, timed);
-    let t_end = p.history.last().map_or(0, |op| op.time);
-    for (i, node) in nodes.iter().enumerate() {
-        for (j, kind) in [Invoke, Ok].into_iter().enumerate() {
-            let value = if kind == Ok { json!([v]) } else { Value::Null };
-            let mut op = Planter::op(proc_ + 2, kind, "final-read", &key, value, node);
-            op.time = t_end + 1 + (2 * i + j) as u64;
-            p.history.push(op);
+    final_reads(p, proc_ + 2, &[(&key, v)]);
+}
+
+/// Every node's final read of each planted key returns its last value (as
+/// a one-element array), appended after the history's own: a planted key
+/// without them would make the verdict unknown (see `coverage`).
+fn final_reads(p: &mut Planter, process: u64, keys: &[(&str, i64)]) {
+    let mut nodes: Vec<String> = p
+        .history
+        .iter()
+        .filter(|op| op.f == "final-read")
+        .filter_map(|op| op.node.clone())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    let mut time = p.history.last().map_or(0, |op| op.time);
+    for &(key, v) in keys {
+        for node in &nodes {
+            for kind in [OpType::Invoke, OpType::Ok] {
+                let value = if kind == OpType::Ok {
+                    json!([v])
+                } else {
+                    Value::Null
+                };
+                time += 1;
+                let op = Planter::op(process, kind, "final-read", key, value, node);
+                p.history.push(Op { time, ..op });
+            }
         }
     }
 }

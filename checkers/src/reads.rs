@@ -10,6 +10,13 @@
 //! One anomaly per offending value (and key), witnessed by the first read
 //! that returned it; the explanation says how many reads did. Reporting every
 //! read would bury the one fact in repetition.
+//!
+//! Bounded: with a `per_key` limit only that many of each kind per key
+//! (those of the earliest witnesses) become anomalies, the rest are only
+//! counted, so a read of millions of never-written values costs a counter
+//! each, not a sentence each.
+
+use std::collections::BinaryHeap;
 
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::facts::{self, Facts};
@@ -20,15 +27,44 @@ use crate::stale;
 /// Reads expanded together in the read pass (see [`check_and_observe`]).
 const READ_BATCH: usize = 32;
 
-/// The first read that returned a value, and how many did.
+/// The first read that returned a value, and how many did. 16 bytes: one
+/// per impossible value, and a read may return millions.
 struct Seen {
     first: u64,
     node: u32,
-    reads: usize,
+    reads: u32,
 }
 
 pub fn check(index: &HistoryIndex) -> Vec<Anomaly> {
-    check_and_observe(index, &facts::build(index), None).0
+    check_and_observe(index, &facts::build(index), None, None).0
+}
+
+/// Anomalies counted but not built, by kind.
+pub type Omitted = Vec<(AnomalyKind, usize)>;
+
+/// The `per_key` smallest items of each key (all of them without a limit),
+/// in (key, item) order, and how many were left out.
+fn smallest_per_key<T: Ord>(
+    per_key: Option<usize>,
+    items: impl Iterator<Item = (u32, T)>,
+) -> (Vec<(u32, T)>, usize) {
+    let limit = per_key.unwrap_or(usize::MAX);
+    let mut heaps: FastMap<u32, BinaryHeap<T>> = FastMap::default();
+    let mut omitted = 0;
+    for (key, item) in items {
+        let heap = heaps.entry(key).or_default();
+        heap.push(item);
+        if heap.len() > limit {
+            heap.pop(); // The largest: not among the first `limit`.
+            omitted += 1;
+        }
+    }
+    let mut kept: Vec<(u32, T)> = heaps
+        .into_iter()
+        .flat_map(|(key, heap)| heap.into_iter().map(move |t| (key, t)))
+        .collect();
+    kept.sort_unstable();
+    (kept, omitted)
 }
 
 /// [`check`], plus (in the same pass over every read element) which read
@@ -41,7 +77,8 @@ pub fn check_and_observe(
     index: &HistoryIndex,
     facts: &[Facts],
     mut stale: Option<&mut stale::Checker>,
-) -> (Vec<Anomaly>, Vec<u32>) {
+    per_key: Option<usize>,
+) -> (Vec<Anomaly>, Vec<u32>, Omitted) {
     // Read positions, not times: 4 bytes less per write while the stale
     // checker's tables are alive too (the peak of a large check).
     let mut seen_at = vec![NONE; index.write_count()];
@@ -95,7 +132,7 @@ pub fn check_and_observe(
                             .or_insert_with(first_seen)
                     }
                 };
-                seen.reads += 1;
+                seen.reads = seen.reads.saturating_add(1);
             }
             if let Some(s) = stale.filter(|_| possible) {
                 s.end(&read);
@@ -103,8 +140,24 @@ pub fn check_and_observe(
         }
     }
 
+    let (impossible, impossible_omitted) = smallest_per_key(
+        per_key,
+        impossible
+            .into_iter()
+            .map(|((key, value), seen)| (key, (seen.first, value, seen.node, seen.reads))),
+    );
+    let (aborted, aborted_omitted) = smallest_per_key(
+        per_key,
+        aborted.into_iter().map(|(id, seen)| {
+            let write = index.write(id);
+            (
+                write.key,
+                (write.witness, seen.first, id, seen.node, seen.reads),
+            )
+        }),
+    );
     let mut anomalies = Vec::with_capacity(impossible.len() + aborted.len());
-    for ((key, value), seen) in impossible {
+    for (key, (first, value, node, reads)) in impossible {
         let key = index.key_name(key);
         let elsewhere = match index.write_of(value) {
             Some(w) => format!(" (it was only written to key {:?})", index.key_name(w.key)),
@@ -113,34 +166,33 @@ pub fn check_and_observe(
         anomalies.push(Anomaly::new(
             AnomalyKind::ImpossibleRead,
             key,
-            vec![seen.first],
+            vec![first],
             format!(
-                "read of key {key:?}{} (op {}) returned {}, which no op ever tried to write{elsewhere}; {} read(s) returned it",
-                on(index, seen.node),
-                seen.first,
+                "read of key {key:?}{} (op {first}) returned {}, which no op ever tried to write{elsewhere}; {reads} read(s) returned it",
+                on(index, node),
                 index.show(value),
-                seen.reads,
             ),
         ));
     }
-    for (id, seen) in aborted {
+    for (key, (witness, first, id, node, reads)) in aborted {
         let write = index.write(id);
-        let key = index.key_name(write.key);
+        let key = index.key_name(key);
         anomalies.push(Anomaly::new(
             AnomalyKind::AbortedRead,
             key,
-            vec![write.witness, seen.first],
+            vec![witness, first],
             format!(
-                "read of key {key:?}{} (op {}) returned {}, whose write failed (op {}); {} read(s) returned it",
-                on(index, seen.node),
-                seen.first,
+                "read of key {key:?}{} (op {first}) returned {}, whose write failed (op {witness}); {reads} read(s) returned it",
+                on(index, node),
                 index.show(write.value),
-                write.witness,
-                seen.reads,
             ),
         ));
     }
-    (anomalies, seen_at)
+    let omitted = vec![
+        (AnomalyKind::ImpossibleRead, impossible_omitted),
+        (AnomalyKind::AbortedRead, aborted_omitted),
+    ];
+    (anomalies, seen_at, omitted)
 }
 
 /// The end times of the reads [`check_and_observe`] found (`u64::MAX` for

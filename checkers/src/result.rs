@@ -45,7 +45,16 @@ pub struct CheckResult {
     /// the history has no fault windows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub availability_windows: Vec<WindowAvailability>,
+    /// Anomalies counted in `anomaly_counts` but not listed in `anomalies`,
+    /// by kind: beyond [`KEPT_PER_KIND_AND_KEY`] of one kind on one key
+    /// (`diverge check --all-anomalies FILE` writes every one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub anomalies_omitted: BTreeMap<String, usize>,
 }
+
+/// How many anomalies of one kind on one key `anomalies` lists: enough to
+/// show the problem; a history with millions of them stays a small file.
+pub const KEPT_PER_KIND_AND_KEY: usize = 100;
 
 /// One time bin of the replication lag: the values acknowledged in it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -144,9 +153,11 @@ pub struct OutcomeCounts {
 }
 
 impl CheckResult {
-    /// Sorts the anomalies, counts them and derives the verdict: any anomaly
-    /// makes the history invalid; otherwise any inconclusive reason makes it
-    /// unknown.
+    /// Sorts the anomalies, counts them and derives the verdict: any
+    /// inconclusive reason makes it unknown, anomalies or not (an incomplete
+    /// history cannot vouch for what it shows: a missing final read may hold
+    /// the "lost" write, an ignored completion may have written the
+    /// "impossible" value); otherwise any anomaly makes it invalid.
     pub fn new(mut anomalies: Vec<Anomaly>, stats: Stats, inconclusive: Vec<String>) -> Self {
         anomalies.sort_by(|a, b| {
             (a.expectation, a.kind, &a.key, &a.witnesses).cmp(&(
@@ -171,10 +182,10 @@ impl CheckResult {
                     .or_default() += 1;
             }
         }
-        let valid = if !anomalies.is_empty() {
-            Validity::Invalid
-        } else if !inconclusive.is_empty() {
+        let valid = if !inconclusive.is_empty() {
             Validity::Unknown
+        } else if !anomalies.is_empty() {
+            Validity::Invalid
         } else {
             Validity::Valid
         };
@@ -191,7 +202,44 @@ impl CheckResult {
             lag_over_time: Vec::new(),
             staleness: None,
             availability_windows: Vec::new(),
+            anomalies_omitted: BTreeMap::new(),
         }
+    }
+
+    /// Counts `count` anomalies of `kind` that were never built (a checker
+    /// left them out, see `anomalies_omitted`): like listed ones, they
+    /// make a conclusive history invalid.
+    pub fn count_omitted(&mut self, kind: AnomalyKind, count: usize, expectation: Expectation) {
+        if count == 0 {
+            return;
+        }
+        let name = kind.name().to_owned();
+        *self.anomaly_counts.entry(name.clone()).or_default() += count;
+        if expectation == Expectation::Unexpected {
+            *self.unexpected_counts.entry(name.clone()).or_default() += count;
+        }
+        *self.anomalies_omitted.entry(name).or_default() += count;
+        if self.valid == Validity::Valid {
+            self.valid = Validity::Invalid;
+        }
+    }
+
+    /// Keeps the first `per` anomalies (in their sorted order) of each kind
+    /// and key in `anomalies`; the others stay counted, move to
+    /// `anomalies_omitted`, and are dropped.
+    pub fn bound_anomalies(&mut self, per: usize) {
+        let mut listed: std::collections::HashMap<(AnomalyKind, Option<String>), usize> =
+            std::collections::HashMap::new();
+        let omitted = &mut self.anomalies_omitted;
+        self.anomalies.retain(|a| {
+            let n = listed.entry((a.kind, a.key.clone())).or_default();
+            *n += 1;
+            if *n > per {
+                *omitted.entry(a.kind.name().to_owned()).or_default() += 1;
+            }
+            *n <= per
+        });
+        self.anomalies.shrink_to_fit();
     }
 }
 
@@ -282,5 +330,53 @@ impl Stats {
             stats.ops_per_s = stats.ops as f64 / ((last - first) as f64 / 1e9);
         }
         stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anomalies_beyond_the_bound_per_kind_and_key_are_counted_not_listed() {
+        let read = |key: &str, op: u64| {
+            Anomaly::new(
+                AnomalyKind::ImpossibleRead,
+                key,
+                vec![op],
+                format!("op {op}"),
+            )
+        };
+        let mut anomalies: Vec<Anomaly> = (0..5).map(|op| read("a", op)).collect();
+        anomalies.extend((10..12).map(|op| read("b", op)));
+        anomalies.push(Anomaly::new(
+            AnomalyKind::LostUpdate,
+            "a",
+            vec![20],
+            String::new(),
+        ));
+        let mut result = CheckResult::new(anomalies, Stats::default(), vec![]);
+        result.bound_anomalies(2);
+        let listed: Vec<(&str, u64)> = result
+            .anomalies
+            .iter()
+            .map(|a| (a.kind.name(), a.witnesses[0]))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("lost-update", 20),
+                ("impossible-read", 0),
+                ("impossible-read", 1),
+                ("impossible-read", 10),
+                ("impossible-read", 11),
+            ]
+        );
+        assert_eq!(result.anomaly_counts["impossible-read"], 7);
+        assert_eq!(
+            result.anomalies_omitted,
+            BTreeMap::from([("impossible-read".to_owned(), 3)])
+        );
+        assert_eq!(result.valid, Validity::Invalid);
     }
 }

@@ -6,7 +6,7 @@ the larger pair wins everywhere, so replicas converge once every change has
 been delivered. See docs/node-protocol.md for the protocol this implements.
 
     python3 node.py --id n1 --listen 127.0.0.1:7001 --data-dir /tmp/n1 \
-        --peers n2=127.0.0.1:7102,n3=127.0.0.1:7103 [--drop-every N]
+        --peers n2=127.0.0.1:7102,n3=127.0.0.1:7103 [--drop-every N] [--lose-every N]
 
 Durability: every accepted or received change is appended to
 <data-dir>/changes.jsonl and fsynced before it is acknowledged; at startup
@@ -21,6 +21,11 @@ node resends all its own changes (the receivers drop the ones they have).
 --drop-every N makes a deliberately broken node: it silently ignores every
 Nth change it receives from a peer (while acknowledging it), so replicas
 diverge and acknowledged writes are lost. diverge must catch it.
+
+--lose-every N: another broken variant: it acknowledges every Nth write a
+client sends it and forgets it at once (never stored, logged or
+replicated). With one writer per key (--routing home) no conflict strategy
+can explain that loss: diverge must call it unexpected.
 """
 
 import argparse
@@ -39,10 +44,12 @@ BATCH_MAX = 200
 
 
 class Node:
-    def __init__(self, node_id, data_dir, peers, drop_every):
+    def __init__(self, node_id, data_dir, peers, drop_every, lose_every=0):
         self.id = node_id
         self.peers = peers  # [(id, "host:port")]
         self.drop_every = drop_every
+        self.lose_every = lose_every
+        self.writes = 0  # client writes accepted (for --lose-every)
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
         # key -> {"value", "ts", "origin", "seq"}
@@ -115,6 +122,10 @@ class Node:
             current = self.store.get(key)
             if context is not None and context != self.context_of(current):
                 return False, self.context_of(current)
+            self.writes += 1
+            if self.lose_every and self.writes % self.lose_every == 0:
+                # The deliberate bug: acknowledged, never kept.
+                return True, self.context_of(current)
             self.seq += 1
             self.last_ts = max(time.time_ns() + self.clock_offset_ns, self.last_ts + 1)
             change = {"origin": self.id, "seq": self.seq, "key": key, "value": value, "ts": self.last_ts}
@@ -287,8 +298,10 @@ def main():
     parser.add_argument("--peers", default="", help="comma-separated ID=HOST:PORT")
     parser.add_argument("--drop-every", type=int, default=0,
                         help="broken variant: silently drop every Nth replicated change")
+    parser.add_argument("--lose-every", type=int, default=0,
+                        help="broken variant: acknowledge every Nth client write and forget it")
     args = parser.parse_args()
-    node = Node(args.id, args.data_dir, parse_peers(args.peers), args.drop_every)
+    node = Node(args.id, args.data_dir, parse_peers(args.peers), args.drop_every, args.lose_every)
     host, _, port = args.listen.rpartition(":")
     server = ThreadingHTTPServer((host, int(port)), make_handler(node))
     server.daemon_threads = True

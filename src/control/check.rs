@@ -1,7 +1,7 @@
 //! `diverge check`: run the checkers on a stored run directory or on any
 //! history file, print the report, and exit like a run.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -60,9 +60,13 @@ pub fn check(args: CheckArgs) -> Result<i32> {
                 .and_then(Value::as_bool),
             // Runs store `id_offset` as "per-node" or {"all": n}.
             id_offsets: test.get("id_offset").map(|o| o == "per-node"),
+            routing: stored("routing"),
         },
     };
-    let (check, torn_tail) = diverge_checkers::check_file(&history_path, &opts)?;
+    let (check, torn_tail) = match &args.all_anomalies {
+        None => diverge_checkers::check_file(&history_path, &opts)?,
+        Some(file) => all_anomalies_to(file, &history_path, &opts)?,
+    };
     if torn_tail {
         eprintln!(
             "note: the last line of {} is torn (its writer was killed); it was skipped",
@@ -70,10 +74,17 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         );
     }
     // A stored run keeps its run facts (quiescence, seed) in its results.json.
-    let results = match run_dir.as_deref().and_then(stored_run_info) {
+    let mut results = match run_dir.as_deref().and_then(stored_run_info) {
         Some(run) => Results::from_run(check, run),
         None => Results::bare(check),
     };
+    if let Some(dir) = run_dir.as_deref().filter(|d| unfinished(d)) {
+        results.doubt(format!(
+            "the run did not finish (no results.json in {}): it was killed or interrupted, so \
+             its history may end early",
+            dir.display()
+        ));
+    }
     crate::say_raw!("{}", report::text::render(&results, !args.quiet));
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -85,6 +96,30 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         report::write_run(&report, out)?;
     }
     Ok(results.exit_code())
+}
+
+/// Check `history`, writing every anomaly to `file` as JSON lines.
+fn all_anomalies_to(
+    file: &Path,
+    history: &Path,
+    opts: &CheckOptions,
+) -> Result<(diverge_checkers::CheckResult, bool)> {
+    let out = std::fs::File::create(file)
+        .with_context(|| format!("--all-anomalies: creating {}", file.display()))?;
+    let mut out = std::io::BufWriter::new(out);
+    let mut failed: Option<std::io::Error> = None;
+    let checked = diverge_checkers::check_file_all(history, opts, &mut |anomaly| {
+        if failed.is_none() {
+            let written = serde_json::to_writer(&mut out, anomaly)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            failed = written.err();
+        }
+    })?;
+    match failed.map_or_else(|| out.flush(), Err) {
+        Ok(()) => Ok(checked),
+        Err(e) => Err(e).with_context(|| format!("--all-anomalies: writing {}", file.display())),
+    }
 }
 
 /// The history file and, for a run directory, the directory.
@@ -100,6 +135,12 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
     } else {
         bail!("{}: no such file or directory", path.display())
     }
+}
+
+/// A run directory whose run never wrote its results: the controller was
+/// killed or interrupted (`results.json` is written once the run ended).
+fn unfinished(dir: &Path) -> bool {
+    dir.join("test.json").is_file() && !dir.join("results.json").exists()
 }
 
 fn stored_test_config(dir: &Path) -> Option<Value> {

@@ -34,6 +34,7 @@ pub fn check_options(config: &TestConfig) -> diverge_checkers::CheckOptions {
         topology: Some(config.topology.name().to_string()),
         causal_delivery: Some(config.options.causal_delivery),
         id_offsets: Some(config.id_offset == IdOffset::PerNode),
+        routing: Some(config.routing.name().to_string()),
     }
 }
 

@@ -285,7 +285,14 @@ fn render_anomalies(out: &mut String, results: &Results) {
         if of_kind.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "{} ({}):", kind.name(), of_kind.len());
+        // Every one is counted; results.json lists a bounded number.
+        let total = results
+            .check
+            .anomaly_counts
+            .get(kind.name())
+            .copied()
+            .unwrap_or(of_kind.len());
+        let _ = writeln!(out, "{} ({total}):", kind.name());
         for anomaly in of_kind.iter().take(LISTED_PER_KIND) {
             let witnesses: Vec<String> = anomaly.witnesses.iter().map(u64::to_string).collect();
             let expectation = match anomaly.expectation {
@@ -300,12 +307,17 @@ fn render_anomalies(out: &mut String, results: &Results) {
                 witnesses.join(", ")
             );
         }
-        if of_kind.len() > LISTED_PER_KIND {
-            let _ = writeln!(
-                out,
-                "  ... and {} more (all in results.json)",
-                of_kind.len() - LISTED_PER_KIND
-            );
+        let shown = LISTED_PER_KIND.min(of_kind.len());
+        let where_ = if total == of_kind.len() {
+            "all in results.json".to_owned()
+        } else {
+            format!(
+                "{} listed in results.json; `diverge check --all-anomalies FILE` writes every one",
+                of_kind.len()
+            )
+        };
+        if total > shown {
+            let _ = writeln!(out, "  ... and {} more ({where_})", total - shown);
         }
     }
     if !results.check.anomalies.is_empty() {

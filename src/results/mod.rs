@@ -6,7 +6,7 @@ mod comparison;
 mod faults;
 mod figures;
 
-use diverge_checkers::{AnomalyKind, CheckResult, Validity};
+use diverge_checkers::{CheckResult, Validity};
 use serde::{Deserialize, Serialize};
 
 pub use comparison::{Comparison, Row};
@@ -94,8 +94,8 @@ pub struct DbFinding {
 
 impl Results {
     /// Fold the run's own observations into the verdict: a run that did not
-    /// quiesce, or whose final reads are incomplete, cannot vouch for
-    /// anomalies that depend on the final state; a database that reported
+    /// quiesce, or whose final reads are incomplete, is unknown (its
+    /// anomalies are still listed); a database that reported
     /// a problem of its own (a stopped applier) fails the run. `diverge
     /// check` folds a stored run's facts in the same way.
     pub fn from_run(mut check: CheckResult, run: RunInfo) -> Self {
@@ -113,15 +113,7 @@ impl Results {
             ));
         }
         if !doubts.is_empty() {
-            let only_final_state = check
-                .anomalies
-                .iter()
-                .all(|a| matches!(a.kind, AnomalyKind::LostUpdate | AnomalyKind::Divergence));
-            if check.valid == Validity::Valid
-                || (check.valid == Validity::Invalid && only_final_state)
-            {
-                check.valid = Validity::Unknown;
-            }
+            check.valid = Validity::Unknown;
             check.inconclusive.extend(doubts);
         }
         if !run.db_findings.is_empty() {
@@ -135,6 +127,13 @@ impl Results {
 
     pub fn bare(check: CheckResult) -> Self {
         Results { check, run: None }
+    }
+
+    /// Something the history alone does not show makes the verdict
+    /// inconclusive: unknown, with `reason` among the others.
+    pub fn doubt(&mut self, reason: String) {
+        self.check.valid = Validity::Unknown;
+        self.check.inconclusive.push(reason);
     }
 
     /// 0 valid, 1 anomalies found, 2 inconclusive.

@@ -1,10 +1,12 @@
 //! `diverge serve`: a small web UI on loopback over a results directory.
 //!
 //! - `/` lists the runs, newest first, and the comparisons ([`index`]).
-//! - `/files/...` serves files under the results directory only: paths with
-//!   `..` or that leave the directory are refused.
+//! - `/files/...` serves files under the results directory only
+//!   ([`inside`]): paths with `..`, or whose symbolic links lead out of the
+//!   directory, are refused.
 
 mod index;
+mod inside;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::State;
+use axum::middleware;
 use axum::response::Html;
 use axum::routing::get;
 use tower_http::services::ServeDir;
@@ -45,7 +48,12 @@ pub async fn serve(args: ServeArgs) -> Result<i32> {
 pub fn router(root: PathBuf) -> Router {
     Router::new()
         .route("/", get(list))
-        .nest_service("/files", ServeDir::new(&root))
+        .nest_service(
+            "/files",
+            Router::new()
+                .fallback_service(ServeDir::new(&root))
+                .layer(middleware::from_fn_with_state(root.clone(), inside::guard)),
+        )
         .with_state(root)
 }
 

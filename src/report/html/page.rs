@@ -446,10 +446,12 @@ impl Page<'_> {
     fn anomalies(&self, out: &mut String) {
         let all = &self.results.check.anomalies;
         let json_anomalies = self.json.get("anomalies").and_then(Value::as_array);
+        let check = &self.results.check;
+        let omitted = |kind: &str| check.anomalies_omitted.get(kind).copied().unwrap_or(0);
         let _ = write!(
             out,
             r#"<section id="anomalies"><h2>Anomalies ({})</h2>"#,
-            all.len()
+            all.len() + check.anomalies_omitted.values().sum::<usize>()
         );
         if all.is_empty() {
             out.push_str(r#"<p class="none">None found.</p></section>"#);
@@ -468,7 +470,7 @@ impl Page<'_> {
                 out,
                 r#"<h3 class="kind">{} ({})</h3><p class="meaning">{}</p><ol class="anomalies">"#,
                 escape(&kind),
-                of_kind.len(),
+                of_kind.len() + omitted(&kind),
                 meaning(&kind)
             );
             for (i, a) in of_kind.iter().take(LISTED_PER_KIND) {
@@ -490,7 +492,16 @@ impl Page<'_> {
                 out.push_str("</details></li>");
             }
             out.push_str("</ol>");
-            if of_kind.len() > LISTED_PER_KIND {
+            if omitted(&kind) > 0 {
+                let _ = write!(
+                    out,
+                    r#"<p class="more">The first {} of {} are listed; <a href="results.json">results.json</a> has {} (at most {} per key); <code>diverge check --all-anomalies FILE</code> writes every one.</p>"#,
+                    LISTED_PER_KIND.min(of_kind.len()),
+                    of_kind.len() + omitted(&kind),
+                    of_kind.len(),
+                    diverge_checkers::result::KEPT_PER_KIND_AND_KEY
+                );
+            } else if of_kind.len() > LISTED_PER_KIND {
                 let _ = write!(
                     out,
                     r#"<p class="more">The first {LISTED_PER_KIND} of {} are listed; every one is in <a href="results.json">results.json</a>.</p>"#,
