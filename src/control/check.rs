@@ -22,47 +22,8 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         .as_deref()
         .and_then(stored_test_config)
         .unwrap_or(Value::Null);
-    let stored = |field: &str| test.get(field).and_then(Value::as_str).map(str::to_string);
-    let workload = match args.workload {
-        Some(w) => w,
-        None => match stored("workload").and_then(|w| w.parse().ok()) {
-            Some(w) => w,
-            None => infer_workload(&history_path)?.with_context(|| {
-                let names: Vec<&str> = Workload::all().iter().map(|w| w.name()).collect();
-                format!(
-                    "cannot tell the workload of {}: pass --workload {}",
-                    history_path.display(),
-                    names.join("|")
-                )
-            })?,
-        },
-    };
-    let opts = match serde_json::from_value::<TestConfig>(test.clone()) {
-        // A run directory: judge as the run did (its strategy, MariaDB's
-        // own resolution, topology, causal delivery, id offsets), with the
-        // flags given here on top.
-        Ok(config) => {
-            let run = super::check_options(&config);
-            CheckOptions {
-                workload,
-                strategy: args.strategy.clone().or(run.strategy),
-                topology: args.topology.clone().or(run.topology),
-                ..run
-            }
-        }
-        // A bare history, or a test.json this build cannot read in full.
-        Err(_) => CheckOptions {
-            workload,
-            strategy: args.strategy.clone().or_else(|| stored("strategy")),
-            topology: args.topology.clone().or_else(|| stored("topology")),
-            causal_delivery: test
-                .pointer("/options/causal_delivery")
-                .and_then(Value::as_bool),
-            // Runs store `id_offset` as "per-node" or {"all": n}.
-            id_offsets: test.get("id_offset").map(|o| o == "per-node"),
-            routing: stored("routing"),
-        },
-    };
+    let workload = workload_of(&args, &test, &history_path)?;
+    let opts = options_for(&args, workload, &test);
     let (check, torn_tail) = match &args.all_anomalies {
         None => diverge_checkers::check_file(&history_path, &opts)?,
         Some(file) => all_anomalies_to(file, &history_path, &opts)?,
@@ -96,6 +57,59 @@ pub fn check(args: CheckArgs) -> Result<i32> {
         report::write_run(&report, out)?;
     }
     Ok(results.exit_code())
+}
+
+/// A stored field of `test.json` that is a string.
+fn stored(test: &Value, field: &str) -> Option<String> {
+    test.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The workload to judge: `--workload`, else the run's, else inferred from
+/// the ops.
+fn workload_of(args: &CheckArgs, test: &Value, history_path: &Path) -> Result<Workload> {
+    if let Some(w) = args.workload {
+        return Ok(w);
+    }
+    if let Some(w) = stored(test, "workload").and_then(|w| w.parse().ok()) {
+        return Ok(w);
+    }
+    infer_workload(history_path)?.with_context(|| {
+        let names: Vec<&str> = Workload::all().iter().map(|w| w.name()).collect();
+        format!(
+            "cannot tell the workload of {}: pass --workload {}",
+            history_path.display(),
+            names.join("|")
+        )
+    })
+}
+
+/// How to judge: as the run did, with the flags given here on top.
+fn options_for(args: &CheckArgs, workload: Workload, test: &Value) -> CheckOptions {
+    match serde_json::from_value::<TestConfig>(test.clone()) {
+        // A run directory: judge as the run did (its strategy, MariaDB's
+        // own resolution, topology, causal delivery, id offsets, routing).
+        Ok(config) => {
+            let run = super::check_options(&config);
+            CheckOptions {
+                workload,
+                strategy: args.strategy.clone().or(run.strategy),
+                topology: args.topology.clone().or(run.topology),
+                ..run
+            }
+        }
+        // A bare history, or a test.json this build cannot read in full.
+        Err(_) => CheckOptions {
+            workload,
+            strategy: args.strategy.clone().or_else(|| stored(test, "strategy")),
+            topology: args.topology.clone().or_else(|| stored(test, "topology")),
+            causal_delivery: test
+                .pointer("/options/causal_delivery")
+                .and_then(Value::as_bool),
+            // Runs store `id_offset` as "per-node" or {"all": n}.
+            id_offsets: test.get("id_offset").map(|o| o == "per-node"),
+            routing: stored(test, "routing"),
+        },
+    }
 }
 
 /// Check `history`, writing every anomaly to `file` as JSON lines.
