@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::api::KvApi;
-use super::bundle::{Bundle, Context, Gen, OverKv, QueuedRoute};
+use super::api::{KvApi, SqlApi, SqlParam};
+use super::bundle::{Bundle, Context, Gen, OverKv, OverSql, QueuedRoute};
 use super::register::{self, Register};
-use super::{Completion, Invocation};
+use super::{Completion, Invocation, sql};
 use crate::domain::Workload;
 
 /// Longest wait for the insert to show at the node taking the update.
@@ -44,6 +44,10 @@ impl Bundle for InsertUpdate {
     }
 
     fn over_kv(&self) -> Option<&dyn OverKv> {
+        Some(self)
+    }
+
+    fn over_sql(&self) -> Option<&dyn OverSql> {
         Some(self)
     }
 }
@@ -71,7 +75,7 @@ impl OverKv for InsertUpdate {
     }
 
     async fn final_read(&self, node: &dyn KvApi, key: &str) -> Result<Value, String> {
-        Register.final_read(node, key).await
+        OverKv::final_read(&Register, node, key).await
     }
 }
 
@@ -84,18 +88,52 @@ async fn update(node: &dyn KvApi, op: &Invocation) -> Completion {
         match node.read(&op.key).await {
             Ok(reply) if !reply.values.is_empty() => break reply.context,
             Ok(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
-            Ok(_) => {
-                return Completion::fail(format!(
-                    "node {}: the insert of {} did not show within {:?}: no row to update",
-                    node.node(),
-                    op.key,
-                    INSERT_VISIBLE_WITHIN
-                ));
-            }
+            Ok(_) => return no_row(node.node(), op),
             Err(e) => return Completion::fail(format!("read before update: {}", e.message())),
         }
     };
     register::write(node, op, Some(&context)).await
+}
+
+/// The update found no row in time: a definite failure (nothing written).
+fn no_row(node: &str, op: &Invocation) -> Completion {
+    Completion::fail(format!(
+        "node {node}: the insert of {} did not show within {INSERT_VISIBLE_WITHIN:?}: no row to update",
+        op.key
+    ))
+}
+
+#[async_trait]
+impl OverSql for InsertUpdate {
+    /// The insert, or (the step's queued second op) its update.
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation, cx: Context<'_>) -> Completion {
+        let params = [
+            SqlParam::Int(op.value.as_i64().unwrap_or(0)),
+            SqlParam::Text(op.key.clone()),
+        ];
+        if !cx.queued {
+            let done = node
+                .exec("INSERT INTO registers (v, k) VALUES (?, ?)", &params)
+                .await;
+            return sql::write_completion(done, &op.value);
+        }
+        let deadline = Instant::now() + INSERT_VISIBLE_WITHIN;
+        loop {
+            match node
+                .exec("UPDATE registers SET v = ? WHERE k = ?", &params)
+                .await
+            {
+                Ok(done) if done.rows > 0 => return Completion::ok(op.value.clone()),
+                Ok(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
+                Ok(_) => return no_row(node.node(), op),
+                Err(e) => return Completion::of(Err(e)),
+            }
+        }
+    }
+
+    async fn final_read(&self, node: &dyn SqlApi, key: &str) -> Result<Value, String> {
+        OverSql::final_read(&Register, node, key).await
+    }
 }
 
 #[cfg(test)]
