@@ -126,7 +126,7 @@ impl OverSql for InsertUpdate {
                 Ok(done) if done.rows > 0 => return Completion::ok(op.value.clone()),
                 Ok(_) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
                 Ok(_) => return no_row(node.node(), op),
-                Err(e) => return Completion::of(Err(e)),
+                Err(e) => return Completion::failed(e),
             }
         }
     }
@@ -138,7 +138,77 @@ impl OverSql for InsertUpdate {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::workload::{CallError, Dialect, Executed};
+    use diverge_checkers::OpType;
+
+    /// A database whose row shows after `hidden` UPDATEs matched nothing
+    /// (`None`: never); it records the statements it ran.
+    struct Lagging {
+        hidden: Option<usize>,
+        ran: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl SqlApi for Lagging {
+        fn node(&self) -> &str {
+            "n3"
+        }
+        fn dialect(&self) -> Dialect {
+            Dialect::Postgres
+        }
+        async fn exec(&self, sql: &str, _: &[SqlParam]) -> Result<Executed, CallError> {
+            let mut ran = self.ran.lock().unwrap();
+            ran.push(sql.to_string());
+            let shows = self.hidden.is_some_and(|h| ran.len() > h);
+            let rows = u64::from(sql.starts_with("INSERT") || shows);
+            Ok(Executed {
+                rows,
+                insert_id: None,
+            })
+        }
+        async fn query_ints(&self, _: &str, _: &[SqlParam]) -> Result<Vec<i64>, CallError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn update_of(hidden: Option<usize>) -> (Completion, Vec<String>) {
+        let db = Lagging {
+            hidden,
+            ran: Mutex::new(Vec::new()),
+        };
+        let op = Invocation::new("write", "row-1".into(), Value::from(2));
+        let cx = Context {
+            queued: true,
+            on_read: None,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let done = rt.block_on(OverSql::execute(&InsertUpdate, &db, &op, cx));
+        (done, db.ran.into_inner().unwrap())
+    }
+
+    #[test]
+    fn an_update_is_retried_until_it_matches_the_row() {
+        let (done, ran) = update_of(Some(3));
+        assert_eq!(done, Completion::ok(Value::from(2)));
+        assert_eq!(ran.len(), 4, "{ran:?}");
+        assert!(ran.iter().all(|s| s.starts_with("UPDATE")), "{ran:?}");
+    }
+
+    #[test]
+    fn an_update_that_never_matches_a_row_fails_after_the_wait() {
+        let started = Instant::now();
+        let (done, ran) = update_of(None);
+        assert_eq!(done.kind, OpType::Fail);
+        assert!(done.error.unwrap().contains("no row to update"));
+        assert!(started.elapsed() >= INSERT_VISIBLE_WITHIN);
+        assert!(ran.len() > 1, "retried: {ran:?}");
+    }
 
     #[test]
     fn a_step_inserts_a_fresh_key_then_updates_it_with_fresh_values() {

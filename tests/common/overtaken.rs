@@ -69,21 +69,41 @@ pub fn lost_updates(json: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// `(node, key)` of every update skipped for want of its row, from the
-/// logs in `run_dir/nodes/`: after each `marker`, the key that follows
-/// the next `key_before`, up to `key_after`.
-pub fn skipped_updates(
+/// How a PostgreSQL log records an update skipped for want of its row:
+/// after each `marker`, the key follows the next `key_before`, up to
+/// `key_after`.
+pub struct SkipLog {
+    pub marker: &'static str,
+    pub key_before: &'static str,
+    pub key_after: char,
+}
+
+/// A run of [`RACED`] that exited `code` with `json` in `run_dir`: the
+/// race was on (updates went to other instances), updates were lost, and
+/// the lost updates are exactly the skips the logs record, node by node
+/// and key by key.
+pub fn assert_lost_updates_are_the_logged_skips(
+    code: i32,
+    json: &Value,
     run_dir: &Path,
-    marker: &str,
-    key_before: &str,
-    key_after: char,
-) -> BTreeSet<(String, String)> {
+    log: &SkipLog,
+) {
+    let lost = lost_updates(json);
+    assert_eq!(code, 1, "{json}");
+    assert!(updates_elsewhere(run_dir) > 0, "{json}");
+    assert!(!lost.is_empty(), "no update overtook its insert: {json}");
+    assert_eq!(lost, skipped_updates(run_dir, log), "{json}");
+}
+
+/// `(node, key)` of every update skipped for want of its row, from the
+/// logs in `run_dir/nodes/`.
+pub fn skipped_updates(run_dir: &Path, how: &SkipLog) -> BTreeSet<(String, String)> {
     let mut skipped = BTreeSet::new();
     for node in ["n1", "n2", "n3"] {
         let log = std::fs::read_to_string(run_dir.join(format!("nodes/{node}.log"))).unwrap();
-        for after in log.split(marker).skip(1) {
-            let key = after.split(key_before).nth(1).unwrap();
-            let key = &key[..key.find(key_after).unwrap()];
+        for after in log.split(how.marker).skip(1) {
+            let key = after.split(how.key_before).nth(1).unwrap();
+            let key = &key[..key.find(how.key_after).unwrap()];
             skipped.insert((node.to_string(), key.to_string()));
         }
     }
