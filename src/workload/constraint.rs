@@ -66,7 +66,7 @@ impl OverKv for Constraint {
 
 #[async_trait]
 impl OverSql for Constraint {
-    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion {
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation, _: Context<'_>) -> Completion {
         let params = [
             SqlParam::Text(op.key.clone()),
             SqlParam::Int(op.value.as_i64().unwrap_or(0)),

@@ -73,7 +73,7 @@ impl OverKv for Counter {
 
 #[async_trait]
 impl OverSql for Counter {
-    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion {
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation, _: Context<'_>) -> Completion {
         if op.f != "add" {
             let read = OverSql::final_read(self, node, &op.key).await;
             return sql::read_completion(read);

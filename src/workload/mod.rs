@@ -38,7 +38,7 @@ pub mod sql;
 pub mod unique_ids;
 
 pub use api::{
-    CallError, Conn, Dialect, KvApi, MaelstromApi, Protocol, ReadReply, SqlApi, SqlParam,
+    CallError, Conn, Dialect, Executed, KvApi, MaelstromApi, Protocol, ReadReply, SqlApi, SqlParam,
 };
 pub use bundle::Bundle;
 pub use driver::{ClientPlan, ClientTotals, run_clients};

@@ -70,7 +70,7 @@ impl OverKv for Register {
 
 #[async_trait]
 impl OverSql for Register {
-    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion {
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation, _: Context<'_>) -> Completion {
         if op.f != "write" {
             return sql::read_completion(OverSql::final_read(self, node, &op.key).await);
         }

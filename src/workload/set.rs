@@ -76,7 +76,7 @@ impl OverKv for Set {
 
 #[async_trait]
 impl OverSql for Set {
-    async fn execute(&self, node: &dyn SqlApi, op: &Invocation) -> Completion {
+    async fn execute(&self, node: &dyn SqlApi, op: &Invocation, _: Context<'_>) -> Completion {
         if op.f != "add" {
             return sql::read_completion(OverSql::final_read(self, node, &op.key).await);
         }

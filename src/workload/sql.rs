@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Completion;
-use super::api::{CallError, Dialect};
+use super::api::{CallError, Dialect, Executed};
 
 /// The tables the SQL workloads use, created by each SQL system on every
 /// instance before the workload starts (outside replication).
@@ -62,7 +62,7 @@ pub fn insert_id(dialect: Dialect) -> &'static str {
 }
 
 /// A write's completion: `ok` with `value`, or the statement's failure.
-pub fn write_completion(done: Result<Option<u64>, CallError>, value: &Value) -> Completion {
+pub fn write_completion(done: Result<Executed, CallError>, value: &Value) -> Completion {
     Completion::of(done.map(|_| value.clone()))
 }
 

@@ -56,10 +56,10 @@ impl OverKv for UniqueIds {
 
 #[async_trait]
 impl OverSql for UniqueIds {
-    async fn execute(&self, node: &dyn SqlApi, _: &Invocation) -> Completion {
+    async fn execute(&self, node: &dyn SqlApi, _: &Invocation, _: Context<'_>) -> Completion {
         let params = [SqlParam::Text(node.node().to_string())];
         let inserted = node.exec(sql::insert_id(node.dialect()), &params).await;
-        Completion::of(match inserted {
+        Completion::of(match inserted.map(|done| done.insert_id) {
             Ok(Some(id)) => Ok(Value::from(id)),
             Ok(None) => Err(CallError::Indefinite(format!(
                 "{}: no insert id returned",

@@ -10,7 +10,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Params, Pool, PoolConstraints, PoolOpts};
 
 use super::server;
-use crate::workload::{CallError, Dialect, SqlApi, SqlParam};
+use crate::workload::{CallError, Dialect, Executed, SqlApi, SqlParam};
 
 /// One instance's connection pool.
 #[derive(Clone)]
@@ -23,7 +23,10 @@ pub struct SqlClient {
 impl SqlClient {
     pub fn new(id: String, port: u16, max_connections: usize, timeout: Duration) -> Self {
         let constraints = PoolConstraints::new(0, max_connections.max(1)).expect("0 <= max");
+        // Affected rows count the rows a statement matched, not only those
+        // whose values changed (MySQL's default).
         let opts = server::opts(port)
+            .client_found_rows(true)
             .pool_opts(PoolOpts::default().with_constraints(constraints))
             .wait_timeout(Some(0));
         SqlClient {
@@ -82,10 +85,13 @@ impl SqlApi for SqlClient {
         Dialect::MySql
     }
 
-    async fn exec(&self, sql: &str, values: &[SqlParam]) -> Result<Option<u64>, CallError> {
+    async fn exec(&self, sql: &str, values: &[SqlParam]) -> Result<Executed, CallError> {
         let mut conn = self.conn().await?;
         match tokio::time::timeout(self.timeout, conn.exec_drop(sql, params(values))).await {
-            Ok(Ok(())) => Ok(conn.last_insert_id()),
+            Ok(Ok(())) => Ok(Executed {
+                rows: conn.affected_rows(),
+                insert_id: conn.last_insert_id(),
+            }),
             Ok(Err(e)) => Err(self.failed(e)),
             Err(_) => Err(CallError::Indefinite(format!("{}: timeout", self.id))),
         }

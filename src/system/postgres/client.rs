@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row};
 
-use crate::workload::{CallError, Dialect, SqlApi, SqlParam};
+use crate::workload::{CallError, Dialect, Executed, SqlApi, SqlParam};
 
 /// Connect to the instance on `port` (database and user `postgres`).
 pub async fn connect(port: u16, timeout: Duration) -> Result<Client, tokio_postgres::Error> {
@@ -93,8 +94,9 @@ impl PgClient {
         }
     }
 
-    /// Run `sql` with `values`: its rows, the connection back to the pool.
-    async fn run(&self, sql: &str, values: &[SqlParam]) -> Result<Vec<Row>, CallError> {
+    /// Run `sql` with `values`: its rows and how many rows it affected
+    /// (as its command tag counts them), the connection back to the pool.
+    async fn run(&self, sql: &str, values: &[SqlParam]) -> Result<(Vec<Row>, u64), CallError> {
         let client = self.conn().await?;
         let sql = numbered(sql);
         let boxed: Vec<Box<dyn ToSql + Sync + Send>> = values
@@ -110,10 +112,19 @@ impl PgClient {
             .iter()
             .map(|b| b.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        match tokio::time::timeout(self.timeout, client.query(&sql, &params)).await {
-            Ok(Ok(rows)) => {
+        let work = async {
+            let stream = client.query_raw(&sql, params).await?;
+            let mut stream = std::pin::pin!(stream);
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next().await {
+                rows.push(row?);
+            }
+            Ok::<_, tokio_postgres::Error>((rows, stream.rows_affected().unwrap_or(0)))
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(done)) => {
                 self.idle.lock().await.push(client);
-                Ok(rows)
+                Ok(done)
             }
             Ok(Err(e)) => match e.as_db_error() {
                 Some(db) => {
@@ -157,18 +168,22 @@ impl SqlApi for PgClient {
         Dialect::Postgres
     }
 
-    async fn exec(&self, sql: &str, values: &[SqlParam]) -> Result<Option<u64>, CallError> {
-        let rows = self.run(sql, values).await?;
+    async fn exec(&self, sql: &str, values: &[SqlParam]) -> Result<Executed, CallError> {
+        let (rows, affected) = self.run(sql, values).await?;
         // `INSERT ... RETURNING id`: the id generated.
-        Ok(rows
+        let insert_id = rows
             .first()
             .filter(|r| r.columns().len() == 1 && *r.columns()[0].type_() == Type::INT8)
             .and_then(|r| r.get::<_, Option<i64>>(0))
-            .and_then(|id| u64::try_from(id).ok()))
+            .and_then(|id| u64::try_from(id).ok());
+        Ok(Executed {
+            rows: affected,
+            insert_id,
+        })
     }
 
     async fn query_ints(&self, sql: &str, values: &[SqlParam]) -> Result<Vec<i64>, CallError> {
-        let rows = self.run(sql, values).await?;
+        let (rows, _) = self.run(sql, values).await?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0)).collect())
     }
 }
