@@ -15,8 +15,7 @@ use serde::Serialize;
 
 use crate::domain::{
     FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, Resolution, RoutingMode, Strategy,
-    SystemName,
-    Topology, Workload, parser,
+    SystemName, Topology, Workload, parser,
 };
 use crate::node::NodeArgs;
 
