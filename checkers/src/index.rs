@@ -130,9 +130,13 @@ pub struct HistoryIndex<'h> {
 }
 
 impl<'h> HistoryIndex<'h> {
-    /// The standard index: `add`, `write`, `append` and `claim` are writes.
+    /// The standard index: `add`, `write`, `append`, `claim` and `cas` (the
+    /// value it sets) are writes.
     pub fn build(hist: &'h Hist) -> Self {
-        Self::build_with(hist, &[fid::ADD, fid::WRITE, fid::APPEND, fid::CLAIM])
+        Self::build_with(
+            hist,
+            &[fid::ADD, fid::WRITE, fid::APPEND, fid::CLAIM, fid::CAS],
+        )
     }
 
     /// `write_fs`: the `f` ids whose invoke value is a value reads return.

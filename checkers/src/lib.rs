@@ -495,7 +495,7 @@ mod tests {
             "bank".parse::<Workload>().unwrap_err().to_string(),
             "unknown workload \"bank\": expected one of set, register, counter, list-append, \
              causal, unique-ids, constraint, insert-update, g-set, g-counter, pn-counter, \
-             broadcast"
+             broadcast, lin-kv"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),

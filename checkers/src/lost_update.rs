@@ -240,6 +240,26 @@ mod tests {
     ";
 
     #[test]
+    fn a_lin_kv_cas_is_a_write_of_the_value_it_sets() {
+        // Maelstrom's lin-kv, judged as a register: the cas sets 2, so a
+        // read of 2 is possible, and final reads still holding 1 lost it.
+        let history = h("
+            0 1 invoke write r 1 @n1
+            1 1 ok     write r 1 @n1
+            31 2 invoke cas r 2 @n2
+            32 2 ok     cas r 2 @n2
+            33 3 invoke read r @n2
+            34 3 ok     read r [2] @n2
+            40 9 invoke final-read r @n1
+            41 9 ok     final-read r [1] @n1
+            42 9 invoke final-read r @n2
+            43 9 ok     final-read r [1] @n2
+        ");
+        let result = check(&history, Workload::LinKv);
+        assert_eq!(found(&result), [("lost-update", "r", vec![1, 32, 41])]);
+    }
+
+    #[test]
     fn lww_losing_a_later_write_is_unexpected_without_a_clock_fault() {
         let lww = CheckOptions {
             strategy: Some("lww".into()),

@@ -42,11 +42,13 @@ pub mod fid {
     pub const APPEND: u16 = 4;
     pub const CLAIM: u16 = 5;
     pub const GENERATE: u16 = 6;
+    /// A compare-and-set whose invoke value is the value it writes.
+    pub const CAS: u16 = 7;
     /// Every `f` named after the first 65,535 distinct ones: a history has a
     /// handful, and 2 bytes keep [`super::COp`] at 40 bytes.
     pub const OVERFLOW: u16 = u16::MAX;
     /// The names, in id order.
-    pub const NAMES: [&str; 7] = [
+    pub const NAMES: [&str; 8] = [
         "add",
         "write",
         "read",
@@ -54,6 +56,7 @@ pub mod fid {
         "append",
         "claim",
         "generate",
+        "cas",
     ];
 }
 

@@ -43,6 +43,9 @@ pub enum Workload {
     /// Maelstrom's `broadcast`: a set whose adds are `broadcast {message}`
     /// and whose reads are `read -> {messages}`, judged as `set`.
     Broadcast,
+    /// Maelstrom's `lin-kv`: `read`, `write` and `cas` on a few keys,
+    /// judged as `register` (a `cas` is a write of the value it sets).
+    LinKv,
 }
 
 /// How the reads of a workload are judged beyond its own analysis.
@@ -84,6 +87,7 @@ impl Workload {
         Workload::GCounter,
         Workload::PnCounter,
         Workload::Broadcast,
+        Workload::LinKv,
     ];
 
     pub fn all() -> &'static [Workload] {
@@ -104,6 +108,7 @@ impl Workload {
             Workload::GCounter => "g-counter",
             Workload::PnCounter => "pn-counter",
             Workload::Broadcast => "broadcast",
+            Workload::LinKv => "lin-kv",
         }
     }
 
@@ -121,7 +126,9 @@ impl Workload {
             Workload::Causal => {
                 "Dependent writes in chains, and reads of the effect then its cause"
             }
-            Workload::UniqueIds => "Auto-increment ids handed out by the nodes",
+            Workload::UniqueIds => {
+                "Ids handed out by the nodes (auto-increment; over --protocol maelstrom, Maelstrom's generate)"
+            }
             Workload::Constraint => "Unique names claimed by insert-if-absent",
             Workload::InsertUpdate => {
                 "Rows inserted at one node, then updated (possibly at another): can an update overtake its insert?"
@@ -138,16 +145,20 @@ impl Workload {
             Workload::Broadcast => {
                 "Maelstrom's broadcast: messages broadcast to every node, then read (--protocol maelstrom)"
             }
+            Workload::LinKv => {
+                "Maelstrom's lin-kv: reads, writes and compare-and-sets of a few keys (--protocol maelstrom)"
+            }
         }
     }
 
     /// The workload whose analyses judge this one: itself, or for a
     /// Maelstrom workload the diverge workload it maps onto (g-set and
-    /// broadcast are sets, the counters counters).
+    /// broadcast are sets, the counters counters, lin-kv a register).
     pub fn judged_as(self) -> Workload {
         match self {
             Workload::GSet | Workload::Broadcast => Workload::Set,
             Workload::GCounter | Workload::PnCounter => Workload::Counter,
+            Workload::LinKv => Workload::Register,
             own => own,
         }
     }

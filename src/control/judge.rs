@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::config::TestConfig;
-use crate::domain::{IdOffset, Named};
+use crate::domain::{IdOffset, Named, SystemName};
 use crate::net::LinkCounters;
 use crate::results::{Results, RunInfo, fault_refusals, fault_windows, nemesis_ops_in};
 use crate::system::{Settled, SystemKind, SystemReport};
@@ -33,7 +33,10 @@ pub fn check_options(config: &TestConfig) -> diverge_checkers::CheckOptions {
         strategy: Some(config.strategy_label()),
         topology: Some(config.topology.name().to_string()),
         causal_delivery: Some(config.options.causal_delivery),
-        id_offsets: Some(config.id_offset == IdOffset::PerNode),
+        // Maelstrom nodes make their ids their own way: no duplicate is
+        // inherent to a setting of diverge's.
+        id_offsets: (config.db.name != SystemName::Maelstrom)
+            .then_some(config.id_offset == IdOffset::PerNode),
         routing: Some(config.routing.name().to_string()),
     }
 }

@@ -95,6 +95,12 @@ pub trait OverSql: Send + Sync {
 pub trait OverMaelstrom: Send + Sync {
     async fn execute(&self, node: &dyn MaelstromApi, op: &Invocation) -> Completion;
     async fn final_read(&self, node: &dyn MaelstromApi, key: &str) -> Result<Value, String>;
+    /// Whether the nodes are read at the end. `false` for a workload judged
+    /// on its ops alone (Maelstrom's `unique-ids`), whose nodes answer no
+    /// `read`: it expects no final reads, rather than missing them.
+    fn final_reads(&self) -> bool {
+        true
+    }
 }
 
 /// Everything about one workload.
@@ -166,6 +172,23 @@ impl dyn Bundle + '_ {
                 m.execute(api.as_ref(), op).await
             }
             _ => Completion::fail(self.unsupported(conn)),
+        }
+    }
+
+    /// The keys final reads cover over `protocol` ([`Bundle::final_keys`]):
+    /// none where the workload takes no final reads over it.
+    pub fn final_keys_over(
+        &self,
+        protocol: Protocol,
+        pool: &[String],
+        touched: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let none = protocol == Protocol::Maelstrom
+            && self.over_maelstrom().is_some_and(|m| !m.final_reads());
+        if none {
+            Vec::new()
+        } else {
+            self.final_keys(pool, touched)
         }
     }
 

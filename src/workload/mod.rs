@@ -27,6 +27,7 @@ pub mod driver;
 pub mod failover;
 mod final_reads;
 pub mod insert_update;
+pub mod lin_kv;
 pub mod list_append;
 pub mod maelstrom;
 pub mod on_read;

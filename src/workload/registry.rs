@@ -18,6 +18,7 @@ pub fn of(workload: Workload) -> &'static dyn Bundle {
         Workload::GCounter => &super::maelstrom::Maelstrom(Workload::GCounter),
         Workload::PnCounter => &super::maelstrom::Maelstrom(Workload::PnCounter),
         Workload::Broadcast => &super::maelstrom::Maelstrom(Workload::Broadcast),
+        Workload::LinKv => &super::lin_kv::LinKv,
     }
 }
 

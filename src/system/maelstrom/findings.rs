@@ -57,6 +57,15 @@ pub fn rules(workload: Workload) -> String {
             "every acknowledged add in every node's final read (here: lost-update)",
             "reads during the run (impossible, aborted and stale reads), final reads agreeing",
         ),
+        Workload::LinKv => (
+            "linearizable reads, writes and cas (Knossos); not checked here",
+            "as a register: no impossible, aborted or stale read; no acknowledged write or cas \
+             undone by one that completed before it began (lost-update); final reads agree",
+        ),
+        Workload::UniqueIds => (
+            "no id handed out twice (here: duplicate-id)",
+            "nothing more: the ops alone are judged (there are no final reads)",
+        ),
         _ => (
             "each final read the acknowledged sum plus some subset of the unknown adds (here: \
              lost-update below, over-count above; exact for up to 12 unknown adds)",

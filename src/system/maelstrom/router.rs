@@ -291,6 +291,15 @@ fn classify(node: &str, reply: &Value) -> CallError {
     }
 }
 
+/// The Maelstrom error code of a call error [`classify`] made.
+pub fn error_code(error: &CallError) -> Option<u64> {
+    let (CallError::Definite(text) | CallError::Indefinite(text)) = error else {
+        return None;
+    };
+    let (_, rest) = text.split_once(": error ")?;
+    rest.split_once(':')?.0.parse().ok()
+}
+
 /// One line of the protocol.
 fn envelope(src: &str, dest: &str, body: Value) -> String {
     json!({ "src": src, "dest": dest, "body": body }).to_string()
@@ -310,6 +319,9 @@ mod tests {
         };
         assert!(definite(20) && definite(22) && definite(11) && definite(1));
         assert!(!definite(0) && !definite(13) && !definite(1000) && !definite(99));
+        let code = |code: u64| error_code(&classify("n1", &json!({"code": code, "text": "a: b"})));
+        assert_eq!((code(20), code(1000)), (Some(20), Some(1000)));
+        assert_eq!(error_code(&CallError::Conflict), None);
     }
 
     #[tokio::test]
