@@ -103,16 +103,10 @@ fn concurrent_writes_diverge_and_a_key_inserted_twice_stops_the_apply_workers() 
         json["anomaly_counts"]["divergence"].as_u64().unwrap() > 0,
         "{stdout}"
     );
-    let errors = apply_errors(&json);
-    assert!(!errors.is_empty(), "{stdout}");
-    assert!(
-        errors[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("conflict=insert_exists"),
-        "{}",
-        errors[0]
-    );
+    // Whether a register key's first write also races as an insert at two
+    // nodes (stopping an apply worker on insert_exists) depends on timing:
+    // one run in several had none. The constraint run below races inserts
+    // by design and shows that stop every time.
 
     let (code, json, stdout) = run(&[
         "--workload",

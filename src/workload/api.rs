@@ -153,6 +153,17 @@ pub trait SqlApi: Send + Sync {
     async fn query_ints(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<i64>, CallError>;
 }
 
+/// The Maelstrom error code of a call error a [`MaelstromApi`] returned:
+/// implementations write an `error` reply as `...: error <code>: <text>`
+/// (the system's router does), which this reads back.
+pub fn maelstrom_error_code(error: &CallError) -> Option<u64> {
+    let (CallError::Definite(text) | CallError::Indefinite(text)) = error else {
+        return None;
+    };
+    let (_, rest) = text.split_once(": error ")?;
+    rest.split_once(':')?.0.parse().ok()
+}
+
 /// Requests to one node speaking Maelstrom's protocol: JSON bodies with a
 /// `type`, answered by a body whose `in_reply_to` the implementation
 /// matches. An `error` reply is `Definite` or `Indefinite` by its code

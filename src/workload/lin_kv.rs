@@ -16,11 +16,10 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use super::api::{CallError, MaelstromApi};
+use super::api::{CallError, MaelstromApi, maelstrom_error_code as error_code};
 use super::bundle::{Bundle, Gen, OverMaelstrom};
 use super::{Completion, Invocation};
 use crate::domain::Workload;
-use crate::system::maelstrom::router::error_code;
 
 /// Maelstrom's "key does not exist".
 const KEY_DOES_NOT_EXIST: u64 = 20;

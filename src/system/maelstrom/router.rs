@@ -291,15 +291,6 @@ fn classify(node: &str, reply: &Value) -> CallError {
     }
 }
 
-/// The Maelstrom error code of a call error [`classify`] made.
-pub fn error_code(error: &CallError) -> Option<u64> {
-    let (CallError::Definite(text) | CallError::Indefinite(text)) = error else {
-        return None;
-    };
-    let (_, rest) = text.split_once(": error ")?;
-    rest.split_once(':')?.0.parse().ok()
-}
-
 /// One line of the protocol.
 fn envelope(src: &str, dest: &str, body: Value) -> String {
     json!({ "src": src, "dest": dest, "body": body }).to_string()
@@ -308,6 +299,7 @@ fn envelope(src: &str, dest: &str, body: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::api::maelstrom_error_code as error_code;
 
     #[test]
     fn error_codes_are_definite_or_not_as_maelstrom_says() {
