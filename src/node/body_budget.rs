@@ -13,7 +13,7 @@
 use axum::http::{HeaderMap, StatusCode, header};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::http::ApiError;
+use super::api_error::ApiError;
 
 /// The largest `/replicate` body and the bytes all of them may buffer at once.
 #[derive(Debug)]

@@ -7,6 +7,7 @@
 //! JSON (axum's own 404/405/413 texts) into `{"error": ..., "node": ...}`,
 //! adding `node` to JSON error bodies that lack it.
 
+use super::api_error::ApiError;
 use super::body_budget::BodyBudget;
 use super::compound::{self, Claim};
 use super::naming::NameTheNodeLayer;
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use super::shell::{Node, StepError};
+use super::shell::Node;
 use super::validate::{
     InvalidInput, check_batch, check_clock_offset_ms, check_key, decode_context,
 };
@@ -73,55 +74,6 @@ pub fn router(node: Arc<Node>, limits: &RequestLimits) -> Router {
         .layer(Extension(limits.replicate.clone()))
         .layer(NameTheNodeLayer::new(node.id()))
         .with_state(node)
-}
-
-/// An error response; [`NameTheNode`](super::naming::NameTheNode) adds the `node` field.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    body: Value,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: json!({ "error": message.into() }),
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-}
-
-impl From<InvalidInput> for ApiError {
-    fn from(e: InvalidInput) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
-    }
-}
-
-impl From<StepError> for ApiError {
-    fn from(e: StepError) -> Self {
-        let status = match &e {
-            StepError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            StepError::NoReply => StatusCode::INTERNAL_SERVER_ERROR,
-            StepError::NotLeader { leader, .. } => {
-                // The same body as a refused PUT: it names the leader.
-                return ApiError {
-                    status: StatusCode::MISDIRECTED_REQUEST,
-                    body: json!({ "error": e.to_string(), "leader": leader }),
-                };
-            }
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
 }
 
 fn unexpected(reply: Reply) -> ApiError {

@@ -7,6 +7,7 @@
 //! - [`shell`]: the shared [`Node`]: one lock orders core steps and log appends.
 //! - [`http`]: the HTTP API, its extractors and JSON error mapping.
 //! - [`serve`]: the accept loop and per-connection timeouts.
+//! - [`api_error`]: the error response every route and guard answers with.
 //! - [`body_budget`]: the size and in-flight byte bounds of `/replicate` bodies.
 //! - [`naming`]: the layer naming the node on every response.
 //! - [`replicator`]: posting batches to peers, the tick and persisted loops.
@@ -21,6 +22,7 @@
 //! then it stops accepting, finishes in-flight requests, flushes the log and
 //! returns. With `DIVERGE_PARENT_PID` set it also exits when its parent dies.
 
+pub mod api_error;
 pub mod args;
 pub mod body_budget;
 pub mod clock;
