@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/output.rs"]
+mod output;
+use output::{describe, results_json};
+
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/maelstrom")
@@ -44,20 +48,6 @@ fn run(workload: &str, node_cmd: &str, flags: &[&str]) -> (Output, tempfile::Tem
         .output()
         .unwrap();
     (output, results)
-}
-
-fn results_json(results: &Path) -> Value {
-    let text = std::fs::read_to_string(results.join("latest/results.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn count(results: &Value, kind: &str) -> u64 {

@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "common/output.rs"]
+mod output;
+use output::{describe, results_json};
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
@@ -31,20 +35,6 @@ fn run(template: &str, flags: &[&str]) -> (Output, tempfile::TempDir) {
         .output()
         .unwrap();
     (output, results)
-}
-
-fn results_json(results: &Path) -> Value {
-    let text = std::fs::read_to_string(results.join("latest/results.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 const PARTITIONED_REGISTER: [&str; 12] = [
