@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::domain::{
-    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, Resolution, RoutingMode, Strategy,
-    SystemName, Topology, Workload, parser,
+    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, RoutingMode, StrategyChoice, SystemName,
+    Topology, Workload, parser,
 };
 use crate::node::NodeArgs;
 
@@ -48,9 +48,10 @@ pub enum Command {
 #[serde(rename_all = "kebab-case")]
 pub struct RunArgs {
     /// The system under test: diverge's reference nodes (or `--node-cmd`
-    /// nodes), or local MariaDB instances replicating to each other.
-    #[arg(long, value_parser = parser::<SystemName>(), default_value = "reference")]
-    pub db: SystemName,
+    /// nodes) or local database instances replicating to each other;
+    /// `diverge compare` takes a comma-separated list (one row per system).
+    #[arg(long, value_parser = parser::<SystemName>(), value_delimiter = ',', default_value = "reference")]
+    pub db: Vec<SystemName>,
     /// Test nodes started by this shell command template instead of the
     /// reference node; placeholders {id} {port} {listen} {data_dir} {peers}
     /// {peer_args} {strategy} {fsync} (see docs/node-protocol.md).
@@ -70,13 +71,11 @@ pub struct RunArgs {
     /// Workload to run.
     #[arg(long, value_parser = parser::<Workload>(), default_value = "set")]
     pub workload: Workload,
-    /// Conflict strategy of the nodes.
-    #[arg(long, value_parser = parser::<Strategy>(), default_value = "lww")]
-    pub strategy: Strategy,
-    /// --db pglogical: pglogical.conflict_resolution (default apply-remote,
-    /// pglogical's own default).
-    #[arg(long, value_parser = parser::<Resolution>())]
-    pub resolution: Option<Resolution>,
+    /// Conflict strategy: the nodes' (default lww), or with --db pglogical
+    /// its pglogical.conflict_resolution: lww, first-wins, keep-local,
+    /// apply-remote (default, pglogical's own) or error.
+    #[arg(long, value_parser = parser::<StrategyChoice>())]
+    pub strategy: Option<StrategyChoice>,
     /// --db postgres: the directory of PostgreSQL's initdb and postgres
     /// (>= 16); default: PATH, then the usual install directories.
     #[arg(long, value_name = "DIR")]
@@ -227,23 +226,20 @@ pub struct CheckArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// The test every row runs; `--strategy` is replaced per row.
+    /// The test every row runs; `--db` lists the systems to compare
+    /// (e.g. reference,mariadb,pglogical,postgres), one row per system and
+    /// strategy, same workload, seed and fault schedule.
     #[command(flatten)]
     pub run: RunArgs,
-    /// Strategies to compare, comma-separated; default: every strategy.
-    #[arg(long, value_parser = parser::<Strategy>(), value_delimiter = ',')]
-    pub strategies: Vec<Strategy>,
+    /// Strategies to compare, comma-separated; each system runs those it
+    /// takes (the reference nodes their strategies, pglogical its
+    /// resolutions). Default: with --db reference alone every strategy,
+    /// beside other systems the run's --strategy; pglogical all five.
+    #[arg(long, value_parser = parser::<StrategyChoice>(), value_delimiter = ',')]
+    pub strategies: Vec<StrategyChoice>,
     /// Topologies to compare, comma-separated; default: the run's topology.
     #[arg(long, value_parser = parser::<Topology>(), value_delimiter = ',')]
     pub topologies: Vec<Topology>,
-    /// Systems to compare, comma-separated (e.g. reference,mariadb,pglogical,postgres):
-    /// one row per system (the reference nodes: per --strategies, default the run's
-    /// strategy; pglogical: per --resolutions), same workload, seed and faults.
-    #[arg(long, value_parser = parser::<SystemName>(), value_delimiter = ',')]
-    pub systems: Vec<SystemName>,
-    /// With --systems: pglogical's resolutions to compare; default all five.
-    #[arg(long, value_parser = parser::<Resolution>(), value_delimiter = ',')]
-    pub resolutions: Vec<Resolution>,
 }
 
 #[derive(Debug, Clone, Args)]
