@@ -293,11 +293,18 @@ fn mariadb_takes_only_ring_or_all_to_all() {
 /// `running` sees the instances up.
 fn interrupt_after(marker: &str, pause: Duration, running: impl Fn(&Path)) {
     let flags = ["--time-limit", "60", "--nemesis", "crash"];
-    db::interrupt("mariadb", &flags, marker, pause, |results, _| {
-        running(results);
-        let results = results.to_path_buf();
-        Box::new(move || leftovers(&results))
-    });
+    db::stop_with(
+        libc::SIGINT,
+        "mariadb",
+        &flags,
+        marker,
+        pause,
+        |results, _| {
+            running(results);
+            let results = results.to_path_buf();
+            Box::new(move || leftovers(&results))
+        },
+    );
 }
 
 #[test]

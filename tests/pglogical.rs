@@ -214,5 +214,5 @@ fn ctrl_c_leaves_no_postgres_process_socket_pid_file_or_shared_memory() {
         return;
     }
     let _turn = serial();
-    pg::ctrl_c_leaves_nothing("pglogical");
+    pg::stopping_leaves_nothing("pglogical", libc::SIGINT);
 }

@@ -187,10 +187,11 @@ fn pg_bin_without_postgres_16_is_refused_naming_what_was_found() {
 }
 
 #[test]
-fn ctrl_c_leaves_no_postgres_process_socket_pid_file_or_shared_memory() {
-    if !postgres_present("ctrl_c_leaves_no_postgres_process_socket_pid_file_or_shared_memory") {
+fn sigterm_leaves_no_postgres_process_socket_pid_file_or_shared_memory() {
+    if !postgres_present("sigterm_leaves_no_postgres_process_socket_pid_file_or_shared_memory") {
         return;
     }
     let _turn = serial();
-    pg::ctrl_c_leaves_nothing("postgres");
+    // SIGTERM (what `timeout` and CI runners send) stops a run like Ctrl-C.
+    pg::stopping_leaves_nothing("postgres", libc::SIGTERM);
 }

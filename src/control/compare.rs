@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, configure, execute, rundir};
+use super::interrupt::Interrupt;
+use super::{EXIT_HARNESS_ERROR, configure, execute, rundir};
 use crate::cli::{CompareArgs, RunArgs};
 use crate::config::TestConfig;
 use crate::domain::{Named, Resolution, Strategy, StrategyChoice, SystemName, Topology};
@@ -15,8 +16,7 @@ use crate::results::{Comparison, Figures, Row};
 
 /// `diverge compare`; returns the exit code.
 pub async fn compare(args: CompareArgs) -> Result<i32> {
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("installing the Ctrl-C handler")?;
+    let mut interrupt = Interrupt::install()?;
     let seed = args.run.seed.unwrap_or_else(rand::random);
     let configs = plan(&args, seed)?;
     crate::say!(
@@ -27,9 +27,9 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
     let results_dir = args.run.results.clone();
     let comparison = tokio::select! {
         comparison = run_all(&configs, seed) => comparison?,
-        _ = interrupt.recv() => {
+        code = interrupt.recv() => {
             eprintln!("diverge: interrupted; nodes stopped; finished runs stay in {}", results_dir.display());
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(code);
         }
     };
     let dir = write(&comparison, &results_dir)?;

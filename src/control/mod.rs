@@ -9,9 +9,12 @@
 //! - [`suite`]: `diverge suite`, scenario files checked against expectations.
 //! - [`progress`]: the live progress line of a run.
 //! - [`rundir`]: the results layout.
+//! - [`interrupt`]: the signals that stop a command (Ctrl-C, SIGTERM,
+//!   SIGHUP) with everything it started.
 
 mod check;
 pub mod compare;
+mod interrupt;
 pub mod judge;
 mod lifecycle;
 mod progress;
@@ -27,5 +30,3 @@ pub use suite::suite;
 
 /// Exit code for usage and harness errors.
 pub const EXIT_HARNESS_ERROR: i32 = 3;
-/// Exit code when the run was interrupted (Ctrl-C).
-pub const EXIT_INTERRUPTED: i32 = 130;

@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::{EXIT_INTERRUPTED, lifecycle, rundir};
+use super::interrupt::Interrupt;
+use super::{lifecycle, rundir};
 use crate::cli::RunArgs;
 use crate::config::{ConfigError, TestConfig};
 use crate::report::{self, RunReport};
@@ -25,19 +26,19 @@ pub fn configure(args: &RunArgs, drawn_seed: u64) -> Result<TestConfig, ConfigEr
 
 /// `diverge run`: run one test; returns the process exit code.
 pub async fn run(args: RunArgs) -> Result<i32> {
-    // Take over Ctrl-C before anything is started, so that from here on an
-    // interrupt always stops the nodes instead of killing the controller.
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("installing the Ctrl-C handler")?;
+    // Take over Ctrl-C (and SIGTERM, SIGHUP) before anything is started, so
+    // that from here on a stop signal always stops the nodes instead of
+    // killing the controller.
+    let mut interrupt = Interrupt::install()?;
     let config = configure(&args, rand::random())?;
     // The seed comes first, so even a run that dies can be replayed.
     crate::say!("seed: {} (replay: {})", config.seed, config.replay);
     let executed = tokio::select! {
         executed = execute(&config) => executed?,
-        _ = interrupt.recv() => {
+        code = interrupt.recv() => {
             // Dropping execute's future dropped the system: nodes are killed.
             eprintln!("diverge: interrupted; nodes stopped; the history so far stays in {}", config.results_dir.display());
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(code);
         }
     };
     crate::say!("\n{}", report::text::render(&executed.results, !args.quiet));

@@ -81,9 +81,11 @@ pub type Leftovers = Box<dyn Fn() -> Vec<String>>;
 
 /// Start `diverge run --db <db> <flags>`, wait for a stdout line starting
 /// with `marker`, then `pause`; `running(results, stdout so far)` asserts
-/// the database is up and returns what lists its leftovers. Then Ctrl-C:
-/// the run must exit 130 and leave nothing within 5 s.
-pub fn interrupt(
+/// the database is up and returns what lists its leftovers. Then send
+/// `signal`: the run must exit 128 + its number (130 for Ctrl-C, a shell's
+/// code for a process the signal stopped) and leave nothing within 5 s.
+pub fn stop_with(
+    signal: i32,
     db: &str,
     flags: &[&str],
     marker: &str,
@@ -112,9 +114,9 @@ pub fn interrupt(
     std::thread::sleep(pause);
     let leftovers = running(results.path(), &stdout);
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(128 + signal));
     let deadline = Instant::now() + Duration::from_secs(5);
     while !leftovers().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -72,24 +72,19 @@ pub fn running_shm(base: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Ctrl-C a 60 s crash run of `db` two seconds after its cluster is up:
-/// nothing of its three instances may remain.
-pub fn ctrl_c_leaves_nothing(db: &str) {
+/// Stop a 60 s crash run of `db` with `signal` two seconds after its
+/// cluster is up: nothing of its three instances may remain.
+pub fn stopping_leaves_nothing(db: &str, signal: i32) {
     let flags = ["--time-limit", "60", "--nemesis", "crash"];
-    db::interrupt(
-        db,
-        &flags,
-        "cluster: ",
-        Duration::from_secs(2),
-        |_, stdout| {
-            let base = data_base(stdout);
-            let shm = running_shm(&base);
-            assert_eq!(shm.len(), 3, "three instances hold shared memory: {shm:?}");
-            assert!(
-                !leftovers(&base, &shm).is_empty(),
-                "the instances should be running"
-            );
-            Box::new(move || leftovers(&base, &shm))
-        },
-    );
+    let up = Duration::from_secs(2);
+    db::stop_with(signal, db, &flags, "cluster: ", up, |_, stdout| {
+        let base = data_base(stdout);
+        let shm = running_shm(&base);
+        assert_eq!(shm.len(), 3, "three instances hold shared memory: {shm:?}");
+        assert!(
+            !leftovers(&base, &shm).is_empty(),
+            "the instances should be running"
+        );
+        Box::new(move || leftovers(&base, &shm))
+    });
 }

@@ -20,7 +20,8 @@ use anyhow::{Context, Result};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, execute};
+use super::interrupt::Interrupt;
+use super::{EXIT_HARNESS_ERROR, execute};
 use crate::cli::SuiteArgs;
 use crate::results::Figures;
 use scenario::Scenario;
@@ -43,8 +44,7 @@ pub struct Outcome {
 
 /// `diverge suite`; returns the exit code.
 pub async fn suite(args: SuiteArgs) -> Result<i32> {
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("installing the Ctrl-C handler")?;
+    let mut interrupt = Interrupt::install()?;
     let scenarios = load_all(&args.dir, &args.results, args.only.as_deref())?;
     crate::say!(
         "suite {}: {} scenarios",
@@ -54,9 +54,9 @@ pub async fn suite(args: SuiteArgs) -> Result<i32> {
     let started = Instant::now();
     let outcomes = tokio::select! {
         outcomes = run_all(&scenarios) => outcomes,
-        _ = interrupt.recv() => {
+        code = interrupt.recv() => {
             eprintln!("diverge: interrupted; nodes stopped");
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(code);
         }
     };
     crate::say!("\n{}", table(&outcomes));
