@@ -349,7 +349,6 @@ fn verdict_line(results: &Results) -> String {
     }
 }
 
-/// Problems the database under test reported about itself.
 /// What the nodes and clients counted about conflicts and overtaking.
 fn render_node_counters(out: &mut String, run: &RunInfo) {
     if let Some(n) = run.skipped_updates {

@@ -381,8 +381,10 @@ impl System for PgSystem {
 
     async fn report(&self, _: &[usize]) -> SystemReport {
         let mut report = SystemReport::default();
+        let mut skipped = 0;
         for (id, &port) in self.ids.iter().zip(&self.ports) {
             let log = self.log(id);
+            skipped += findings::skipped_updates(&log);
             match self.flavour {
                 Flavour::Pglogical => {
                     if let Ok(subs) = pglogical::status(port).await {
@@ -401,11 +403,12 @@ impl System for PgSystem {
                         report
                             .findings
                             .extend(findings::apply_errors(id, &failing, &log));
-                        report.notes.extend(findings::native_conflicts(id, &subs));
+                        report.notes.extend(findings::native_conflicts(id, &log));
                     }
                 }
             }
         }
+        report.skipped_updates = Some(skipped);
         if let Some(catch_up) = self.catch_up.lock().expect("catch_up").as_ref() {
             report.findings.extend(findings::never_quiesced(catch_up));
         }
