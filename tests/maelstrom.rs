@@ -5,7 +5,8 @@
 //! duplicate delivery; a counter kept in seq-kv passes, also when crashes
 //! wipe its memory, which the report says; unique ids from a counter that
 //! restarts repeat under crashes, with no final reads expected; lin-kv
-//! through the service passes, per-node dicts diverge; a Node.js node runs
+//! through the service passes, per-node dicts diverge; transactions run
+//! by one authority pass, per-node copies show incompatible orders; a Node.js node runs
 //! too; a node that breaks the protocol is named; Ctrl-C leaves no node
 //! behind.
 
@@ -227,6 +228,50 @@ fn lin_kv_through_the_service_passes_and_per_node_dicts_lose_writes() {
     let results = results_json(dir.path());
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     assert!(count(&results, "divergence") > 0, "{results}");
+}
+
+/// The `ok` transactions of a run that read a list holding another
+/// transaction's append: what the txn checker had to judge.
+fn txns_reading_others(dir: &Path) -> usize {
+    let history = std::fs::read_to_string(dir.join("latest/history.jsonl")).unwrap();
+    history
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|op| op["f"] == "txn" && op["type"] == "ok")
+        .filter(|op| {
+            let mops = op["value"].as_array().unwrap();
+            let own: Vec<&Value> = mops
+                .iter()
+                .filter(|m| m[0] == "append")
+                .map(|m| &m[2])
+                .collect();
+            mops.iter()
+                .any(|m| m[0] == "r" && m[2].as_array().unwrap().iter().any(|v| !own.contains(&v)))
+        })
+        .count()
+}
+
+#[test]
+fn txn_list_append_through_one_authority_passes_and_local_copies_are_caught() {
+    let node = python("txn_single_authority.py");
+    let (output, dir) = run("txn-list-append", &node, &["--nemesis", "partition"]);
+    let results = results_json(dir.path());
+    assert_passed(&output, &results);
+    assert!(dropped(&results) > 0, "no message was cut");
+    assert!(txns_reading_others(dir.path()) > 50, "{results}");
+    // Judged on the transactions alone: none expected, none missing.
+    assert_eq!(results["run"]["final_reads_expected"], 0);
+    assert!(results["inconclusive"].as_array().unwrap().is_empty());
+    assert!(results.get("ruled_out").is_none(), "{results}");
+
+    let node = python("txn_local_gossip.py");
+    let (output, dir) = run("txn-list-append", &node, &["--nemesis", "partition"]);
+    let results = results_json(dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(dropped(&results) > 0, "no message was cut");
+    assert!(count(&results, "incompatible-order") > 0, "{results}");
+    let ruled_out = results["ruled_out"].to_string();
+    assert!(ruled_out.contains("\"serializable\""), "{ruled_out}");
 }
 
 /// Node processes whose command line holds `needle` (not the controller,

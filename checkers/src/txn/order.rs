@@ -53,12 +53,12 @@ pub fn check(txns: &[Txn], writers: &Writers, out: &mut Vec<Anomaly>) -> Orders 
                     key,
                     sorted(vec![txns[longest_t].witness, txns[t].witness]),
                     format!(
-                        "key {key}: txn op {} read {} and txn op {} read {}, which is not a prefix \
-                         of it: no single order of appends explains both",
+                        "key {key}: txn op {} read {} and txn op {} read {}: no single order of \
+                         appends explains both",
                         txns[t].witness,
-                        show(list),
+                        around(list, longest),
                         txns[longest_t].witness,
-                        show(longest),
+                        around(longest, list),
                     ),
                 ));
             }
@@ -187,6 +187,23 @@ fn internal(txn: &Txn, out: &mut Vec<Anomaly>) {
 fn sorted(mut witnesses: Vec<u64>) -> Vec<u64> {
     witnesses.sort_unstable();
     witnesses
+}
+
+/// `list` where it first differs from `other`: whole when short, else the
+/// few elements around the difference.
+fn around(list: &[Elem], other: &[Elem]) -> String {
+    const SHOWN: usize = 8;
+    if list.len() <= SHOWN {
+        return show(list);
+    }
+    let at = list.iter().zip(other).take_while(|(a, b)| a == b).count();
+    let from = at.saturating_sub(2);
+    let to = (at + 3).min(list.len());
+    format!(
+        "a list of {} whose elements {from}..{to} are {}",
+        list.len(),
+        show(&list[from..to])
+    )
 }
 
 /// A list as JSON-ish text.
