@@ -270,6 +270,11 @@ fn txn_list_append_through_one_authority_passes_and_local_copies_are_caught() {
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     assert!(dropped(&results) > 0, "no message was cut");
     assert!(count(&results, "incompatible-order") > 0, "{results}");
+    let cycles: u64 = ["g0", "g1c", "g-single", "g2"]
+        .iter()
+        .map(|kind| count(&results, kind))
+        .sum();
+    assert!(cycles > 0, "{results}");
     let ruled_out = results["ruled_out"].to_string();
     assert!(ruled_out.contains("\"serializable\""), "{ruled_out}");
 }
