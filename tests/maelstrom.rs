@@ -223,6 +223,12 @@ fn lin_kv_through_the_service_passes_and_per_node_dicts_lose_writes() {
     let expected = results["run"]["final_reads_expected"].as_u64().unwrap();
     assert!(expected >= 3 && expected.is_multiple_of(3), "{results}");
     assert_eq!(results["run"]["final_reads_ok"], expected);
+    // No gossip to wait for (the workload says so): read at once.
+    assert!(
+        notes(&results).contains("lin-kv: final reads taken at once"),
+        "{}",
+        notes(&results)
+    );
 
     let (output, dir) = run("lin-kv", &python("lin_kv_local.py"), &[]);
     let results = results_json(dir.path());

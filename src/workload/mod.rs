@@ -145,9 +145,10 @@ impl Completion {
 
     /// A call's failure: unknown outcome for an indefinite one, else `fail`.
     pub fn failed(error: CallError) -> Self {
-        match error {
-            CallError::Indefinite(m) => Completion::info(m),
-            other => Completion::fail(other.message()),
+        if error.is_definite() {
+            Completion::fail(error.message())
+        } else {
+            Completion::info(error.message())
         }
     }
 
