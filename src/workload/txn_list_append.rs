@@ -1,8 +1,10 @@
 //! Maelstrom's `txn-list-append` workload: `txn {txn: [["r", k, null],
 //! ["append", k, v], ...]}` -> `txn_ok {txn}` with the reads filled in.
 //! Each transaction has one to four micro-ops on integer keys drawn from
-//! the key pool (`--keys`: key `i` for the pool's `k<i>`; Maelstrom's nodes
-//! expect integers), appended values unique across the test.
+//! the key pool, appended values unique across the test. Keys are integers
+//! (Maelstrom's nodes expect them): the pool's `k<i>` is `i`, and once the
+//! clients move on to fresh keys (`--ops-per-key`, so lists stay short)
+//! `k<i>.<g>` is `g * keys + i`.
 //!
 //! - Recorded as one `txn` op (key `txn`) whose value is the micro-op list:
 //!   as sent on the invoke, as answered on an `ok` completion.
@@ -37,7 +39,7 @@ impl Bundle for TxnListAppend {
         let len = g.rng.random_range(1..=4);
         let mops = (0..len)
             .map(|_| {
-                let key = g.rng.random_range(0..g.keys.len());
+                let key = int_key(&g.key(), g.keys.len());
                 if g.rng.random_bool(0.5) {
                     json!(["r", key, null])
                 } else {
@@ -48,6 +50,10 @@ impl Bundle for TxnListAppend {
         vec![Invocation::new("txn", KEY.into(), Value::Array(mops))]
     }
 
+    fn values_grow(&self) -> bool {
+        true
+    }
+
     fn final_keys(&self, _: &[String], _: &std::collections::BTreeSet<String>) -> Vec<String> {
         Vec::new()
     }
@@ -55,6 +61,15 @@ impl Bundle for TxnListAppend {
     fn over_maelstrom(&self) -> Option<&dyn OverMaelstrom> {
         Some(self)
     }
+}
+
+/// The integer key of pool key `name` (`k<i>`, or `k<i>.<generation>`) in
+/// a pool of `pool` keys; 0 for a name of another shape (none is made).
+fn int_key(name: &str, pool: usize) -> u64 {
+    let name = name.trim_start_matches('k');
+    let (slot, generation) = name.split_once('.').unwrap_or((name, "0"));
+    let number = |s: &str| s.parse::<u64>().unwrap_or(0);
+    number(generation) * pool as u64 + number(slot)
 }
 
 /// The reply's micro-ops if they answer `sent`: the same micro-ops in the
@@ -127,6 +142,14 @@ impl OverMaelstrom for TxnListAppend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_keys_become_distinct_integers() {
+        assert_eq!(int_key("k0", 8), 0);
+        assert_eq!(int_key("k7", 8), 7);
+        assert_eq!(int_key("k3.1", 8), 11);
+        assert_eq!(int_key("k7.2", 8), 23);
+    }
 
     #[test]
     fn replies_must_answer_the_micro_ops_sent() {

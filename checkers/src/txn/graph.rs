@@ -12,7 +12,10 @@
 //!
 //! Per strongly connected component, the weakest cycle of each class:
 //! `g0` (ww only), `g1c` (ww and wr, at least one wr), `g-single` (exactly
-//! one rw), `g2` (an rw cycle where no single-rw one was found).
+//! one rw), `g2` (an rw cycle where no single-rw one was found). Each class
+//! is found from the components of its own edges (a closing edge whose
+//! ends they join closes a cycle), so a search rarely fails; those that
+//! may are bounded ([`SEARCHES`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -107,6 +110,12 @@ pub fn build(txns: &[Txn], writers: &Writers, orders: &Orders) -> Deps {
     deps
 }
 
+/// Searches tried per component for a single-rw cycle beyond the rw edges
+/// whose ends the ww/wr edges already join (which close one for sure):
+/// each search may visit the whole component, so a huge one stays bounded.
+/// Past them, an rw cycle is reported as `g2`.
+const SEARCHES: usize = 100;
+
 /// The cycle anomalies of `deps`.
 pub fn cycles(txns: &[Txn], deps: &Deps) -> Vec<Anomaly> {
     let mut out = Vec::new();
@@ -117,42 +126,79 @@ pub fn cycles(txns: &[Txn], deps: &Deps) -> Vec<Anomaly> {
         let mut members = scc;
         members.sort_unstable();
         let within: HashSet<u32> = members.iter().copied().collect();
-        let found = |kind, closing, path_kinds, out: &mut Vec<Anomaly>| {
-            let cycle = find(deps, (&members, &within), closing, path_kinds)?;
+        let component = Component {
+            members: &members,
+            within: &within,
+        };
+        let found = |kind, closing, path_kinds, searches, out: &mut Vec<Anomaly>| {
+            let cycle = component.find(deps, closing, path_kinds, searches)?;
             out.push(anomaly(txns, deps, kind, &cycle));
             Some(())
         };
-        found(AnomalyKind::G0, WW, WW, &mut out);
-        found(AnomalyKind::G1c, WR, WW | WR, &mut out);
-        if found(AnomalyKind::GSingle, RW, WW | WR, &mut out).is_none() {
-            found(AnomalyKind::G2, RW, WW | WR | RW, &mut out);
+        // A ww (wr) edge is itself in the path graph: if its ends are not
+        // joined there, no path leads back, so no search is needed.
+        found(AnomalyKind::G0, WW, WW, 0, &mut out);
+        found(AnomalyKind::G1c, WR, WW | WR, 0, &mut out);
+        if found(AnomalyKind::GSingle, RW, WW | WR, SEARCHES, &mut out).is_none() {
+            found(AnomalyKind::G2, RW, WW | WR | RW, 0, &mut out);
         }
     }
     out
 }
 
-/// A cycle in one component (its members sorted, and as a set): an edge
-/// of kind `closing` from a to b, then the shortest path back from b to a
-/// over edges of `path_kinds`. The first in member order, so a history
-/// always shows the same cycle.
-fn find(
-    deps: &Deps,
-    (members, within): (&[u32], &HashSet<u32>),
-    closing: u8,
-    path_kinds: u8,
-) -> Option<Vec<Edge>> {
-    for &a in members {
-        for (_, b, &bits) in deps.graph.edges(a) {
-            if bits & closing == 0 || !within.contains(&b) {
-                continue;
-            }
-            if let Some(mut path) = shortest(deps, within, b, a, path_kinds) {
-                path.insert(0, (a, b, closing));
-                return Some(path);
+/// One strongly connected component of the graph: its members sorted, and
+/// as a set.
+struct Component<'c> {
+    members: &'c [u32],
+    within: &'c HashSet<u32>,
+}
+
+impl Component<'_> {
+    /// A cycle: an edge of kind `closing` from a to b, then the shortest
+    /// path back from b to a over edges of `path_kinds`. First among the
+    /// edges whose ends the path edges join (a path back exists), then up
+    /// to `searches` others. The first in member order, so a history
+    /// always shows the same cycle.
+    fn find(&self, deps: &Deps, closing: u8, path_kinds: u8, searches: usize) -> Option<Vec<Edge>> {
+        let joined = self.joined(deps, path_kinds);
+        let mut closing_edges = Vec::new();
+        for &a in self.members {
+            for (_, b, &bits) in deps.graph.edges(a) {
+                if bits & closing != 0 && self.within.contains(&b) {
+                    closing_edges.push((a, b));
+                }
             }
         }
+        let (sure, others): (Vec<_>, Vec<_>) = closing_edges
+            .into_iter()
+            .partition(|(a, b)| joined[a] == joined[b]);
+        sure.into_iter()
+            .chain(others.into_iter().take(searches))
+            .find_map(|(a, b)| {
+                let mut path = shortest(deps, self.within, b, a, path_kinds)?;
+                path.insert(0, (a, b, closing));
+                Some(path)
+            })
     }
-    None
+
+    /// Each member's strongly connected component over the edges of
+    /// `kinds` alone.
+    fn joined(&self, deps: &Deps, kinds: u8) -> HashMap<u32, usize> {
+        let mut graph: DiGraphMap<u32, ()> = DiGraphMap::new();
+        for &a in self.members {
+            graph.add_node(a);
+            for (_, b, &bits) in deps.graph.edges(a) {
+                if bits & kinds != 0 && self.within.contains(&b) {
+                    graph.add_edge(a, b, ());
+                }
+            }
+        }
+        let mut of = HashMap::new();
+        for (i, component) in tarjan_scc(&graph).into_iter().enumerate() {
+            of.extend(component.into_iter().map(|n| (n, i)));
+        }
+        of
+    }
 }
 
 /// One edge of a cycle: from, to, kind bit.
