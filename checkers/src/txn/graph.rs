@@ -26,7 +26,7 @@ use super::Writers;
 use super::order::Orders;
 use super::parse::{Mop, Txn};
 use crate::anomaly::{Anomaly, AnomalyKind};
-use crate::history::OpType;
+use crate::history::{Elem, OpType};
 
 /// Edge kinds, as bits.
 const WW: u8 = 1;
@@ -63,16 +63,10 @@ impl Deps {
 pub fn build(txns: &[Txn], writers: &Writers, orders: &Orders) -> Deps {
     let mut deps = Deps::default();
     let live = |t: usize| txns[t].outcome != OpType::Fail;
-    let writer = |key: &str, v| {
-        writers
-            .get(&(key.to_owned(), v))
-            .copied()
-            .filter(|&w| live(w))
-    };
+    let writer = |key: &str, v: &Elem| writers.get(key, v).filter(|&w| live(w));
     for (key, order) in orders {
         for pair in order.windows(2) {
-            if let (Some(a), Some(b)) = (writer(key, pair[0].clone()), writer(key, pair[1].clone()))
-            {
+            if let (Some(a), Some(b)) = (writer(key, &pair[0]), writer(key, &pair[1])) {
                 deps.add(a, b, WW, key);
             }
         }
@@ -89,19 +83,13 @@ pub fn build(txns: &[Txn], writers: &Writers, orders: &Orders) -> Deps {
             else {
                 continue;
             };
-            // What it saw of others: its own appends at the end aside.
-            let mut seen = list.as_slice();
-            while let Some((last, rest)) = seen.split_last()
-                && writers.get(&(key.clone(), last.clone())) == Some(&t)
-            {
-                seen = rest;
-            }
-            if let Some(w) = seen.last().and_then(|v| writer(key, v.clone())) {
+            let seen = writers.observed(t, key, list);
+            if let Some(w) = seen.last().and_then(|v| writer(key, v)) {
                 deps.add(w, t, WR, key);
             }
             let order = &orders[key];
             if order.starts_with(seen)
-                && let Some(w) = order.get(seen.len()).and_then(|v| writer(key, v.clone()))
+                && let Some(w) = order.get(seen.len()).and_then(|v| writer(key, v))
             {
                 deps.add(t, w, RW, key);
             }

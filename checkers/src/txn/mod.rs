@@ -28,19 +28,40 @@ use crate::history::Elem;
 use crate::index::HistoryIndex;
 use parse::Mop;
 
-/// Who appended each value to each key: (key, value) -> transaction.
+/// Who appended each value to each key: key -> value -> transaction.
 /// Values are unique across a test; should one repeat, the first wins.
-pub(crate) type Writers = HashMap<(String, Elem), usize>;
+#[derive(Default)]
+pub(crate) struct Writers(HashMap<String, HashMap<Elem, usize>>);
+
+impl Writers {
+    /// The transaction that appended `value` to `key`.
+    pub fn get(&self, key: &str, value: &Elem) -> Option<usize> {
+        self.0.get(key)?.get(value).copied()
+    }
+
+    /// What transaction `t`'s read of `key` saw of the others: `list`
+    /// without `t`'s own appends at its end.
+    pub fn observed<'l>(&self, t: usize, key: &str, list: &'l [Elem]) -> &'l [Elem] {
+        let mut seen = list;
+        while let Some((last, rest)) = seen.split_last()
+            && self.get(key, last) == Some(t)
+        {
+            seen = rest;
+        }
+        seen
+    }
+}
 
 /// The anomalies of the history's transactions, and the reasons the
 /// verdict may be inconclusive (transactions that could not be read).
 pub fn check(index: &HistoryIndex) -> (Vec<Anomaly>, Vec<String>) {
     let (txns, problems) = parse::txns(index);
-    let mut writers = Writers::new();
+    let mut writers = Writers::default();
     for (t, txn) in txns.iter().enumerate() {
         for mop in &txn.mops {
             if let Mop::Append { key, value } = mop {
-                writers.entry((key.clone(), value.clone())).or_insert(t);
+                let of_key = writers.0.entry(key.clone()).or_default();
+                of_key.entry(value.clone()).or_insert(t);
             }
         }
     }

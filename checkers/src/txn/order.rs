@@ -93,7 +93,7 @@ fn one_read(
                 ),
             ));
         }
-        match writers.get(&(key.to_owned(), v.clone())) {
+        match writers.get(key, v) {
             None => out.push(Anomaly::new(
                 AnomalyKind::ImpossibleRead,
                 key,
@@ -103,7 +103,7 @@ fn one_read(
                     reader.witness
                 ),
             )),
-            Some(&w) if txns[w].outcome == OpType::Fail => out.push(Anomaly::new(
+            Some(w) if txns[w].outcome == OpType::Fail => out.push(Anomaly::new(
                 AnomalyKind::G1a,
                 key,
                 vec![txns[w].witness, reader.witness],
@@ -116,13 +116,16 @@ fn one_read(
             Some(_) => {}
         }
     }
-    let Some(last) = list.last() else { return };
-    let Some(&w) = writers.get(&(key.to_owned(), last.clone())) else {
+    // Its own appends at the end aside: a read of another's state.
+    let Some(last) = writers.observed(t, key, list).last() else {
+        return;
+    };
+    let Some(w) = writers.get(key, last) else {
         return;
     };
     let writer = &txns[w];
     let final_append = writer.appends_to(key).last();
-    if w != t && final_append != Some(last) {
+    if final_append != Some(last) {
         out.push(Anomaly::new(
             AnomalyKind::G1b,
             key,

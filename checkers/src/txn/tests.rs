@@ -63,8 +63,14 @@ fn read_of_a_state_its_writer_changed_is_g1b() {
         1 1 ok     txn _ [["append","x",1],["append","x",2]] @n1
         2 2 invoke txn _ [["r","x",null]] @n2
         3 2 ok     txn _ [["r","x",[1]]] @n2
+        4 3 invoke txn _ [["append","y",5],["append","x",3],["r","x",null]] @n2
+        5 3 ok     txn _ [["append","y",5],["append","x",3],["r","x",[1,3]]] @n2
     "#);
-    assert_eq!(found(&txn_check(&history)), [("g1b", "x", vec![1, 3])]);
+    // The second sees op 1's state halfway too, under its own append.
+    assert_eq!(
+        found(&txn_check(&history)),
+        [("g1b", "x", vec![1, 3]), ("g1b", "x", vec![1, 5])]
+    );
 }
 
 #[test]
