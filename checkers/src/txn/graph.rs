@@ -17,7 +17,7 @@
 //! ends they join closes a cycle), so a search rarely fails; those that
 //! may are bounded ([`SEARCHES`]).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
@@ -27,6 +27,7 @@ use super::order::Orders;
 use super::parse::{Mop, Txn};
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::history::{Elem, OpType};
+use crate::model::{FastMap as HashMap, FastSet as HashSet};
 
 /// Edge kinds, as bits.
 const WW: u8 = 1;
@@ -181,7 +182,7 @@ impl Component<'_> {
                 }
             }
         }
-        let mut of = HashMap::new();
+        let mut of = HashMap::default();
         for (i, component) in tarjan_scc(&graph).into_iter().enumerate() {
             of.extend(component.into_iter().map(|n| (n, i)));
         }
@@ -200,9 +201,9 @@ fn shortest(
     to: u32,
     kinds: u8,
 ) -> Option<Vec<Edge>> {
-    let mut came: HashMap<u32, Edge> = HashMap::new();
+    let mut came: HashMap<u32, Edge> = HashMap::default();
     let mut queue = VecDeque::from([from]);
-    let mut visited = HashSet::from([from]);
+    let mut visited = HashSet::from_iter([from]);
     while let Some(n) = queue.pop_front() {
         if n == to {
             let mut path = Vec::new();

@@ -21,11 +21,10 @@ pub mod parse;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::history::Elem;
 use crate::index::HistoryIndex;
+use crate::model::FastMap as HashMap;
 use parse::Mop;
 
 /// Who appended each value to each key: key -> value -> transaction.

@@ -11,12 +11,13 @@
 //!   transaction's own earlier reads and appends of the key.
 //! - `incompatible-order`: a read that is not a prefix of the key's longest.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::Writers;
 use super::parse::{Mop, Txn};
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::history::{Elem, OpType};
+use crate::model::FastMap as HashMap;
 
 /// Each key's version order: its longest read.
 pub type Orders = BTreeMap<String, Vec<Elem>>;
@@ -78,7 +79,7 @@ fn one_read(
     out: &mut Vec<Anomaly>,
 ) {
     let reader = &txns[t];
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     for v in list {
         *seen.entry(v).or_insert(0) += 1;
         if seen[v] == 2 {
@@ -146,8 +147,8 @@ fn one_read(
 fn internal(txn: &Txn, out: &mut Vec<Anomaly>) {
     // Per key: the list as the transaction must now see it, if it read the
     // key; else its own appends so far (a read must end with them).
-    let mut known: HashMap<&str, Vec<Elem>> = HashMap::new();
-    let mut own: HashMap<&str, Vec<Elem>> = HashMap::new();
+    let mut known: HashMap<&str, Vec<Elem>> = HashMap::default();
+    let mut own: HashMap<&str, Vec<Elem>> = HashMap::default();
     for mop in &txn.mops {
         match mop {
             Mop::Append { key, value } => {
