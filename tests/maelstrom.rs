@@ -283,6 +283,13 @@ fn txn_list_append_through_one_authority_passes_and_local_copies_are_caught() {
     assert!(cycles > 0, "{results}");
     let ruled_out = results["ruled_out"].to_string();
     assert!(ruled_out.contains("\"serializable\""), "{ruled_out}");
+    for (file, line) in [
+        ("report.txt", "rules out: "),
+        ("report.html", "Rules out: "),
+    ] {
+        let text = std::fs::read_to_string(dir.path().join("latest").join(file)).unwrap();
+        assert!(text.contains(&format!("{line}read uncommitted")), "{file}");
+    }
 }
 
 /// Node processes whose command line holds `needle` (not the controller,
