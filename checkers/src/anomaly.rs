@@ -67,11 +67,15 @@ pub enum AnomalyKind {
     /// Transactions: a read that does not reflect its own transaction's
     /// earlier reads and appends.
     InternalInconsistency,
+    /// Transactions: a dependency cycle that needs real-time edges (T1
+    /// completed before T2 began, yet T2 precedes T1): only strict
+    /// serializability forbids it.
+    RealtimeCycle,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub fn all() -> [AnomalyKind; 21] {
+    pub fn all() -> [AnomalyKind; 22] {
         [
             AnomalyKind::LostUpdate,
             AnomalyKind::Divergence,
@@ -94,6 +98,7 @@ impl AnomalyKind {
             AnomalyKind::G2,
             AnomalyKind::IncompatibleOrder,
             AnomalyKind::InternalInconsistency,
+            AnomalyKind::RealtimeCycle,
         ]
     }
 
@@ -121,6 +126,7 @@ impl AnomalyKind {
             AnomalyKind::G2 => "g2",
             AnomalyKind::IncompatibleOrder => "incompatible-order",
             AnomalyKind::InternalInconsistency => "internal-inconsistency",
+            AnomalyKind::RealtimeCycle => "realtime-cycle",
         }
     }
 }

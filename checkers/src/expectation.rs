@@ -97,7 +97,8 @@ pub fn expectation(kind: AnomalyKind, opts: &CheckOptions) -> Expectation {
         | AnomalyKind::GSingle
         | AnomalyKind::G2
         | AnomalyKind::IncompatibleOrder
-        | AnomalyKind::InternalInconsistency => false,
+        | AnomalyKind::InternalInconsistency
+        | AnomalyKind::RealtimeCycle => false,
     };
     if inherent {
         Expectation::Inherent

@@ -495,6 +495,7 @@ mod tests {
                 "g2",
                 "incompatible-order",
                 "internal-inconsistency",
+                "realtime-cycle",
             ]
         );
         for kind in AnomalyKind::all() {

@@ -9,10 +9,14 @@
 //! - `wr`: T2 read a list ending in T1's append (its own appends aside).
 //! - `rw`: T1 read a prefix of the order and T2 appended the next value
 //!   (T1 missed it: an anti-dependency).
+//! - `rt`: T1 completed `ok` before T2 was invoked (real time), kept
+//!   transitively reduced ([`realtime`]).
 //!
 //! Per strongly connected component, the weakest cycle of each class:
 //! `g0` (ww only), `g1c` (ww and wr, at least one wr), `g-single` (exactly
-//! one rw), `g2` (an rw cycle where no single-rw one was found). Each class
+//! one rw), `g2` (an rw cycle where no single-rw one was found); where none
+//! of these is, `realtime-cycle` (a cycle that needs `rt` edges: only
+//! strict serializability forbids it). Each class
 //! is found from the components of its own edges (a closing edge whose
 //! ends they join closes a cycle), so a search rarely fails; those that
 //! may are bounded ([`SEARCHES`]).
@@ -33,6 +37,8 @@ use crate::model::{FastMap as HashMap, FastSet as HashSet};
 const WW: u8 = 1;
 const WR: u8 = 2;
 const RW: u8 = 4;
+/// Real time: T1 completed before T2 was invoked.
+const RT: u8 = 8;
 
 /// The dependency graph: edge weights are kind bits; `keys` names the key
 /// of each (from, to, kind).
@@ -96,7 +102,42 @@ pub fn build(txns: &[Txn], writers: &Writers, orders: &Orders) -> Deps {
             }
         }
     }
+    realtime(txns, &mut deps);
     deps
+}
+
+/// The `rt` edges, transitively reduced: each transaction gets an edge
+/// from every `ok` one that completed before it was invoked and that no
+/// other such one completed after (the frontier at its invocation), so
+/// there are about as many edges per transaction as clients.
+fn realtime(txns: &[Txn], deps: &mut Deps) {
+    // (time, completion after invocation at the same instant, txn)
+    let mut events: Vec<(u64, bool, usize)> = Vec::new();
+    for (t, txn) in txns.iter().enumerate() {
+        if txn.outcome == OpType::Fail {
+            continue;
+        }
+        events.push((txn.invoked, false, t));
+        if let Some(at) = txn.ok_at {
+            events.push((at, true, t));
+        }
+    }
+    events.sort_unstable();
+    let mut frontier: Vec<usize> = Vec::new();
+    let mut before: HashMap<usize, Vec<usize>> = HashMap::default();
+    for (_, completion, t) in events {
+        if completion {
+            // What preceded t precedes, through t, whatever follows it.
+            let preceding = before.remove(&t).unwrap_or_default();
+            frontier.retain(|f| !preceding.contains(f));
+            frontier.push(t);
+        } else {
+            for &f in &frontier {
+                deps.add(f, t, RT, "");
+            }
+            before.insert(t, frontier.clone());
+        }
+    }
 }
 
 /// Searches tried per component for a single-rw cycle beyond the rw edges
@@ -119,6 +160,7 @@ pub fn cycles(txns: &[Txn], deps: &Deps) -> Vec<Anomaly> {
             members: &members,
             within: &within,
         };
+        let before = out.len();
         let found = |kind, closing, path_kinds, searches, out: &mut Vec<Anomaly>| {
             let cycle = component.find(deps, closing, path_kinds, searches)?;
             out.push(anomaly(txns, deps, kind, &cycle));
@@ -128,8 +170,23 @@ pub fn cycles(txns: &[Txn], deps: &Deps) -> Vec<Anomaly> {
         // joined there, no path leads back, so no search is needed.
         found(AnomalyKind::G0, WW, WW, 0, &mut out);
         found(AnomalyKind::G1c, WR, WW | WR, 0, &mut out);
-        if found(AnomalyKind::GSingle, RW, WW | WR, SEARCHES, &mut out).is_none() {
+        let single = found(AnomalyKind::GSingle, RW, WW | WR, SEARCHES, &mut out);
+        if single.is_none() {
             found(AnomalyKind::G2, RW, WW | WR | RW, 0, &mut out);
+        }
+        // The component exists only through real time: strict
+        // serializability alone is broken.
+        if !out[before..]
+            .iter()
+            .any(|a| a.kind != AnomalyKind::RealtimeCycle)
+        {
+            found(
+                AnomalyKind::RealtimeCycle,
+                RT,
+                WW | WR | RW | RT,
+                0,
+                &mut out,
+            );
         }
     }
     out
@@ -221,11 +278,11 @@ fn shortest(
             if usable == 0 || !within.contains(&m) || !visited.insert(m) {
                 continue;
             }
-            // The weakest kind the edge has: ww, then wr, then rw.
-            let kind = [WW, WR, RW]
+            // The weakest kind the edge has: ww, then wr, rw, rt.
+            let kind = [WW, WR, RW, RT]
                 .into_iter()
                 .find(|k| usable & k != 0)
-                .unwrap_or(RW);
+                .unwrap_or(RT);
             came.insert(m, (n, m, kind));
             queue.push_back(m);
         }
@@ -237,17 +294,23 @@ fn anomaly(txns: &[Txn], deps: &Deps, kind: AnomalyKind, cycle: &[Edge]) -> Anom
     let name = |k: u8| match k {
         WW => "ww",
         WR => "wr",
-        _ => "rw",
+        RW => "rw",
+        _ => "rt",
     };
     let mut text = format!("txn op {}", txns[cycle[0].0 as usize].witness);
     let mut keys: Vec<&str> = Vec::new();
     for &(a, b, k) in cycle {
         let key = deps.keys[&(a, b, k)].as_str();
-        if !keys.contains(&key) {
+        if !key.is_empty() && !keys.contains(&key) {
             keys.push(key);
         }
+        let on = if key.is_empty() {
+            String::new()
+        } else {
+            format!(" {key}")
+        };
         text.push_str(&format!(
-            " -{} {key}-> txn op {}",
+            " -{}{on}-> txn op {}",
             name(k),
             txns[b as usize].witness
         ));

@@ -7,12 +7,12 @@
 //!    read must be a prefix) and what single reads show (aborted,
 //!    intermediate and impossible reads, duplicates, internal
 //!    inconsistency).
-//! 3. [`graph`]: the ww / wr / rw dependency graph and its cycles (G0,
-//!    G1c, G-single, G2).
+//! 3. [`graph`]: the ww / wr / rw (and real-time) dependency graph and its
+//!    cycles (G0, G1c, G-single, G2, and realtime cycles).
 //!
 //! [`ruled_out`] turns the anomalies found into the consistency models
-//! they rule out. Real-time order is not checked: no result here claims
-//! strict serializability, and none claims any model holds.
+//! they rule out. Real-time order is checked (`rt` edges), process order
+//! and predicates are not; no result claims any model holds.
 
 mod graph;
 mod order;
@@ -96,6 +96,7 @@ pub fn ruled_out(kinds: impl IntoIterator<Item = AnomalyKind>) -> Vec<&'static s
             AnomalyKind::G1a | AnomalyKind::G1b | AnomalyKind::G1c => &MODELS[1..],
             AnomalyKind::GSingle => &MODELS[2..],
             AnomalyKind::G2 => &["repeatable read", "serializable", "strict serializable"],
+            AnomalyKind::RealtimeCycle => &MODELS[5..],
             _ => &[],
         };
         for model in from {

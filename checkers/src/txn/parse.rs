@@ -34,6 +34,10 @@ pub struct Txn {
     pub witness: u64,
     pub node: String,
     pub mops: Vec<Mop>,
+    /// When it was invoked, and when it completed `ok` (`None`: it did
+    /// not, so it precedes nothing in real time).
+    pub invoked: u64,
+    pub ok_at: Option<u64>,
 }
 
 impl Txn {
@@ -95,6 +99,8 @@ fn txn(hist: &Hist, pair: &Pair) -> Result<Txn, String> {
             hist.node_name(node).to_owned()
         },
         mops,
+        invoked: pair.invoke(hist).time,
+        ok_at: (outcome == OpType::Ok).then(|| pair.end_time(hist)),
     })
 }
 

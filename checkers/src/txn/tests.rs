@@ -160,6 +160,38 @@ fn the_fast_parser_reads_transactions_as_serde_does() {
 }
 
 #[test]
+fn a_read_missing_an_append_that_completed_before_it_began_is_a_realtime_cycle() {
+    // Serializable (op 3 first, then op 1), but op 1 completed before op
+    // 3 was invoked: a node that forgot an acknowledged append.
+    let history = h(r#"
+        0 1 invoke txn _ [["append","x",1]] @n1
+        1 1 ok     txn _ [["append","x",1]] @n1
+        2 2 invoke txn _ [["r","x",null]] @n2
+        3 2 ok     txn _ [["r","x",[]]] @n2
+        4 3 invoke txn _ [["r","x",null]] @n1
+        5 3 ok     txn _ [["r","x",[1]]] @n1
+    "#);
+    let result = txn_check(&history);
+    assert_eq!(found(&result), [("realtime-cycle", "x", vec![1, 3])]);
+    let text = &result.anomalies[0].explanation;
+    assert!(
+        text.contains("-rt-> txn op 3") && text.contains("-rw x->"),
+        "{text}"
+    );
+    assert_eq!(result.ruled_out, ["strict serializable"]);
+    // The same reads concurrent with the append: nothing.
+    let concurrent = h(r#"
+        0 1 invoke txn _ [["append","x",1]] @n1
+        1 2 invoke txn _ [["r","x",null]] @n2
+        2 1 ok     txn _ [["append","x",1]] @n1
+        3 2 ok     txn _ [["r","x",[]]] @n2
+        4 3 invoke txn _ [["r","x",null]] @n1
+        5 3 ok     txn _ [["r","x",[1]]] @n1
+    "#);
+    assert_eq!(found(&txn_check(&concurrent)), []);
+}
+
+#[test]
 fn reads_in_two_orders_are_incompatible() {
     let history = h(r#"
         0 1 invoke txn _ [["append","x",1]] @n1
@@ -171,9 +203,14 @@ fn reads_in_two_orders_are_incompatible() {
         6 4 invoke txn _ [["r","x",null]] @n2
         7 4 ok     txn _ [["r","x",[2,1]]] @n2
     "#);
+    // Op 7's order (2 before 1, the one the graph follows) also puts op
+    // 3's append before op 1's, which completed before op 3 began.
     assert_eq!(
         found(&txn_check(&history)),
-        [("incompatible-order", "x", vec![5, 7])]
+        [
+            ("incompatible-order", "x", vec![5, 7]),
+            ("realtime-cycle", "x", vec![1, 3])
+        ]
     );
 }
 

@@ -65,10 +65,10 @@ pub fn rules(workload: Workload) -> String {
         Workload::TxnListAppend => (
             "Elle's transactional anomalies, with real-time order (strict serializability by \
              default)",
-            "the same cycles (g0, g1c, g-single, g2) and read anomalies (g1a, g1b, \
-             incompatible-order, internal-inconsistency, duplicate-element) without real-time \
-             order: the verdict names the isolation levels they rule out and never claims strict \
-             serializability",
+            "the same cycles (g0, g1c, g-single, g2, and realtime-cycle for those that need \
+             real-time order) and read anomalies (g1a, g1b, incompatible-order, \
+             internal-inconsistency, duplicate-element), without process order: the verdict \
+             names the isolation levels they rule out",
         ),
         Workload::UniqueIds => (
             "no id handed out twice (here: duplicate-id)",
