@@ -136,6 +136,9 @@ pub fn render(results: &Results, detail: bool) -> String {
     for reason in &check.inconclusive {
         let _ = writeln!(out, "inconclusive: {reason}");
     }
+    if !check.ruled_out.is_empty() {
+        let _ = writeln!(out, "rules out: {}", check.ruled_out.join(", "));
+    }
     let _ = writeln!(out, "{}", verdict_line(results));
     if check.valid != Validity::Valid
         && let Some(run) = &results.run
