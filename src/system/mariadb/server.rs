@@ -13,6 +13,7 @@ use mysql_async::{Conn, OptsBuilder};
 use crate::cluster::{NodeProcess, NodeSpec};
 use crate::config::{TestConfig, shell_quote};
 use crate::domain::{FsyncMode, Topology};
+use crate::system::instance::Instance;
 use crate::workload::{Dialect, sql};
 
 /// The SQL user diverge connects as (created locally on every instance,
@@ -228,33 +229,43 @@ impl Layout<'_> {
 
 /// Wait until `server` accepts SQL connections as diverge's user.
 pub async fn wait_ready(server: &mut Server, timeout: Duration) -> Result<()> {
+    let what = format!("mariadbd {} (127.0.0.1:{})", server.id, server.port);
+    let opts = server.opts();
+    wait_connectable(&what, &mut server.process, opts, timeout).await
+}
+
+/// Wait until a `mariadbd` (`what`) accepts connections with `opts`,
+/// failing with its log tail when it exits or `timeout` passes.
+pub async fn wait_connectable(
+    what: &str,
+    process: &mut NodeProcess,
+    opts: OptsBuilder,
+    timeout: Duration,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(status) = server.process.exited() {
+        if let Some(status) = process.exited() {
             bail!(
-                "mariadbd {} exited during startup ({status}); last lines of {}:\n{}",
-                server.id,
-                server.process.spec.log_path.display(),
-                server.process.log_tail(20)
+                "{what} exited during startup ({status}); last lines of {}:\n{}",
+                process.spec.log_path.display(),
+                process.log_tail(20)
             );
         }
-        let last =
-            match tokio::time::timeout(Duration::from_secs(2), Conn::new(server.opts())).await {
-                Ok(Ok(conn)) => {
-                    let _ = conn.disconnect().await;
-                    return Ok(());
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "connect timed out".to_string(),
-            };
+        let last = match tokio::time::timeout(Duration::from_secs(2), Conn::new(opts.clone())).await
+        {
+            Ok(Ok(conn)) => {
+                let _ = conn.disconnect().await;
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "connect timed out".to_string(),
+        };
         if Instant::now() >= deadline {
             bail!(
-                "mariadbd {} did not accept connections on 127.0.0.1:{} within {:.0}s ({last}); last lines of {}:\n{}",
-                server.id,
-                server.port,
+                "{what} did not accept connections within {:.0}s ({last}); last lines of {}:\n{}",
                 timeout.as_secs_f64(),
-                server.process.spec.log_path.display(),
-                server.process.log_tail(20)
+                process.spec.log_path.display(),
+                process.log_tail(20)
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -279,6 +290,25 @@ impl Server {
     pub fn remove_leftovers(&self) {
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.pid_file);
+    }
+}
+
+#[async_trait::async_trait]
+impl Instance for Server {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn process(&mut self) -> &mut NodeProcess {
+        &mut self.process
+    }
+
+    fn remove_leftovers(&self) {
+        Server::remove_leftovers(self);
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        wait_ready(self, timeout).await
     }
 }
 
