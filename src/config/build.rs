@@ -88,6 +88,7 @@ impl TestConfig {
                 name: system(args)?,
                 resolution: resolution(args)?,
                 pg_bin: pg_bin(args)?,
+                wsrep_sync_wait: wsrep_sync_wait(args)?,
             },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
@@ -202,6 +203,14 @@ fn resolution(args: &RunArgs) -> Result<Option<Resolution>, ConfigError> {
         ));
     }
     Ok(args.resolution)
+}
+
+/// `--wsrep-sync-wait`, which only Galera takes.
+fn wsrep_sync_wait(args: &RunArgs) -> Result<Option<u8>, ConfigError> {
+    if args.wsrep_sync_wait.is_some() && args.db != SystemName::Galera {
+        return Err(invalid("wsrep-sync-wait", "only applies to --db galera"));
+    }
+    Ok(args.wsrep_sync_wait)
 }
 
 /// `--pg-bin`, which only native PostgreSQL takes (what it holds is

@@ -104,6 +104,10 @@ fn plan_systems(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
             .pg_bin
             .clone()
             .filter(|_| system == SystemName::Postgres);
+        row.wsrep_sync_wait = args
+            .run
+            .wsrep_sync_wait
+            .filter(|_| system == SystemName::Galera);
         match system {
             SystemName::Reference => {
                 let strategies = if args.strategies.is_empty() {

@@ -148,6 +148,10 @@ impl Executor<'_> {
         if let Some(processes) = &t.processes {
             processes.recover_all().await;
         }
+        if t.isolation.is_some() {
+            let all: Vec<usize> = (0..t.ids.len()).collect();
+            let _ = self.isolate(&all, false).await;
+        }
         if let Some(clock) = &t.clock {
             for i in 0..t.ids.len() {
                 // A node that never took an offset may refuse the reset too.
@@ -180,6 +184,18 @@ impl Executor<'_> {
                     links.cut(a, b, CutMode::Drop, true);
                 }
                 Ok((json!(names(t, &[*node])), None))
+            }
+            Fault::Isolate { nodes } => {
+                t.isolation.as_ref().ok_or_else(missing)?;
+                let (taken, refused) = self.isolate(nodes, true).await;
+                if taken.is_empty() {
+                    return Err(refusals(&refused));
+                }
+                let mut value = json!(names(t, &taken));
+                if !refused.is_empty() {
+                    value = json!({ "nodes": value, "refused": refused });
+                }
+                Ok((value, None))
             }
             Fault::Crash { nodes } => {
                 let processes = t.processes.as_ref().ok_or_else(missing)?;
@@ -214,6 +230,29 @@ impl Executor<'_> {
                 Ok((json!({ "duplicate": fraction, "loss": loss }), None))
             }
         }
+    }
+
+    /// Isolate `nodes` (`on`) or let them rejoin: those that did, and the
+    /// answers of those that refused.
+    async fn isolate(
+        &self,
+        nodes: &[usize],
+        on: bool,
+    ) -> (Vec<usize>, serde_json::Map<String, Value>) {
+        let t = self.targets;
+        let (mut taken, mut refused) = (Vec::new(), serde_json::Map::new());
+        let Some(isolation) = &t.isolation else {
+            return (taken, refused);
+        };
+        for &i in nodes {
+            match isolation.isolate(i, on).await {
+                Ok(()) => taken.push(i),
+                Err(e) => {
+                    refused.insert(t.ids[i].clone(), json!(e));
+                }
+            }
+        }
+        (taken, refused)
     }
 
     /// Shift each node's clock; the value lists the offsets applied and,
@@ -300,6 +339,17 @@ impl Executor<'_> {
                     }
                 }
                 (json!(names(t, &[*node])), None)
+            }
+            Fault::Isolate { nodes } => {
+                let (_, refused) = self.isolate(nodes, false).await;
+                let problem = (!refused.is_empty()).then(|| {
+                    let answers: Vec<String> = refused
+                        .iter()
+                        .map(|(node, why)| format!("{node}: {why}"))
+                        .collect();
+                    format!("did not rejoin: {}", answers.join("; "))
+                });
+                (json!(names(t, nodes)), problem)
             }
             Fault::Crash { nodes } => {
                 let mut problems = Vec::new();
