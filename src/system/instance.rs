@@ -64,8 +64,10 @@ pub async fn wait_all<S: Instance>(servers: &mut [S], timeout: Duration) -> Resu
 }
 
 /// Stop every instance gracefully with `signal` (after resuming any paused
-/// one), killing any that takes longer than 30 s, and remove leftovers.
+/// one), killing any that takes longer than 30 s, then what is left of its
+/// process group (helpers it started), and remove leftovers.
 pub async fn stop_all<S: Instance>(servers: &mut [S], signal: libc::c_int) {
+    let groups: Vec<Option<u32>> = servers.iter_mut().map(|s| s.process().pid()).collect();
     for server in servers.iter_mut() {
         let process = server.process();
         process.resume();
@@ -74,8 +76,12 @@ pub async fn stop_all<S: Instance>(servers: &mut [S], signal: libc::c_int) {
             unsafe { libc::kill(pid as libc::pid_t, signal) };
         }
     }
-    for server in servers.iter_mut() {
+    for (server, group) in servers.iter_mut().zip(groups) {
         server.process().wait_or_kill(Duration::from_secs(30)).await;
+        if let Some(pid) = group.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: signalling the process group we started; no memory is touched.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
         server.remove_leftovers();
     }
 }

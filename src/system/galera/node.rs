@@ -77,6 +77,38 @@ pub struct Node {
     join: String,
     /// How many nodes the cluster has (ready means all of them).
     size: usize,
+    sst_port: u16,
+}
+
+/// SIGKILL every process (not this one) whose command line contains one
+/// of `marks`.
+fn sweep(marks: &[String]) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if marks.iter().any(|m| cmdline.contains(m.as_str()))
+            && let Ok(pid) = libc::pid_t::try_from(pid)
+        {
+            // SAFETY: signalling a helper of a node we started; no memory is touched.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
 }
 
 /// Start node `i` (0-based) of the cluster whose nodes have `ports`.
@@ -132,6 +164,7 @@ pub async fn spawn(
         process,
         join,
         size: ports.len(),
+        sst_port: own.sst,
     })
 }
 
@@ -163,6 +196,16 @@ impl Node {
 
     pub fn pid_file(&self) -> &Path {
         &self.pid_file
+    }
+
+    /// What only this node's state-transfer helpers have in their command
+    /// line: its datadir, or its state-transfer address.
+    fn helper_marks(&self) -> Vec<String> {
+        vec![
+            self.process.spec.data_dir.display().to_string(),
+            format!("TCP-LISTEN:{},", self.sst_port),
+            format!("TCP:127.0.0.1:{}", self.sst_port),
+        ]
     }
 
     /// From now on, (re)start by joining the cluster.
@@ -214,7 +257,12 @@ impl Instance for Node {
         &mut self.process
     }
 
+    /// Also the state-transfer helpers of a killed node: its script dies
+    /// with the node's process group, but the `timeout socat` it started
+    /// leads a group of its own, and a donor's socat or mariabackup may be
+    /// left mid-transfer.
     fn remove_leftovers(&self) {
+        sweep(&self.helper_marks());
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.pid_file);
     }
