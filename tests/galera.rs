@@ -148,7 +148,7 @@ fn link_partitions_are_refused_naming_the_faults_galera_takes() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_eq!(output.status.code(), Some(3), "{stderr}");
         assert!(
             stderr.contains(&format!(
                 "{kind} is not available with --db galera (crash, pause, isolate are)"
@@ -161,7 +161,7 @@ fn link_partitions_are_refused_naming_the_faults_galera_takes() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("--nodes"), "{stderr}");
     assert!(stderr.contains("at least 3"), "{stderr}");
 }
