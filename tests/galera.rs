@@ -62,7 +62,9 @@ fn run(flags: &[&str]) -> (i32, Value, tempfile::TempDir) {
 }
 
 fn anomalies(json: &Value, kind: &str) -> u64 {
-    json["check"]["anomaly_counts"][kind].as_u64().unwrap_or(0)
+    json["anomaly_counts"][kind]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no count of {kind}: {json}"))
 }
 
 fn history(run_dir: &Path) -> Vec<Value> {
