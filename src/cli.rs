@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// (>= 16); default: PATH, then the usual install directories.
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+    /// --db galera: wsrep_sync_wait (0-15; 1: reads wait until the node
+    /// applied every write committed before them); default: the server's 0.
+    #[arg(long, value_name = "MASK", value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub wsrep_sync_wait: Option<u8>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]

@@ -92,6 +92,7 @@ impl TestConfig {
                 name: db,
                 resolution,
                 pg_bin: pg_bin(args, db)?,
+                wsrep_sync_wait: wsrep_sync_wait(args, db)?,
             },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
@@ -238,6 +239,14 @@ fn strategy(args: &RunArgs, db: SystemName) -> Result<(Strategy, Option<Resoluti
             ),
         )),
     }
+}
+
+/// `--wsrep-sync-wait`, which only Galera takes.
+fn wsrep_sync_wait(args: &RunArgs, db: SystemName) -> Result<Option<u8>, ConfigError> {
+    if args.wsrep_sync_wait.is_some() && db != SystemName::Galera {
+        return Err(invalid("wsrep-sync-wait", "only applies to --db galera"));
+    }
+    Ok(args.wsrep_sync_wait)
 }
 
 /// `--pg-bin`, which only native PostgreSQL takes (what it holds is

@@ -84,6 +84,10 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
                         .pg_bin
                         .clone()
                         .filter(|_| system == SystemName::Postgres),
+                    wsrep_sync_wait: args
+                        .run
+                        .wsrep_sync_wait
+                        .filter(|_| system == SystemName::Galera),
                     ..args.run.clone()
                 };
                 let mut config = configure(&row, seed)?;

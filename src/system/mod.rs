@@ -11,12 +11,17 @@
 //!   maelstrom`), their messages routed through the controller.
 //! - [`postgres`]: local PostgreSQL instances replicating with pglogical
 //!   through TCP links.
+//! - [`galera`]: local MariaDB Galera nodes, synchronous multi-master.
+//! - [`instance`]: a local database instance, and the process faults
+//!   every database system's instances share.
 //! - [`leftovers`]: what a database's instances may leave behind, removed
 //!   on every path.
 //! - [`supports`]: what each kind declares, and the config checks that
 //!   follow from it (a fault, workload or topology it lacks is a config
 //!   error naming both).
 
+pub mod galera;
+pub mod instance;
 pub mod leftovers;
 pub mod maelstrom;
 pub mod mariadb;
@@ -113,6 +118,7 @@ pub fn kind(name: SystemName) -> &'static dyn SystemKind {
         SystemName::Maelstrom => &maelstrom::Maelstrom,
         SystemName::Pglogical => &postgres::Pglogical,
         SystemName::Postgres => &postgres::Postgres,
+        SystemName::Galera => &galera::Galera,
     }
 }
 

@@ -158,6 +158,7 @@ impl System for MaelstromSystem {
             links: Some(self.nodes.clone()),
             messages: Some(self.nodes.clone()),
             clock: None,
+            isolation: None,
         }
     }
 
