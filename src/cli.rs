@@ -39,6 +39,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run every scenario file of a directory and check each against its expected outcome.
     Suite(SuiteArgs),
+    /// Simulate the reference cluster in one thread on virtual time: `run`'s
+    /// test, replayed exactly by its seed (docs/sim.md).
+    Sim(SimArgs),
     /// Browse the results directory in a web browser (runs, reports, comparisons).
     Serve(ServeArgs),
 }
@@ -223,6 +226,13 @@ pub struct CheckArgs {
     /// lists at most 100 of each kind per key).
     #[arg(long, value_name = "FILE")]
     pub all_anomalies: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// The simulated test: `run`'s flags (the reference nodes only).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,7 +13,7 @@
 mod check;
 pub mod compare;
 pub mod judge;
-mod lifecycle;
+pub mod lifecycle;
 mod progress;
 mod run;
 mod rundir;
@@ -22,7 +22,8 @@ pub mod suite;
 pub use check::check;
 pub use compare::compare;
 pub use judge::check_options;
-pub use run::{Executed, configure, execute, run};
+pub use lifecycle::Harness;
+pub use run::{Executed, configure, execute, execute_with, run};
 pub use suite::suite;
 
 /// Exit code for usage and harness errors.
