@@ -233,6 +233,18 @@ pub struct SimArgs {
     /// The simulated test: `run`'s flags (the reference nodes only).
     #[command(flatten)]
     pub run: RunArgs,
+    /// Swarm search: run these seeds (`A..B`, `A..=B`, or a count from
+    /// --seed), each with its own draw of fault kinds (from --nemesis, or
+    /// all) and nemesis interval, on every core; tabulate the failures.
+    #[arg(long, value_name = "RANGE", value_parser = parse_seeds)]
+    pub seeds: Option<crate::seeds::SeedRange>,
+    /// Worker threads of a swarm (default: every core).
+    #[arg(long, requires = "seeds")]
+    pub threads: Option<usize>,
+}
+
+fn parse_seeds(s: &str) -> Result<crate::seeds::SeedRange, String> {
+    s.parse()
 }
 
 #[derive(Debug, Clone, Args)]

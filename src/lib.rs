@@ -24,7 +24,6 @@ pub mod report;
 pub mod results;
 pub mod seeds;
 pub mod serve;
-pub mod sim;
 pub mod stdout;
 pub mod system;
 pub mod workload;

@@ -40,7 +40,7 @@ fn main() {
         Command::Compare(args) => exit_code(controller_runtime().block_on(control::compare(args))),
         Command::Suite(args) => exit_code(controller_runtime().block_on(control::suite(args))),
         Command::Serve(args) => exit_code(runtime().block_on(diverge::serve::serve(args))),
-        Command::Sim(args) => exit_code(diverge::sim::run(args)),
+        Command::Sim(args) => exit_code(control::sim::run(args)),
     };
     std::process::exit(code);
 }

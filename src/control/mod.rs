@@ -9,6 +9,7 @@
 //! - [`suite`]: `diverge suite`, scenario files checked against expectations.
 //! - [`progress`]: the live progress line of a run.
 //! - [`rundir`]: the results layout.
+//! - [`sim`]: `diverge sim`, the reference cluster simulated, one seed or a swarm.
 
 mod check;
 pub mod compare;
@@ -16,7 +17,8 @@ pub mod judge;
 pub mod lifecycle;
 mod progress;
 mod run;
-mod rundir;
+pub mod rundir;
+pub mod sim;
 pub mod suite;
 
 pub use check::check;

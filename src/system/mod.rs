@@ -11,6 +11,8 @@
 //!   maelstrom`), their messages routed through the controller.
 //! - [`postgres`]: local PostgreSQL instances replicating with pglogical
 //!   through TCP links.
+//! - [`sim`]: the reference nodes' cores simulated in one thread on
+//!   virtual time (`diverge sim`).
 //! - [`leftovers`]: what a database's instances may leave behind, removed
 //!   on every path.
 //! - [`supports`]: what each kind declares, and the config checks that
@@ -22,6 +24,7 @@ pub mod maelstrom;
 pub mod mariadb;
 pub mod postgres;
 pub mod reference;
+pub mod sim;
 pub mod supports;
 
 use std::path::Path;

@@ -191,12 +191,11 @@ impl Cluster {
             upto,
             result,
         };
-        let running = {
-            let state = self.lock();
-            let node = &state.nodes[from];
-            node.incarnation == incarnation && node.is_running()
-        };
-        if running {
+        // A paused sender takes the answer when it resumes; a crashed one
+        // never does (its connection died with it).
+        let same = |s: &State| s.nodes[from].incarnation == incarnation;
+        self.wait_until(|s| !same(s) || !s.nodes[from].paused).await;
+        if same(&self.lock()) {
             self.step(from, input);
         }
     }

@@ -1,10 +1,25 @@
-//! The simulated reference cluster as a kind of system: the lifecycle runs
-//! it exactly as it runs real nodes (start, clients and nemesis, settle,
-//! final reads, report, stop), on the virtual clock.
+//! The reference nodes simulated (`diverge sim`): their replica cores in one
+//! thread on virtual time, as a kind of system the lifecycle runs exactly
+//! as it runs real nodes (start, clients and nemesis, settle, final reads,
+//! report, stop). Time is tokio's paused clock: the runtime (one thread,
+//! see `control::sim`) jumps to the next timer whenever every task waits.
 //!
 //! Each node's configuration is the one `diverge node` would run with: the
 //! run's node specs (`cluster::NodeSpec::for_test`) rendered as `diverge
 //! node` arguments, parsed and validated by the node's own code.
+//!
+//! - [`cluster`]: nodes and links behind one lock, replication traffic.
+//! - [`node`]: one node: core, in-memory disk, process state; crash and
+//!   restart from the records.
+//! - [`conn`]: the clients' connection to a node (`KvApi`).
+//! - [`faults`]: the cluster as the nemesis's fault targets.
+//! - [`clock`]: the history's virtual clock.
+
+pub mod clock;
+pub mod cluster;
+pub mod conn;
+pub mod faults;
+pub mod node;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,13 +28,10 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use async_trait::async_trait;
 use clap::Parser;
+
+use crate::node::NodeArgs;
 use tokio::time::Instant;
 
-use super::cluster::Cluster;
-use super::conn::SimConn;
-use super::faults::Targets;
-use super::node::SimNode;
-use crate::cli::{Cli, Command};
 use crate::cluster::NodeSpec;
 use crate::config::{ConfigError, TestConfig, invalid};
 use crate::nemesis::FaultTargets;
@@ -27,6 +39,10 @@ use crate::net::{LinkBehaviour, LinkCounters};
 use crate::system::reference::Reference;
 use crate::system::{Settled, Supports, System, SystemKind, SystemReport};
 use crate::workload::Conn;
+use cluster::Cluster;
+use conn::SimConn;
+use faults::Targets;
+use node::SimNode;
 
 /// The reference nodes, simulated.
 pub struct Simulated;
@@ -127,16 +143,20 @@ fn node_configs(config: &TestConfig, run_dir: &Path) -> Result<Vec<SimNode>> {
     specs
         .iter()
         .map(|spec| {
-            let argv = std::iter::once("diverge".to_string()).chain(spec.args());
-            let cli = Cli::try_parse_from(argv)
+            // `spec.args()` starts with the `node` subcommand: the binary's name here.
+            let parsed = NodeCommand::try_parse_from(spec.args())
                 .with_context(|| format!("the node arguments of {}", spec.id))?;
-            let Command::Node(args) = cli.command else {
-                unreachable!("a node spec renders `diverge node`")
-            };
-            let node = args.validate()?;
+            let node = parsed.args.validate()?;
             Ok(SimNode::new(node.replica, node.ids))
         })
         .collect()
+}
+
+/// `diverge node`'s flags alone.
+#[derive(Parser)]
+struct NodeCommand {
+    #[command(flatten)]
+    args: NodeArgs,
 }
 
 /// The started simulation.

@@ -1,0 +1,150 @@
+//! `diverge sim`: the reference cluster simulated in one thread on virtual
+//! time, so that a seed decides not only the test's choices but every
+//! interleaving, and the same command writes the same history, byte for
+//! byte, every time and on any machine.
+//!
+//! The simulation reuses the whole pipeline of a real run: the config and
+//! its checks, the lifecycle (`control::lifecycle`), the workload bundles
+//! and their client driver, the nemesis planner and executor, the final
+//! reads, the checkers and the reports. What it replaces is below them:
+//! the system under test is [`crate::system::sim::Simulated`], whose nodes
+//! are the replica cores (`diverge-replica`) with an in-memory disk, whose
+//! network decides each message's fate with `net::fate::decide`, and whose
+//! time is tokio's paused clock: the runtime is single-threaded and,
+//! whenever every task waits, jumps straight to the next timer. No wall
+//! clock, no thread and no unseeded randomness decides anything that
+//! reaches the history.
+//!
+//! - [`swarm`]: many seeds on every core, each with its own faults.
+
+pub mod swarm;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::{Executed, Harness};
+use crate::cli::{RunArgs, SimArgs};
+use crate::config::{ConfigError, TestConfig};
+use crate::system::SystemKind;
+use crate::system::sim::{Simulated, clock};
+
+/// `diverge sim`: simulate one test, or a swarm of seeds; returns the
+/// process exit code.
+pub fn run(args: SimArgs) -> Result<i32> {
+    if let Some(range) = &args.seeds {
+        return run_swarm(&args, range);
+    }
+    let config = configure(&args.run, rand::random())?;
+    crate::say!("seed: {} (replay: {})", config.seed, config.replay);
+    // Wall time only for the speed figure: nothing simulated reads it.
+    let started = std::time::Instant::now();
+    let executed = simulate(&config)?;
+    let wall_s = started.elapsed().as_secs_f64();
+    crate::say!(
+        "\n{}",
+        crate::report::text::render(&executed.results, !args.run.quiet)
+    );
+    crate::say!("{}", speed(&executed.results, config.time_limit_s, wall_s));
+    Ok(executed.results.exit_code())
+}
+
+/// How fast the simulation ran: client ops (final reads excluded) per
+/// second of wall time, everything included (start, history, checking,
+/// reports), over `virtual_s` seconds of simulated workload.
+fn speed(results: &crate::results::Results, virtual_s: f64, wall_s: f64) -> String {
+    let ops = results.check.stats.ops;
+    format!(
+        "simulated: {ops} client ops in {virtual_s:.1} s of virtual time, {wall_s:.2} s of wall time ({:.0} client ops/s)",
+        ops as f64 / wall_s.max(1e-9)
+    )
+}
+
+/// The test `args` describe, checked for the simulation: its default name
+/// ends in `-sim`, its replay command is `diverge sim`.
+pub fn configure(args: &RunArgs, drawn_seed: u64) -> Result<TestConfig, ConfigError> {
+    let mut config = super::configure(args, drawn_seed)?;
+    Simulated.configure(&config)?;
+    if args.test_name.is_none() {
+        config.test_name.push_str("-sim");
+    }
+    config.replay = config.replay.replacen("diverge run", "diverge sim", 1);
+    Ok(config)
+}
+
+/// The swarm: every seed of `range`, on every core; the table of failures.
+fn run_swarm(args: &SimArgs, range: &swarm::SeedRange) -> Result<i32> {
+    // Checked once here, so a bad flag is one error rather than one a seed.
+    configure(&args.run, 0)?;
+    let seeds = range.seeds(args.run.seed.unwrap_or(1));
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let name = args.run.test_name.clone().unwrap_or_else(|| "swarm".into());
+    let dir = super::rundir::create_plain(&args.run.results.join(name))?;
+    let scratch = dir.join("scratch");
+    crate::say!(
+        "swarm: {} seeds on {threads} threads, into {}",
+        seeds.len(),
+        dir.display()
+    );
+    let started = std::time::Instant::now();
+    let outcomes = swarm::search(&args.run, &seeds, threads, &scratch)?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let ops: u64 = outcomes.iter().map(|o| o.ops).sum();
+    let summary = format!(
+        "{}\n{} seeds in {wall_s:.1} s: {:.1} seeds/s, {:.0} client ops/s; {} valid, {} with anomalies, {} unknown, {} failed to run",
+        swarm::table(&outcomes),
+        seeds.len(),
+        seeds.len() as f64 / wall_s.max(1e-9),
+        ops as f64 / wall_s.max(1e-9),
+        outcomes.iter().filter(|o| o.code == 0).count(),
+        outcomes.iter().filter(|o| o.code == 1).count(),
+        outcomes.iter().filter(|o| o.code == 2).count(),
+        outcomes.iter().filter(|o| o.code == 3).count(),
+    );
+    std::fs::write(dir.join("swarm.txt"), format!("{summary}\n"))?;
+    crate::say!("{summary}");
+    let code = |c| outcomes.iter().any(|o| o.code == c);
+    Ok(if code(3) {
+        3
+    } else if code(1) {
+        1
+    } else if code(2) {
+        2
+    } else {
+        0
+    })
+}
+
+/// The simulation's runtime: one thread, tokio's clock paused (it jumps
+/// to the next timer whenever every task waits).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .context("building the simulation's runtime")
+}
+
+/// The lifecycle's harness for the simulated cluster.
+fn harness() -> Harness {
+    Harness {
+        kind: &Simulated,
+        clock: || Arc::new(clock::Virtual::now()),
+        display: false,
+    }
+}
+
+/// Run `config` simulated: its run directory, history and reports, as
+/// `diverge run` writes them.
+pub fn simulate(config: &TestConfig) -> Result<Executed> {
+    runtime()?.block_on(super::execute_with(config, &harness()))
+}
+
+/// Run `config` simulated in `dir` (which exists) and judge it, writing
+/// the history there but no report.
+pub fn judge_in(config: &TestConfig, dir: &std::path::Path) -> Result<crate::results::Results> {
+    runtime()?.block_on(super::lifecycle::run_test(config, dir, &harness()))
+}
