@@ -241,6 +241,14 @@ pub struct SimArgs {
     /// Worker threads of a swarm (default: every core).
     #[arg(long, requires = "seeds")]
     pub threads: Option<usize>,
+    /// Shrink the failing test: reduce its ops, clients, keys, nodes and
+    /// faults while the same anomaly kind remains; write the smallest as
+    /// a run directory `<test>-shrunk` with its replay command.
+    #[arg(long, conflicts_with = "seeds")]
+    pub shrink: bool,
+    /// The anomaly kind --shrink keeps (default: the run's first listed).
+    #[arg(long, value_name = "KIND", requires = "shrink")]
+    pub shrink_kind: Option<String>,
 }
 
 fn parse_seeds(s: &str) -> Result<crate::seeds::SeedRange, String> {

@@ -42,9 +42,10 @@ thread_local! {
     static SILENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Drop everything [`say!`](crate::say) prints on this thread from now on.
-pub fn silence_this_thread() {
-    SILENT.with(|s| s.set(true));
+/// Drop everything [`say!`](crate::say) prints on this thread from now on
+/// (`true`), or print it again (`false`).
+pub fn silence_this_thread(silent: bool) {
+    SILENT.with(|s| s.set(silent));
 }
 
 /// Write `args` (and a newline) to stdout and flush, so a closed pipe is

@@ -171,3 +171,130 @@ fn every_topology_converges_without_faults() {
         );
     }
 }
+
+/// `diverge sim` with `flags`: exit code and stdout.
+fn sim_output(flags: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .arg("sim")
+        .args(flags)
+        .output()
+        .expect("running diverge sim");
+    let code = output.status.code().unwrap_or(-1);
+    assert!(matches!(code, 0..=2), "{}", output::describe(&output));
+    (code, String::from_utf8(output.stdout).unwrap())
+}
+
+/// Shrink the failing test `flags` while `kind` remains; the shrunk run's
+/// results, after asserting that `diverge check` finds `kind` in it too.
+fn shrunk(results: &Path, flags: &[&str], kind: &str) -> Value {
+    let mut all = vec!["--quiet", "--results", results.to_str().unwrap()];
+    all.extend(flags);
+    all.extend(["--shrink", "--shrink-kind", kind]);
+    let (code, stdout) = sim_output(&all);
+    assert_eq!(code, 1, "{stdout}");
+    let run_dir = std::fs::canonicalize(results.join("latest")).unwrap();
+    assert!(
+        run_dir.parent().unwrap().ends_with("set-custom-sim-shrunk")
+            || run_dir.parent().unwrap().ends_with("set-lww-sim-shrunk"),
+        "{run_dir:?}"
+    );
+    let json = output::results_json(results);
+    // The shrunk history fails `diverge check` the same way.
+    let checked = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args(["check", "--quiet"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        checked.status.code(),
+        Some(1),
+        "{}",
+        output::describe(&checked)
+    );
+    let text = String::from_utf8_lossy(&checked.stdout);
+    assert!(text.contains(kind), "diverge check lost {kind}: {text}");
+    json
+}
+
+#[test]
+fn an_lww_lost_add_shrinks_to_a_handful_of_ops_and_one_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--nemesis",
+        "partition",
+        "--time-limit",
+        "10",
+        "--seed",
+        "1",
+    ];
+    let json = shrunk(dir.path(), &flags, "lost-update");
+    assert!(count(&json, "lost-update") > 0, "{json}");
+    let ops = json["stats"]["ops"].as_u64().unwrap();
+    assert!((1..=10).contains(&ops), "{ops} client ops: {json}");
+    let faults = json["run"]["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1, "{json}");
+    assert_eq!(faults[0]["fault"], "partition", "{json}");
+}
+
+/// A planted bug: a copy of the merge strategy (a custom on-write handler)
+/// that drops an element now and then. Its faithful copy loses nothing; a
+/// small swarm finds the leaky one's lost adds (unexpected under a keeping
+/// strategy), and the first failing seed shrinks.
+#[test]
+fn a_planted_bug_in_a_strategy_is_found_by_a_swarm_and_shrunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let swarm = |handler: &str| {
+        let results = dir.path().join(handler);
+        let on_write = format!("tests/fixtures/sim/{handler}.rhai");
+        let flags = [
+            "--seeds",
+            "1..=12",
+            "--threads",
+            "2",
+            "--strategy",
+            "custom",
+            "--on-write",
+            &on_write,
+            "--time-limit",
+            "2",
+            "--results",
+            results.to_str().unwrap(),
+        ];
+        let (_, stdout) = sim_output(&flags);
+        let swarm_dir = std::fs::read_dir(results.join("swarm"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let seeds: Vec<Value> = std::fs::read_to_string(swarm_dir.path().join("seeds.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(seeds.len(), 12, "{stdout}");
+        (stdout, seeds)
+    };
+    let (stdout, faithful) = swarm("union_merge");
+    assert!(faithful.iter().all(|s| s["code"] == 0), "{stdout}");
+    let (stdout, leaky) = swarm("leaky_merge");
+    let failing: Vec<&Value> = leaky
+        .iter()
+        .filter(|s| s["kinds"]["lost-update"][1].as_u64() > Some(0))
+        .collect();
+    assert!(
+        !failing.is_empty(),
+        "no seed found the planted bug: {stdout}"
+    );
+    assert!(stdout.contains("lost-update"), "{stdout}");
+    // Its replay command, shrunk.
+    let replay = failing[0]["replay"].as_str().unwrap();
+    let flags: Vec<&str> = replay.split_whitespace().skip(2).collect();
+    let json = shrunk(&dir.path().join("shrunk"), &flags, "lost-update");
+    assert!(
+        json["unexpected_counts"]["lost-update"].as_u64().unwrap() > 0,
+        "{json}"
+    );
+    let ops = json["stats"]["ops"].as_u64().unwrap();
+    let before = failing[0]["ops"].as_u64().unwrap();
+    assert!(ops < before, "shrinking kept {ops} of {before} client ops");
+}

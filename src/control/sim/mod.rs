@@ -16,7 +16,9 @@
 //! reaches the history.
 //!
 //! - [`swarm`]: many seeds on every core, each with its own faults.
+//! - [`shrink`]: a failing test reduced while its anomaly kind remains.
 
+pub mod shrink;
 pub mod swarm;
 
 use std::sync::Arc;
@@ -34,6 +36,9 @@ use crate::system::sim::{Simulated, clock};
 pub fn run(args: SimArgs) -> Result<i32> {
     if let Some(range) = &args.seeds {
         return run_swarm(&args, range);
+    }
+    if args.shrink {
+        return run_shrink(&args);
     }
     let config = configure(&args.run, rand::random())?;
     crate::say!("seed: {} (replay: {})", config.seed, config.replay);
@@ -105,6 +110,11 @@ fn run_swarm(args: &SimArgs, range: &swarm::SeedRange) -> Result<i32> {
         outcomes.iter().filter(|o| o.code == 3).count(),
     );
     std::fs::write(dir.join("swarm.txt"), format!("{summary}\n"))?;
+    let lines: Vec<String> = outcomes
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
+    std::fs::write(dir.join("seeds.jsonl"), lines.join("\n") + "\n")?;
     crate::say!("{summary}");
     let code = |c| outcomes.iter().any(|o| o.code == c);
     Ok(if code(3) {
@@ -116,6 +126,62 @@ fn run_swarm(args: &SimArgs, range: &swarm::SeedRange) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// `--shrink`: the test, then the smallest test found that shows the same
+/// anomaly kind, written as an ordinary run directory (`<test>-shrunk`).
+fn run_shrink(args: &SimArgs) -> Result<i32> {
+    let config = configure(&args.run, rand::random())?;
+    let scratch = std::env::temp_dir().join(format!("diverge-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    crate::stdout::silence_this_thread(true);
+    let original = judge_in(&config, &scratch);
+    crate::stdout::silence_this_thread(false);
+    let original = original?;
+    let kind = match args
+        .shrink_kind
+        .clone()
+        .or_else(|| shrink::target_kind(&original))
+    {
+        Some(kind) => kind,
+        None => anyhow::bail!("seed {} shows no anomaly: nothing to shrink", config.seed),
+    };
+    crate::say!(
+        "shrinking {} (seed {}, {} client ops) while {kind} remains",
+        config.test_name,
+        config.seed,
+        original.check.stats.ops
+    );
+    let seeded = RunArgs {
+        seed: Some(config.seed),
+        ..args.run.clone()
+    };
+    // Each trial is a whole test, which would print its stages.
+    crate::stdout::silence_this_thread(true);
+    let shrunk = shrink::shrink(&seeded, &kind, &scratch);
+    crate::stdout::silence_this_thread(false);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let shrunk = shrunk?;
+    let final_args = RunArgs {
+        test_name: Some(format!("{}-shrunk", config.test_name)),
+        ..shrunk.args
+    };
+    let final_config = configure(&final_args, 0)?;
+    let executed = simulate(&final_config)?;
+    crate::say!(
+        "\n{}",
+        crate::report::text::render(&executed.results, !args.run.quiet)
+    );
+    crate::say!(
+        "shrunk in {} trials: {} -> {} client ops, {} fault window(s), {kind} kept\nrun directory: {}\nreplay: {}",
+        shrunk.trials,
+        original.check.stats.ops,
+        executed.results.check.stats.ops,
+        executed.results.run.as_ref().map_or(0, |r| r.faults.len()),
+        executed.run_dir.display(),
+        final_config.replay
+    );
+    Ok(executed.results.exit_code())
 }
 
 /// The simulation's runtime: one thread, tokio's clock paused (it jumps

@@ -7,7 +7,9 @@
 //! A seed's draw is made on its flags, so its replay command is an
 //! ordinary `diverge sim` command naming the drawn faults. Seeds run
 //! without report files, each worker reusing one scratch directory; the
-//! replay command writes a seed's full run directory.
+//! replay command writes a seed's full run directory. The swarm's own
+//! directory holds `swarm.txt` (the table) and `seeds.jsonl` (every seed's
+//! outcome and replay command, one JSON object a line).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,8 +60,8 @@ pub fn draw(args: &RunArgs, seed: u64) -> RunArgs {
     drawn
 }
 
-/// What one seed's run found.
-#[derive(Debug, Clone)]
+/// What one seed's run found (one line of the swarm's `seeds.jsonl`).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Outcome {
     pub seed: u64,
     /// 0 valid, 1 anomalies, 2 unknown, 3 the run failed.
@@ -97,7 +99,7 @@ pub fn search(
             let (next, outcomes, bar, failed) = (&next, &outcomes, &bar, &failed);
             let dir = scratch.join(format!("worker-{worker}"));
             scope.spawn(move || {
-                crate::stdout::silence_this_thread();
+                crate::stdout::silence_this_thread(true);
                 while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let outcome = run_seed(args, seed, &dir);
                     if outcome.code != 0 {
