@@ -290,6 +290,11 @@ pub struct SuiteArgs {
     /// Run only the scenarios whose file name contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Simulate every scenario (`diverge sim`: the reference nodes' cores
+    /// on virtual time) instead of running real nodes, so sim and real
+    /// verdicts can be compared on one catalogue.
+    #[arg(long)]
+    pub sim: bool,
 }
 
 #[derive(Debug, Clone, Args)]

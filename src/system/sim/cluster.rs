@@ -120,6 +120,10 @@ impl Cluster {
 
     /// Wait until `ready` holds (checked now and after every change).
     pub async fn wait_until(&self, ready: impl Fn(&State) -> bool) {
+        // Usually it holds already: no waiter to register.
+        if ready(&self.lock()) {
+            return;
+        }
         loop {
             let changed = self.changed.notified();
             if ready(&self.lock()) {
@@ -131,6 +135,9 @@ impl Cluster {
 
     /// [`Cluster::wait_until`], at most `timeout`; whether it held.
     pub async fn wait_for(&self, timeout: Duration, ready: impl Fn(&State) -> bool) -> bool {
+        if ready(&self.lock()) {
+            return true;
+        }
         tokio::time::timeout(timeout, self.wait_until(ready))
             .await
             .is_ok()

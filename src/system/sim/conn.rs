@@ -3,7 +3,7 @@
 //! simulated cores, and see the same table of failures.
 //!
 //! A request travels one [`HOP`] to the node, waits while the node is
-//! paused (the op timeout then makes its outcome unknown), is refused
+//! paused (past the op timeout its outcome is unknown), is refused
 //! (definitely) while the node is down, steps the core, and its answer
 //! travels one hop back. Replies map to results as the node's HTTP status
 //! codes map to them in `system::reference::client`.
@@ -59,27 +59,28 @@ impl SimConn {
         serve: impl FnOnce(&Arc<Cluster>) -> Result<T, CallError>,
     ) -> Result<T, CallError> {
         let node = self.node;
-        let round_trip = async {
-            tokio::time::sleep(HOP).await;
-            self.cluster.wait_until(|s| !s.nodes[node].paused).await;
-            if !self.cluster.lock().nodes[node].is_up() {
-                return Err(CallError::Definite(format!(
-                    "node {} {what}: connection refused",
-                    self.id
-                )));
-            }
-            let answer = serve(&self.cluster);
-            tokio::time::sleep(HOP).await;
-            answer
-        };
-        tokio::time::timeout(self.timeout, round_trip)
-            .await
-            .unwrap_or_else(|_| {
-                Err(CallError::Indefinite(format!(
-                    "node {} {what}: timeout",
-                    self.id
-                )))
-            })
+        tokio::time::sleep(HOP).await;
+        // Only a paused node can keep a request past the op timeout (the
+        // timer is armed only then: it is a simulation's hot path).
+        let resumed = self
+            .cluster
+            .wait_for(self.timeout.saturating_sub(HOP), |s| !s.nodes[node].paused)
+            .await;
+        if !resumed {
+            return Err(CallError::Indefinite(format!(
+                "node {} {what}: timeout",
+                self.id
+            )));
+        }
+        if !self.cluster.lock().nodes[node].is_up() {
+            return Err(CallError::Definite(format!(
+                "node {} {what}: connection refused",
+                self.id
+            )));
+        }
+        let answer = serve(&self.cluster);
+        tokio::time::sleep(HOP).await;
+        answer
     }
 
     fn step(&self, cluster: &Arc<Cluster>, input: Input) -> Option<Reply> {
