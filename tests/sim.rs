@@ -298,3 +298,43 @@ fn a_planted_bug_in_a_strategy_is_found_by_a_swarm_and_shrunk() {
     let before = failing[0]["ops"].as_u64().unwrap();
     assert!(ops < before, "shrinking kept {ops} of {before} client ops");
 }
+
+/// Sim and real runs agree on the catalogue: the scenarios whose real runs
+/// lose adds lose them simulated too, judged by the same expectations.
+#[test]
+fn the_catalogue_scenarios_that_lose_adds_lose_them_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+        .args([
+            "suite",
+            "workloads",
+            "--sim",
+            "--only",
+            "loses-adds",
+            "--results",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        output::describe(&output)
+    );
+    assert!(
+        text.contains("suite: 4 passed, 0 failed, 0 errors"),
+        "{text}"
+    );
+    assert!(text.contains("priority-loses-adds"), "{text}");
+    // Every run was simulated.
+    let json = output::results_json(dir.path());
+    assert!(
+        json["run"]["replay"]
+            .as_str()
+            .unwrap()
+            .starts_with("diverge sim "),
+        "{json}"
+    );
+}
