@@ -110,3 +110,62 @@ impl SimNode {
         self.incarnation += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diverge_replica::{Batch, StrategyKind};
+    use serde_json::json;
+
+    fn write(node: &mut SimNode, now: Nanos, key: &str, value: i64) -> Vec<Outgoing> {
+        let input = Input::Write {
+            key: key.into(),
+            value: json!(value),
+            context: None,
+            entropy: 0,
+        };
+        let (reply, send) = node.step(now, input);
+        assert!(matches!(reply, Some(Reply::Written { .. })), "{reply:?}");
+        send
+    }
+
+    #[test]
+    fn a_restart_replays_the_records_to_the_state_before_the_crash() {
+        let config = Config::new("n1", vec!["n2".into()], StrategyKind::Lww);
+        let ids = IdSequence { step: 1, offset: 1 };
+        let mut node = SimNode::new(config.clone(), ids);
+        write(&mut node, 10, "a", 1);
+        write(&mut node, 20, "b", 2);
+        // A change from the peer, applied and logged with its cursor.
+        let mut peer = Replica::new(Config::new("n2", vec!["n1".into()], StrategyKind::Lww));
+        peer.step(
+            15,
+            Input::Write {
+                key: "a".into(),
+                value: json!(3),
+                context: None,
+                entropy: 0,
+            },
+        );
+        let batch = Batch {
+            from: "n2".into(),
+            after: 0,
+            upto: 1,
+            changes: peer.log().to_vec(),
+        };
+        node.step(30, Input::Receive(batch));
+        let before = node.core().unwrap().snapshot();
+        let incarnation = node.incarnation;
+
+        node.crash();
+        assert!(!node.is_up() && node.status().is_none());
+        node.restart();
+        assert_eq!(node.core().unwrap().snapshot(), before);
+        assert_eq!(node.incarnation, incarnation + 2);
+        // It goes on from where it was: the next write has the next dot.
+        write(&mut node, 40, "c", 4);
+        let log = node.core().unwrap().snapshot().log;
+        assert_eq!(log.len(), before.log.len() + 1);
+        assert_eq!(log.last().unwrap().dot.seq, 3);
+    }
+}
