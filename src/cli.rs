@@ -39,6 +39,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run every scenario file of a directory and check each against its expected outcome.
     Suite(SuiteArgs),
+    /// Simulate the reference cluster in one thread on virtual time: `run`'s
+    /// test, replayed exactly by its seed (docs/sim.md).
+    Sim(SimArgs),
     /// Browse the results directory in a web browser (runs, reports, comparisons).
     Serve(ServeArgs),
 }
@@ -229,6 +232,33 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// The simulated test: `run`'s flags (the reference nodes only).
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Swarm search: run these seeds (`A..B`, `A..=B`, or a count from
+    /// --seed), each with its own draw of fault kinds (from --nemesis, or
+    /// all) and nemesis interval, on every core; tabulate the failures.
+    #[arg(long, value_name = "RANGE", value_parser = parse_seeds)]
+    pub seeds: Option<crate::seeds::SeedRange>,
+    /// Worker threads of a swarm (default: every core).
+    #[arg(long, requires = "seeds")]
+    pub threads: Option<usize>,
+    /// Shrink the failing test: reduce its ops, clients, keys, nodes and
+    /// faults while the same anomaly kind remains; write the smallest as
+    /// a run directory `<test>-shrunk` with its replay command.
+    #[arg(long, conflicts_with = "seeds")]
+    pub shrink: bool,
+    /// The anomaly kind --shrink keeps (default: the run's first listed).
+    #[arg(long, value_name = "KIND", requires = "shrink")]
+    pub shrink_kind: Option<String>,
+}
+
+fn parse_seeds(s: &str) -> Result<crate::seeds::SeedRange, String> {
+    s.parse()
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
     /// The test every row runs; `--db` lists the systems to compare
     /// (e.g. reference,mariadb,pglogical,postgres), one row per system and
@@ -260,6 +290,11 @@ pub struct SuiteArgs {
     /// Run only the scenarios whose file name contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Simulate every scenario (`diverge sim`: the reference nodes' cores
+    /// on virtual time) instead of running real nodes, so sim and real
+    /// verdicts can be compared on one catalogue.
+    #[arg(long)]
+    pub sim: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -48,13 +48,18 @@ pub async fn run(args: RunArgs) -> Result<i32> {
 /// Run the test `config` describes from start to finish: run directory,
 /// the lifecycle, and every report file.
 pub async fn execute(config: &TestConfig) -> Result<Executed> {
+    execute_with(config, &lifecycle::Harness::real(config)).await
+}
+
+/// [`execute`] under `harness` (a simulated cluster on virtual time, say).
+pub async fn execute_with(config: &TestConfig, harness: &lifecycle::Harness) -> Result<Executed> {
     let run_dir = rundir::create(&config.results_dir, &config.test_name)?;
     std::fs::write(
         run_dir.join("test.json"),
         serde_json::to_string_pretty(config)? + "\n",
     )?;
     crate::say!("run directory: {}", run_dir.display());
-    let results = lifecycle::run_test(config, &run_dir).await?;
+    let results = lifecycle::run_test(config, &run_dir, harness).await?;
     rundir::link_latest(&config.results_dir, &config.test_name, &run_dir)?;
     let history = run_dir.join("history.jsonl");
     let report = RunReport {

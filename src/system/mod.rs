@@ -14,6 +14,8 @@
 //! - [`galera`]: local MariaDB Galera nodes, synchronous multi-master.
 //! - [`instance`]: a local database instance, and the process faults
 //!   every database system's instances share.
+//! - [`sim`]: the reference nodes' cores simulated in one thread on
+//!   virtual time (`diverge sim`).
 //! - [`leftovers`]: what a database's instances may leave behind, removed
 //!   on every path.
 //! - [`supports`]: what each kind declares, and the config checks that
@@ -27,6 +29,7 @@ pub mod maelstrom;
 pub mod mariadb;
 pub mod postgres;
 pub mod reference;
+pub mod sim;
 pub mod supports;
 
 use std::path::Path;
