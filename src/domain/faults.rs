@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn parses_lists_all_and_none() {
         assert!("none".parse::<NemesisSet>().unwrap().is_empty());
-        assert_eq!("all".parse::<NemesisSet>().unwrap().kinds().len(), 7);
+        assert_eq!("all".parse::<NemesisSet>().unwrap().kinds().len(), 8);
         let set: NemesisSet = "crash,partition,crash".parse().unwrap();
         assert_eq!(set.kinds(), [FaultKind::Partition, FaultKind::Crash]);
         assert_eq!(set.spelling(), "partition,crash");
