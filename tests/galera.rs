@@ -7,13 +7,14 @@
 //! process of the cluster (mariadbd, state-transfer script, socat,
 //! mariabackup) outlives a run, Ctrl-C included.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/db.rs"]
+mod db;
 #[path = "common/outside.rs"]
 mod outside;
 
@@ -31,34 +32,11 @@ fn galera_present(test: &str) -> bool {
     )
 }
 
-/// One Galera cluster at a time: several on a small machine make state
-/// transfers and timeouts meaningless.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use db::serial;
 
 fn run(flags: &[&str]) -> (i32, Value, tempfile::TempDir) {
-    let results = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--db", "galera", "--quiet", "--results"])
-        .arg(results.path())
-        .args(flags)
-        .output()
-        .unwrap();
-    let text =
-        std::fs::read_to_string(results.path().join("latest/results.json")).unwrap_or_else(|_| {
-            panic!(
-                "no results; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    (
-        output.status.code().unwrap(),
-        serde_json::from_str(&text).unwrap(),
-        results,
-    )
+    let run = db::run("galera", flags);
+    (run.code, run.json, run.results)
 }
 
 fn anomalies(json: &Value, kind: &str) -> u64 {
@@ -283,62 +261,48 @@ fn ctrl_c_during_a_state_transfer_leaves_no_process() {
         return;
     }
     let _turn = serial();
-    let results = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--db", "galera", "--time-limit", "60", "--results"])
-        .arg(results.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        if line.unwrap().starts_with("run directory") {
-            break;
-        }
-    }
-    // Interrupt while a joiner's state transfer runs: its script and the
-    // donor's are children of the mariadbd processes.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let started = loop {
-        let all = descendants(child.id());
-        if all
-            .iter()
-            .any(|&p| cmdline(p).contains("wsrep_sst_mariabackup"))
-        {
-            break all;
-        }
-        assert!(Instant::now() < deadline, "no state transfer seen");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    // What was started meanwhile counts too: every process with the run's
-    // directory in its command line.
-    let needle = results.path().to_str().unwrap().to_string();
-    let by_path = |_: ()| -> Vec<String> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&p| alive(p) && cmdline(p).contains(&needle))
-            .map(cmdline)
-            .collect()
-    };
-    let left = |_: ()| -> Vec<String> {
-        let mut left: Vec<String> = started
-            .iter()
-            .filter(|&&p| alive(p))
-            .map(|&p| cmdline(p))
-            .collect();
-        left.extend(by_path(()));
-        left
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !left(()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(left(()).is_empty(), "{:?}", left(()));
+    let flags = ["--time-limit", "60"];
+    let marker = "run directory";
+    db::stop_with(
+        libc::SIGINT,
+        "galera",
+        &flags,
+        marker,
+        Duration::ZERO,
+        |results, _, pid| {
+            // Interrupt while a joiner's state transfer runs: its script and
+            // the donor's are children of the mariadbd processes.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let started = loop {
+                let all = descendants(pid);
+                if all
+                    .iter()
+                    .any(|&p| cmdline(p).contains("wsrep_sst_mariabackup"))
+                {
+                    break all;
+                }
+                assert!(Instant::now() < deadline, "no state transfer seen");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            // What was started meanwhile counts too: every process with the
+            // run's directory in its command line.
+            let needle = results.to_str().unwrap().to_string();
+            Box::new(move || {
+                let mut left: Vec<String> = started
+                    .iter()
+                    .filter(|&&p| alive(p))
+                    .map(|&p| cmdline(p))
+                    .collect();
+                left.extend(
+                    std::fs::read_dir("/proc")
+                        .unwrap()
+                        .flatten()
+                        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                        .filter(|&p| alive(p) && cmdline(p).contains(&needle))
+                        .map(cmdline),
+                );
+                left
+            })
+        },
+    );
 }

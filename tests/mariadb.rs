@@ -299,7 +299,7 @@ fn interrupt_after(marker: &str, pause: Duration, running: impl Fn(&Path)) {
         &flags,
         marker,
         pause,
-        |results, _| {
+        |results, _, _| {
             running(results);
             let results = results.to_path_buf();
             Box::new(move || leftovers(&results))

@@ -3,6 +3,7 @@
 //! in the middle of a run, and turns (the clusters of one test file run one
 //! at a time: several at once on a 2-core CI machine make start-up and
 //! catch-up times meaningless).
+#![allow(dead_code, reason = "each test binary uses only part of it")]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -20,9 +21,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 /// A finished run: exit code, results.json, stdout and the results
-/// directory (removed when dropped). Each test file reads the fields it
-/// needs, so some go unread in some files.
-#[allow(dead_code)]
+/// directory (removed when dropped).
 pub struct DbRun {
     pub code: i32,
     pub json: Value,
@@ -80,7 +79,8 @@ pub fn findings<'a>(json: &'a Value, kind: &str) -> Vec<&'a Value> {
 pub type Leftovers = Box<dyn Fn() -> Vec<String>>;
 
 /// Start `diverge run --db <db> <flags>`, wait for a stdout line starting
-/// with `marker`, then `pause`; `running(results, stdout so far)` asserts
+/// with `marker`, then `pause`; `running(results, stdout so far, the
+/// controller's pid)` asserts
 /// the database is up and returns what lists its leftovers. Then send
 /// `signal`: the run must exit 128 + its number (130 for Ctrl-C, a shell's
 /// code for a process the signal stopped) and leave nothing within 5 s.
@@ -90,7 +90,7 @@ pub fn stop_with(
     flags: &[&str],
     marker: &str,
     pause: Duration,
-    running: impl FnOnce(&Path, &str) -> Leftovers,
+    running: impl FnOnce(&Path, &str, u32) -> Leftovers,
 ) {
     let results = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
@@ -112,7 +112,7 @@ pub fn stop_with(
         }
     }
     std::thread::sleep(pause);
-    let leftovers = running(results.path(), &stdout);
+    let leftovers = running(results.path(), &stdout, child.id());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, signal) };
     let status = child.wait().unwrap();

@@ -77,7 +77,7 @@ pub fn running_shm(base: &Path) -> Vec<String> {
 pub fn stopping_leaves_nothing(db: &str, signal: i32) {
     let flags = ["--time-limit", "60", "--nemesis", "crash"];
     let up = Duration::from_secs(2);
-    db::stop_with(signal, db, &flags, "cluster: ", up, |_, stdout| {
+    db::stop_with(signal, db, &flags, "cluster: ", up, |_, stdout, _| {
         let base = data_base(stdout);
         let shm = running_shm(&base);
         assert_eq!(shm.len(), 3, "three instances hold shared memory: {shm:?}");
