@@ -517,6 +517,11 @@ impl Replica {
         self.log.changes().cloned().collect()
     }
 
+    /// Position of the last log entry.
+    pub fn log_end(&self) -> LogSeq {
+        self.log.end()
+    }
+
     /// Log entries at or below this position are not held in memory.
     pub fn log_base(&self) -> LogSeq {
         self.log.base()

@@ -1,4 +1,5 @@
-//! The node's durable replication log: `<data-dir>/replication.log`.
+//! The node's durable replication log: segment files in the data directory
+//! (`replication.log`, then `replication.<START>.log`; see [`segments`]).
 //!
 //! Every [`Record`] the core asks to persist is appended as one frame:
 //!
@@ -6,7 +7,8 @@
 //! [u32 LE payload length][u32 LE crc32 of payload][payload = the record as JSON]
 //! ```
 //!
-//! [`open`] reads every valid frame back. A torn or corrupt tail (short
+//! [`open`] reads every valid frame of one segment back; [`open_dir`] the
+//! segments a restart needs. A torn or corrupt tail (short
 //! header, short payload, crc mismatch, undecodable JSON) is cut off: the file
 //! is truncated to the end of the last good frame and a warning is logged.
 //! Recovery never fails on the file's contents, only on I/O errors.
@@ -40,8 +42,11 @@ use std::time::{Duration, Instant};
 use diverge_replica::{LogSeq, Record};
 use tokio::sync::{mpsc as tokio_mpsc, oneshot, watch};
 
-/// Name of the log file inside the node's data directory.
+/// Name of the log's first segment inside the node's data directory (the
+/// whole log, before segments).
 pub const LOG_FILE_NAME: &str = "replication.log";
+
+pub mod segments;
 
 /// How often buffered appends reach the OS in [`FsyncMode::Never`].
 pub const NEVER_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -211,6 +216,36 @@ fn sync_parent_dir(path: &Path) -> Result<(), LogError> {
         .map_err(io_err(parent))
 }
 
+/// Open the log in `dir` for a replica that holds every entry up to `after`
+/// (from a checkpoint; 0 without one): read back the records of the
+/// segments it must replay, cut a bad tail off the last one, and start a
+/// writer appending to it.
+pub fn open_dir(
+    dir: &Path,
+    mode: FsyncMode,
+    after: LogSeq,
+) -> Result<(LogWriter, Vec<Record>), LogError> {
+    let segments = segments::list(dir)?;
+    let replay = segments::from(&segments, after);
+    let Some(((_, last), earlier)) = replay.split_last() else {
+        return open(&dir.join(segments::segment_name(after + 1)), mode);
+    };
+    let mut records = Vec::new();
+    for (_, path) in earlier {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let decoded = decode_frames(&bytes);
+        if let Some(problem) = &decoded.problem {
+            tracing::warn!(path = %path.display(), ?problem, "a closed log segment has a bad tail");
+        }
+        records.extend(decoded.records);
+    }
+    let (file, tail) = recover(last)?;
+    records.extend(tail);
+    let persisted = after.max(max_entry_seq(&records));
+    let writer = LogWriter::start(file, last.clone(), mode, persisted);
+    Ok((writer, records))
+}
+
 /// Open `path`: recover its records and start a writer appending after them.
 pub fn open(path: &Path, mode: FsyncMode) -> Result<(LogWriter, Vec<Record>), LogError> {
     let (file, records) = recover(path)?;
@@ -234,6 +269,12 @@ enum Msg {
         done: Option<Done>,
     },
     Close {
+        done: mpsc::Sender<Result<(), LogError>>,
+    },
+    /// Write and fsync everything queued so far, then append to a new
+    /// segment starting at log position `start`.
+    Rotate {
+        start: LogSeq,
         done: mpsc::Sender<Result<(), LogError>>,
     },
 }
@@ -407,6 +448,17 @@ impl LogWriter {
         })
     }
 
+    /// End the current segment after everything queued so far (written and
+    /// fsynced, in either mode) and continue in a new one starting at log
+    /// position `start`. The receiver gets the outcome once that is done.
+    pub fn rotate(&self, start: LogSeq) -> mpsc::Receiver<Result<(), LogError>> {
+        let (done, rx) = mpsc::channel();
+        if let Some(tx) = &*self.tx.lock().expect("log sender lock") {
+            let _ = tx.send(Msg::Rotate { start, done });
+        }
+        rx
+    }
+
     /// Write out everything queued (fsyncing it in either mode), stop the
     /// writer thread and wait for it. Later appends fail with `Stopped`.
     /// Idempotent.
@@ -482,6 +534,20 @@ impl WriterThread {
                             Msg::Close { done } => {
                                 close = Some(done);
                                 break;
+                            }
+                            Msg::Rotate { start, done } => {
+                                let result = self.commit(&mut buf, true);
+                                let persisted = if result.is_ok() { buf_max_seq } else { 0 };
+                                let rotated = result.and_then(|()| self.rotate(start));
+                                if let Err(e) = &rotated {
+                                    self.failure.send_replace(Some(e.to_string()));
+                                }
+                                self.complete(Completion {
+                                    waiters: std::mem::take(&mut waiters),
+                                    result: rotated.as_ref().map(|_| ()).map_err(LogError::shared),
+                                    persisted,
+                                });
+                                let _ = done.send(rotated);
                             }
                         }
                     }
@@ -561,6 +627,31 @@ impl WriterThread {
         }
         self.file.write_all_at(buf, self.end)?;
         self.end = needed;
+        Ok(())
+    }
+
+    /// Close the current segment (its zeros cut off) and continue in a new
+    /// one starting at log position `start`.
+    fn rotate(&mut self, start: LogSeq) -> Result<(), LogError> {
+        let path = self.path.with_file_name(segments::segment_name(start));
+        if path == self.path {
+            // Already appending to the segment that starts there (a restart
+            // took no entries since the last rotation).
+            return Ok(());
+        }
+        self.trim();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        sync_parent_dir(&path)?;
+        self.file = file;
+        self.path = path;
+        self.end = 0;
+        self.allocated = 0;
         Ok(())
     }
 
