@@ -348,9 +348,15 @@ impl Replica {
     }
 
     fn note_own(&mut self, change: &Change) {
-        if let Some(n) = change.value.as_u64() {
-            let max = self.own_max.entry(change.key.clone()).or_insert(0);
-            *max = (*max).max(n);
+        let Some(n) = change.value.as_u64() else {
+            return;
+        };
+        // Look up first: the key is cloned only when it is new.
+        match self.own_max.get_mut(&change.key) {
+            Some(max) => *max = (*max).max(n),
+            None => {
+                self.own_max.insert(change.key.clone(), n);
+            }
         }
     }
 
