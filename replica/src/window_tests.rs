@@ -195,3 +195,88 @@ fn a_checkpoint_and_the_records_after_it_recover_the_replica() {
     };
     assert_eq!(dot.seq, 9);
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// With no cap, dropping acknowledged entries never drops one a
+        /// peer still needs: whatever the writes, answers and failures,
+        /// the in-memory log reaches down to every peer's confirmed cursor,
+        /// and nothing ever has to be loaded back.
+        #[test]
+        fn dropping_acknowledged_entries_keeps_what_any_peer_needs(
+            steps in prop::collection::vec((0..4u8, 0..2usize, 0..3u64), 1..120),
+        ) {
+            let peers = ["n2", "n3"];
+            let mut r = Replica::new(cfg(&peers, usize::MAX));
+            let mut inflight: Vec<(String, LogSeq, LogSeq)> = Vec::new();
+            let mut now = 0;
+            for (op, p, n) in steps {
+                now += 50;
+                let out = match op {
+                    0 => {
+                        let end = r.log_end();
+                        writes_from(&mut r, end, n + 1);
+                        r.step(now, Input::Persisted { upto: r.log_end() })
+                    }
+                    1 | 2 if !inflight.is_empty() => {
+                        let i = p % inflight.len();
+                        let (peer, after, upto) = inflight.remove(i);
+                        // The peer confirms all, part or none of the batch.
+                        let acked = if op == 1 { upto } else { after + (upto - after) * n / 3 };
+                        r.step(now, Input::Delivered { peer, after, upto, result: Ok(acked) })
+                    }
+                    3 if !inflight.is_empty() => {
+                        let (peer, after, upto) = inflight.remove(0);
+                        r.step(now, Input::Delivered { peer, after, upto, result: Err("lost".into()) })
+                    }
+                    _ => r.step(now, Input::Tick),
+                };
+                prop_assert!(out.load.is_empty(), "loaded {:?}", out.load);
+                for o in out.send {
+                    let b = o.batch;
+                    if (b.after, b.upto) == (0, 0) {
+                        // Probes are answered at once: the peer has nothing.
+                        let out = r.step(now, Input::Delivered { peer: o.peer, after: 0, upto: 0, result: Ok(0) });
+                        inflight.extend(out.send.into_iter().map(|o| (o.peer, o.batch.after, o.batch.upto)));
+                    } else {
+                        inflight.push((o.peer, b.after, b.upto));
+                    }
+                }
+                let acked = r.status().peers.iter().map(|p| p.acked).min().unwrap_or(0);
+                prop_assert!(r.log_base() <= acked, "base {} past acked {acked}", r.log_base());
+            }
+            // Every batch confirmed in full: nothing is left in memory.
+            for _ in 0..1000 {
+                now += 1000;
+                let mut send = r.step(now, Input::Tick).send;
+                if let Some((peer, after, upto)) = inflight.pop() {
+                    send.extend(r.step(now, Input::Delivered { peer, after, upto, result: Ok(upto) }).send);
+                }
+                inflight.extend(send.into_iter().map(|o| (o.peer, o.batch.after, o.batch.upto)));
+                if inflight.is_empty() && r.status().peers.iter().all(|p| p.backlog == 0 && p.inflight == 0) {
+                    break;
+                }
+            }
+            prop_assert_eq!((r.log_base(), r.status().log_in_memory), (r.log_end(), 0));
+        }
+    }
+
+    /// `n` more durable writes after position `end`.
+    fn writes_from(r: &mut Replica, end: LogSeq, n: u64) {
+        for i in 1..=n {
+            r.step(
+                end + i,
+                Input::Write {
+                    key: "k".into(),
+                    value: json!(end + i),
+                    context: None,
+                    entropy: 0,
+                },
+            );
+        }
+    }
+}
