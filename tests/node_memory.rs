@@ -1,6 +1,6 @@
 //! The reference node's bounded memory and fast restart, end to end:
 //! checkpoints that lose no acknowledged write across SIGKILL (with a
-//! checkpoint half written, too), and a peer that was away for longer than
+//! checkpoint half written, or unusable: then every segment is replayed), and a peer that was away for longer than
 //! the in-memory window catching up from the log's files.
 
 use std::time::{Duration, Instant};
@@ -70,6 +70,22 @@ async fn restart_from_a_checkpoint_loses_no_acknowledged_write() {
     // Dots are not reused after the restart.
     let w = put(&n1, "after", json!({"value": 1})).await;
     assert_eq!(w.body["dot"], json!({"node": "n1", "seq": 36}));
+
+    // An unusable checkpoint: the node replays every segment instead.
+    let mut n1 = n1;
+    n1.kill9();
+    std::fs::write(n1_dir.join("checkpoint.json"), b"{ not json").unwrap();
+    let n1 = NodeProc::spawn("n1", "127.0.0.1:0", &n1_dir, &args);
+    assert!(
+        n1.stderr().contains("corrupt checkpoint"),
+        "{}",
+        n1.stderr()
+    );
+    for i in 0..35 {
+        let r = get(&n1, &format!("k{i}")).await;
+        assert_eq!(r.body["values"], json!([i]), "k{i}\n{}", n1.stderr());
+    }
+    assert_eq!(get(&n1, "after").await.body["values"], json!([1]));
 }
 
 #[tokio::test]

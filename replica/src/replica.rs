@@ -280,7 +280,7 @@ impl Replica {
                     if r.applied.insert(&change.dot) {
                         r.apply_to_key(&change);
                     }
-                    r.log.append(change);
+                    r.append_recovered(change);
                 }
                 Record::Skipped { seq, change } => {
                     if seq != r.log.end() + 1 {
@@ -290,7 +290,7 @@ impl Replica {
                     if r.applied.insert(&change.dot) {
                         r.skipped_updates += 1;
                     }
-                    r.log.append(change);
+                    r.append_recovered(change);
                 }
                 Record::Cursor { peer, upto } => r.inbound.restore(&peer, upto),
                 Record::Buffered { change } => {
@@ -306,6 +306,16 @@ impl Replica {
         r.durable = r.log.end();
         r.trim_log();
         r
+    }
+
+    /// Append a replayed entry, keeping no more than the window in memory
+    /// (replayed entries are durable: they were read back from disk).
+    fn append_recovered(&mut self, change: Arc<Change>) {
+        self.log.append(change);
+        let over = self.log.len().saturating_sub(self.config.log_window_max);
+        if over > 0 {
+            self.log.truncate_through(self.log.base() + over as LogSeq);
+        }
     }
 
     fn restore(&mut self, c: Checkpoint) {

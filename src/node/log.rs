@@ -46,7 +46,10 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot, watch};
 /// whole log, before segments).
 pub const LOG_FILE_NAME: &str = "replication.log";
 
+mod replay;
 pub mod segments;
+
+pub use replay::Replay;
 
 /// How often buffered appends reach the OS in [`FsyncMode::Never`].
 pub const NEVER_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -219,31 +222,26 @@ fn sync_parent_dir(path: &Path) -> Result<(), LogError> {
 /// Open the log in `dir` for a replica that holds every entry up to `after`
 /// (from a checkpoint; 0 without one): read back the records of the
 /// segments it must replay, cut a bad tail off the last one, and start a
-/// writer appending to it.
+/// writer appending to it. The earlier segments are read one at a time as
+/// the [`Replay`] is consumed, so a long replay never holds the whole log.
+/// Once the core is rebuilt, tell the writer how far the log goes with
+/// [`LogWriter::recovered_through`].
 pub fn open_dir(
     dir: &Path,
     mode: FsyncMode,
     after: LogSeq,
-) -> Result<(LogWriter, Vec<Record>), LogError> {
+) -> Result<(LogWriter, Replay), LogError> {
     let segments = segments::list(dir)?;
     let replay = segments::from(&segments, after);
     let Some(((_, last), earlier)) = replay.split_last() else {
-        return open(&dir.join(segments::segment_name(after + 1)), mode);
+        let (writer, tail) = open(&dir.join(segments::segment_name(after + 1)), mode)?;
+        return Ok((writer, Replay::new(Vec::new(), tail)));
     };
-    let mut records = Vec::new();
-    for (_, path) in earlier {
-        let bytes = std::fs::read(path).map_err(io_err(path))?;
-        let decoded = decode_frames(&bytes);
-        if let Some(problem) = &decoded.problem {
-            tracing::warn!(path = %path.display(), ?problem, "a closed log segment has a bad tail");
-        }
-        records.extend(decoded.records);
-    }
+    let earlier = earlier.iter().map(|(_, path)| path.clone()).collect();
     let (file, tail) = recover(last)?;
-    records.extend(tail);
-    let persisted = after.max(max_entry_seq(&records));
+    let persisted = after.max(max_entry_seq(&tail));
     let writer = LogWriter::start(file, last.clone(), mode, persisted);
-    Ok((writer, records))
+    Ok((writer, Replay::new(earlier, tail)))
 }
 
 /// Open `path`: recover its records and start a writer appending after them.
@@ -354,9 +352,15 @@ pub struct LogWriter {
     failure: watch::Receiver<Option<String>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
+    persisted_tx: Arc<watch::Sender<LogSeq>>,
 }
 
 impl LogWriter {
+    /// Every entry up to `seq` is in the files (the replay read it back).
+    pub fn recovered_through(&self, seq: LogSeq) {
+        publish(&self.persisted_tx, seq);
+    }
+
     /// Start the writer thread on `file` (opened for appending).
     /// `persisted` is the highest entry seq already in the file.
     pub fn start(file: File, path: PathBuf, mode: FsyncMode, persisted: LogSeq) -> LogWriter {
@@ -371,11 +375,12 @@ impl LogWriter {
             end,
             allocated: end,
             completer: spawn_completer(persisted_tx.clone()),
+
             commits: commits.clone(),
             file,
             path,
             mode,
-            persisted: persisted_tx,
+            persisted: persisted_tx.clone(),
             failure: failure_tx,
         };
         let handle = std::thread::Builder::new()
@@ -389,6 +394,7 @@ impl LogWriter {
             failure: failure_rx,
             thread: Mutex::new(Some(handle)),
             commits,
+            persisted_tx,
         }
     }
 

@@ -81,10 +81,15 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
 
     let checkpoint = checkpoint::load(&config.data_dir, &config.replica.id);
     let checkpointed = checkpoint.as_ref().map_or(0, |c| c.log_end);
-    let (log, records) = log::open_dir(&config.data_dir, config.fsync, checkpointed)
+    let (log, mut replay) = log::open_dir(&config.data_dir, config.fsync, checkpointed)
         .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
-    let recovered = records.len();
+    let mut recovered = 0u64;
+    let records = replay.records().inspect(|_| recovered += 1);
     let core = Replica::recover_from(config.replica.clone(), checkpoint, records);
+    replay
+        .finish()
+        .with_context(|| format!("replaying the log in {}", config.data_dir.display()))?;
+    log.recovered_through(core.log_end());
     let replicator = replicator::Replicator::new(config.peer_urls.clone())?;
     let checkpoints = checkpoint::Checkpoints::new(
         config.data_dir.clone(),
