@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::domain::{
-    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, Resolution, RoutingMode, Strategy,
-    SystemName, Topology, Workload, parser,
+    FsyncMode, LinkMode, NemesisSet, NodeProtocol, OnOff, RoutingMode, StrategyChoice, SystemName,
+    Topology, Workload, parser,
 };
 use crate::node::NodeArgs;
 
@@ -39,6 +39,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run every scenario file of a directory and check each against its expected outcome.
     Suite(SuiteArgs),
+    /// Simulate the reference cluster in one thread on virtual time: `run`'s
+    /// test, replayed exactly by its seed (docs/sim.md).
+    Sim(SimArgs),
     /// Browse the results directory in a web browser (runs, reports, comparisons).
     Serve(ServeArgs),
 }
@@ -48,9 +51,10 @@ pub enum Command {
 #[serde(rename_all = "kebab-case")]
 pub struct RunArgs {
     /// The system under test: diverge's reference nodes (or `--node-cmd`
-    /// nodes), or local MariaDB instances replicating to each other.
-    #[arg(long, value_parser = parser::<SystemName>(), default_value = "reference")]
-    pub db: SystemName,
+    /// nodes) or local database instances replicating to each other;
+    /// `diverge compare` takes a comma-separated list (one row per system).
+    #[arg(long, value_parser = parser::<SystemName>(), value_delimiter = ',', default_value = "reference")]
+    pub db: Vec<SystemName>,
     /// Test nodes started by this shell command template instead of the
     /// reference node; placeholders {id} {port} {listen} {data_dir} {peers}
     /// {peer_args} {strategy} {fsync} (see docs/node-protocol.md).
@@ -70,17 +74,19 @@ pub struct RunArgs {
     /// Workload to run.
     #[arg(long, value_parser = parser::<Workload>(), default_value = "set")]
     pub workload: Workload,
-    /// Conflict strategy of the nodes.
-    #[arg(long, value_parser = parser::<Strategy>(), default_value = "lww")]
-    pub strategy: Strategy,
-    /// --db pglogical: pglogical.conflict_resolution (default apply-remote,
-    /// pglogical's own default).
-    #[arg(long, value_parser = parser::<Resolution>())]
-    pub resolution: Option<Resolution>,
+    /// Conflict strategy: the nodes' (default lww), or with --db pglogical
+    /// its pglogical.conflict_resolution: lww, first-wins, keep-local,
+    /// apply-remote (default, pglogical's own) or error.
+    #[arg(long, value_parser = parser::<StrategyChoice>())]
+    pub strategy: Option<StrategyChoice>,
     /// --db postgres: the directory of PostgreSQL's initdb and postgres
     /// (>= 16); default: PATH, then the usual install directories.
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+    /// --db galera: wsrep_sync_wait (0-15; 1: reads wait until the node
+    /// applied every write committed before them); default: the server's 0.
+    #[arg(long, value_name = "MASK", value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub wsrep_sync_wait: Option<u8>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]
@@ -226,24 +232,48 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CompareArgs {
-    /// The test every row runs; `--strategy` is replaced per row.
+pub struct SimArgs {
+    /// The simulated test: `run`'s flags (the reference nodes only).
     #[command(flatten)]
     pub run: RunArgs,
-    /// Strategies to compare, comma-separated; default: every strategy.
-    #[arg(long, value_parser = parser::<Strategy>(), value_delimiter = ',')]
-    pub strategies: Vec<Strategy>,
+    /// Swarm search: run these seeds (`A..B`, `A..=B`, or a count from
+    /// --seed), each with its own draw of fault kinds (from --nemesis, or
+    /// all) and nemesis interval, on every core; tabulate the failures.
+    #[arg(long, value_name = "RANGE", value_parser = parse_seeds)]
+    pub seeds: Option<crate::seeds::SeedRange>,
+    /// Worker threads of a swarm (default: every core).
+    #[arg(long, requires = "seeds")]
+    pub threads: Option<usize>,
+    /// Shrink the failing test: reduce its ops, clients, keys, nodes and
+    /// faults while the same anomaly kind remains; write the smallest as
+    /// a run directory `<test>-shrunk` with its replay command.
+    #[arg(long, conflicts_with = "seeds")]
+    pub shrink: bool,
+    /// The anomaly kind --shrink keeps (default: the run's first listed).
+    #[arg(long, value_name = "KIND", requires = "shrink")]
+    pub shrink_kind: Option<String>,
+}
+
+fn parse_seeds(s: &str) -> Result<crate::seeds::SeedRange, String> {
+    s.parse()
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The test every row runs; `--db` lists the systems to compare
+    /// (e.g. reference,mariadb,pglogical,postgres), one row per system and
+    /// strategy, same workload, seed and fault schedule.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Strategies to compare, comma-separated; each system runs those it
+    /// takes (the reference nodes their strategies, pglogical its
+    /// resolutions). Default: with --db reference alone every strategy,
+    /// beside other systems the run's --strategy; pglogical all five.
+    #[arg(long, value_parser = parser::<StrategyChoice>(), value_delimiter = ',')]
+    pub strategies: Vec<StrategyChoice>,
     /// Topologies to compare, comma-separated; default: the run's topology.
     #[arg(long, value_parser = parser::<Topology>(), value_delimiter = ',')]
     pub topologies: Vec<Topology>,
-    /// Systems to compare, comma-separated (e.g. reference,mariadb,pglogical,postgres):
-    /// one row per system (the reference nodes: per --strategies, default the run's
-    /// strategy; pglogical: per --resolutions), same workload, seed and faults.
-    #[arg(long, value_parser = parser::<SystemName>(), value_delimiter = ',')]
-    pub systems: Vec<SystemName>,
-    /// With --systems: pglogical's resolutions to compare; default all five.
-    #[arg(long, value_parser = parser::<Resolution>(), value_delimiter = ',')]
-    pub resolutions: Vec<Resolution>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -260,6 +290,11 @@ pub struct SuiteArgs {
     /// Run only the scenarios whose file name contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Simulate every scenario (`diverge sim`: the reference nodes' cores
+    /// on virtual time) instead of running real nodes, so sim and real
+    /// verdicts can be compared on one catalogue.
+    #[arg(long)]
+    pub sim: bool,
 }
 
 #[derive(Debug, Clone, Args)]

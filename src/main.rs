@@ -40,6 +40,7 @@ fn main() {
         Command::Compare(args) => exit_code(controller_runtime().block_on(control::compare(args))),
         Command::Suite(args) => exit_code(controller_runtime().block_on(control::suite(args))),
         Command::Serve(args) => exit_code(runtime().block_on(diverge::serve::serve(args))),
+        Command::Sim(args) => exit_code(control::sim::run(args)),
     };
     std::process::exit(code);
 }
@@ -69,7 +70,11 @@ unsafe extern "C" {
 fn purge_delay_ms(command: &Command) -> Option<std::ffi::c_long> {
     match command {
         Command::Check(_) => Some(0),
-        Command::Node(_) | Command::Run(_) | Command::Compare(_) | Command::Suite(_) => Some(-1),
+        Command::Node(_)
+        | Command::Run(_)
+        | Command::Compare(_)
+        | Command::Suite(_)
+        | Command::Sim(_) => Some(-1),
         Command::Serve(_) => None,
     }
 }

@@ -36,9 +36,24 @@ macro_rules! say_raw {
     };
 }
 
+thread_local! {
+    /// Set on threads whose output nobody reads (`diverge sim --seeds`
+    /// workers run whole tests, each of which would print its stages).
+    static SILENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Drop everything [`say!`](crate::say) prints on this thread from now on
+/// (`true`), or print it again (`false`).
+pub fn silence_this_thread(silent: bool) {
+    SILENT.with(|s| s.set(silent));
+}
+
 /// Write `args` (and a newline) to stdout and flush, so a closed pipe is
 /// noticed at once rather than at exit.
 pub fn write(args: fmt::Arguments<'_>, newline: bool) {
+    if SILENT.with(std::cell::Cell::get) {
+        return;
+    }
     write_to(&mut std::io::stdout().lock(), args, newline);
 }
 

@@ -1,5 +1,5 @@
 //! `diverge check` on committed run directories of every workload (and
-//! MariaDB's, and one bare history) gives exactly the `results.json` and
+//! MariaDB's, and bare histories, whose workload is inferred) gives exactly the `results.json` and
 //! `report.txt` committed beside each as `expected.json` and
 //! `expected.txt`: snapshots of the JSON and text reports, so a
 //! refactoring of the pipeline cannot change a single verdict, anomaly,
@@ -84,7 +84,8 @@ fn check_of_every_committed_run_is_byte_identical_to_its_expected_results() {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    // Every workload of the reference nodes, MariaDB's and a bare history.
+    // Every workload of the reference nodes, MariaDB's, Maelstrom's
+    // txn-list-append, and bare histories (a set's, a txn one's).
     assert!(dirs.len() >= 15, "only {} fixtures", dirs.len());
     let failures: Vec<String> = dirs
         .iter()

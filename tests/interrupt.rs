@@ -1,5 +1,5 @@
 //! Ctrl-C at any moment of a run leaves no node process and no listening
-//! socket behind.
+//! socket behind; SIGTERM and SIGHUP stop a run the same way.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -51,6 +51,12 @@ fn node_ports(results: &Path) -> Vec<u16> {
 
 /// Start a run, wait until its stdout shows `marker` (if any), interrupt it.
 fn interrupt_at(marker: Option<&str>) {
+    stop_at(marker, libc::SIGINT);
+}
+
+/// Start a run, wait until its stdout shows `marker` (if any), send it
+/// `signal`: it exits 128 + the signal's number and leaves nothing.
+fn stop_at(marker: Option<&str>, signal: i32) {
     let results = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
         .args(["run", "--time-limit", "30", "--nodes", "3", "--results"])
@@ -73,7 +79,7 @@ fn interrupt_at(marker: Option<&str>) {
         }
     }
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -90,9 +96,13 @@ fn interrupt_at(marker: Option<&str>) {
     // been spawned yet).
     use std::os::unix::process::ExitStatusExt;
     match marker {
-        Some(_) => assert_eq!(status.code(), Some(130), "exit code after Ctrl-C"),
+        Some(_) => assert_eq!(
+            status.code(),
+            Some(128 + signal),
+            "exit code after the signal"
+        ),
         None => assert!(
-            status.code() == Some(130) || status.signal() == Some(libc::SIGINT),
+            status.code() == Some(128 + signal) || status.signal() == Some(signal),
             "unexpected exit after Ctrl-C: {status:?}"
         ),
     }
@@ -135,4 +145,10 @@ fn ctrl_c_during_the_workload_leaves_nothing() {
 #[test]
 fn ctrl_c_at_once_leaves_nothing() {
     interrupt_at(None);
+}
+
+#[test]
+fn sigterm_and_sighup_during_the_workload_leave_nothing() {
+    stop_at(Some("cluster:"), libc::SIGTERM);
+    stop_at(Some("cluster:"), libc::SIGHUP);
 }

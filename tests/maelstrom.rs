@@ -5,7 +5,8 @@
 //! duplicate delivery; a counter kept in seq-kv passes, also when crashes
 //! wipe its memory, which the report says; unique ids from a counter that
 //! restarts repeat under crashes, with no final reads expected; lin-kv
-//! through the service passes, per-node dicts diverge; a Node.js node runs
+//! through the service passes, per-node dicts diverge; transactions run
+//! by one authority pass, per-node copies show incompatible orders; a Node.js node runs
 //! too; a node that breaks the protocol is named; Ctrl-C leaves no node
 //! behind.
 
@@ -33,15 +34,25 @@ fn python(name: &str) -> String {
     format!("python3 {}", example(name).display())
 }
 
-/// `diverge run --protocol maelstrom` with short timings, into a fresh
-/// results dir.
+/// `diverge run --protocol maelstrom` with short timings (each unless
+/// `flags` sets it), into a fresh results dir.
 fn run(workload: &str, node_cmd: &str, flags: &[&str]) -> (Output, tempfile::TempDir) {
     let results = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_diverge"));
+    command
         .args(["run", "--protocol", "maelstrom", "--quiet"])
-        .args(["--workload", workload, "--node-cmd", node_cmd])
-        .args(["--time-limit", "3", "--nemesis-interval", "1"])
-        .args(["--quiesce-timeout", "4", "--seed", "7"])
+        .args(["--workload", workload, "--node-cmd", node_cmd]);
+    for default in [
+        ["--time-limit", "3"],
+        ["--nemesis-interval", "1"],
+        ["--quiesce-timeout", "4"],
+        ["--seed", "7"],
+    ] {
+        if !flags.contains(&default[0]) {
+            command.args(default);
+        }
+    }
+    let output = command
         .arg("--results")
         .arg(results.path())
         .args(flags)
@@ -222,11 +233,100 @@ fn lin_kv_through_the_service_passes_and_per_node_dicts_lose_writes() {
     let expected = results["run"]["final_reads_expected"].as_u64().unwrap();
     assert!(expected >= 3 && expected.is_multiple_of(3), "{results}");
     assert_eq!(results["run"]["final_reads_ok"], expected);
+    // No gossip to wait for (the workload says so): read at once.
+    assert!(
+        notes(&results).contains("lin-kv: final reads taken at once"),
+        "{}",
+        notes(&results)
+    );
 
     let (output, dir) = run("lin-kv", &python("lin_kv_local.py"), &[]);
     let results = results_json(dir.path());
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     assert!(count(&results, "divergence") > 0, "{results}");
+}
+
+/// The `ok` transactions of a run that read a list holding another
+/// transaction's append: what the txn checker had to judge.
+fn txns_reading_others(dir: &Path) -> usize {
+    let history = std::fs::read_to_string(dir.join("latest/history.jsonl")).unwrap();
+    history
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|op| op["f"] == "txn" && op["type"] == "ok")
+        .filter(|op| {
+            let mops = op["value"].as_array().unwrap();
+            let own: Vec<&Value> = mops
+                .iter()
+                .filter(|m| m[0] == "append")
+                .map(|m| &m[2])
+                .collect();
+            mops.iter()
+                .any(|m| m[0] == "r" && m[2].as_array().unwrap().iter().any(|v| !own.contains(&v)))
+        })
+        .count()
+}
+
+#[test]
+fn txn_list_append_through_one_authority_passes_and_local_copies_are_caught() {
+    let node = python("txn_single_authority.py");
+    let (output, dir) = run("txn-list-append", &node, &["--nemesis", "partition"]);
+    let results = results_json(dir.path());
+    assert_passed(&output, &results);
+    assert!(dropped(&results) > 0, "no message was cut");
+    assert!(txns_reading_others(dir.path()) > 50, "{results}");
+    // Judged on the transactions alone: none expected, none missing.
+    assert_eq!(results["run"]["final_reads_expected"], 0);
+    assert!(results["inconclusive"].as_array().unwrap().is_empty());
+    assert!(results.get("ruled_out").is_none(), "{results}");
+
+    let node = python("txn_local_gossip.py");
+    let (output, dir) = run("txn-list-append", &node, &["--nemesis", "partition"]);
+    let results = results_json(dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(dropped(&results) > 0, "no message was cut");
+    assert!(count(&results, "incompatible-order") > 0, "{results}");
+    let cycles: u64 = ["g0", "g1c", "g-single", "g2"]
+        .iter()
+        .map(|kind| count(&results, kind))
+        .sum();
+    assert!(cycles > 0, "{results}");
+    let ruled_out = results["ruled_out"].to_string();
+    assert!(ruled_out.contains("\"serializable\""), "{ruled_out}");
+    for (file, line) in [
+        ("report.txt", "rules out: "),
+        ("report.html", "Rules out: "),
+    ] {
+        let text = std::fs::read_to_string(dir.path().join("latest").join(file)).unwrap();
+        assert!(text.contains(&format!("{line}read uncommitted")), "{file}");
+    }
+}
+
+#[test]
+fn a_txn_authority_that_forgets_its_lists_on_a_crash_is_caught() {
+    // Seed 2 crashes n1, the authority, 1.5 s in; the restarted process
+    // has empty lists, so later reads miss acknowledged appends.
+    let node = python("txn_single_authority.py");
+    let flags = [
+        "--nemesis",
+        "crash",
+        "--seed",
+        "2",
+        "--time-limit",
+        "6",
+        "--nemesis-interval",
+        "1.5",
+    ];
+    let (output, dir) = run("txn-list-append", &node, &flags);
+    let results = results_json(dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let caught = count(&results, "incompatible-order") + count(&results, "realtime-cycle");
+    assert!(caught > 0, "{results}");
+    assert!(
+        notes(&results).contains("crashes wiped the memory of n1"),
+        "{}",
+        notes(&results)
+    );
 }
 
 /// Node processes whose command line holds `needle` (not the controller,

@@ -8,13 +8,14 @@
 //! instance's final values and the TCP links' counters; nothing of MariaDB
 //! (process, socket, pid file, datadir lock) outlives a run, Ctrl-C included.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/db.rs"]
+mod db;
 #[path = "common/outside.rs"]
 mod outside;
 #[path = "common/overtaken.rs"]
@@ -31,40 +32,15 @@ fn mariadb_present(test: &str) -> bool {
     )
 }
 
-/// The runs of this file take turns: several MariaDB clusters at once on a
-/// small CI machine make startup and catch-up times meaningless.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use db::serial;
 
 fn run(flags: &[&str]) -> (i32, Value, tempfile::TempDir) {
-    let results = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--db", "mariadb", "--quiet", "--results"])
-        .arg(results.path())
-        .args(flags)
-        .output()
-        .unwrap();
-    let text =
-        std::fs::read_to_string(results.path().join("latest/results.json")).unwrap_or_else(|_| {
-            panic!(
-                "no results; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    (
-        output.status.code().unwrap(),
-        serde_json::from_str(&text).unwrap(),
-        results,
-    )
+    let run = db::run("mariadb", flags);
+    (run.code, run.json, run.results)
 }
 
 fn findings(json: &Value, kind: &str) -> usize {
-    json["run"]["db_findings"]
-        .as_array()
-        .map_or(0, |f| f.iter().filter(|f| f["kind"] == kind).count())
+    db::findings(json, kind).len()
 }
 
 /// `diverge check --out` of a stored run directory must give the run's own
@@ -313,46 +289,21 @@ fn mariadb_takes_only_ring_or_all_to_all() {
     }
 }
 
-/// Start a MariaDB run, wait for a stdout line starting with `marker` and
-/// `pause`, check `running` holds, interrupt it; nothing may be left.
+/// Ctrl-C a 60 s crash run once `marker` is printed and `pause` has passed;
+/// `running` sees the instances up.
 fn interrupt_after(marker: &str, pause: Duration, running: impl Fn(&Path)) {
-    let results = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args([
-            "run",
-            "--db",
-            "mariadb",
-            "--time-limit",
-            "60",
-            "--nemesis",
-            "crash",
-            "--results",
-        ])
-        .arg(results.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        if line.unwrap().starts_with(marker) {
-            break;
-        }
-    }
-    std::thread::sleep(pause);
-    running(results.path());
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !leftovers(results.path()).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        leftovers(results.path()).is_empty(),
-        "{:?}",
-        leftovers(results.path())
+    let flags = ["--time-limit", "60", "--nemesis", "crash"];
+    db::stop_with(
+        libc::SIGINT,
+        "mariadb",
+        &flags,
+        marker,
+        pause,
+        |results, _| {
+            running(results);
+            let results = results.to_path_buf();
+            Box::new(move || leftovers(&results))
+        },
     );
 }
 

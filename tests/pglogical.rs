@@ -8,17 +8,20 @@
 //! socket, pid file, shared memory, data dir) outlives a run, Ctrl-C
 //! included.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/db.rs"]
+mod db;
 #[path = "common/outside.rs"]
 mod outside;
 #[path = "common/overtaken.rs"]
 mod overtaken;
+#[path = "common/pg.rs"]
+mod pg;
 
 fn pglogical_present(test: &str) -> bool {
     let present = Path::new("/usr/lib/postgresql/15/bin/postgres").is_file()
@@ -31,108 +34,12 @@ fn pglogical_present(test: &str) -> bool {
     )
 }
 
-/// The clusters of this file take turns (2 cores).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use db::{findings, serial};
 
 /// A run's exit code, results.json, stdout and results directory.
 fn run(flags: &[&str]) -> (i32, Value, String, tempfile::TempDir) {
-    let results = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--db", "pglogical", "--quiet", "--results"])
-        .arg(results.path())
-        .args(flags)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let text =
-        std::fs::read_to_string(results.path().join("latest/results.json")).unwrap_or_else(|_| {
-            panic!(
-                "no results; stdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    (
-        output.status.code().unwrap(),
-        serde_json::from_str(&text).unwrap(),
-        stdout,
-        results,
-    )
-}
-
-fn findings<'a>(json: &'a Value, kind: &str) -> Vec<&'a Value> {
-    json["run"]["db_findings"]
-        .as_array()
-        .map_or(Vec::new(), |f| {
-            f.iter().filter(|f| f["kind"] == kind).collect()
-        })
-}
-
-/// The directory holding the instances' data dirs and sockets, from the
-/// `cluster:` line (`...; data under DIR)`).
-fn data_base(stdout: &str) -> PathBuf {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("cluster: "))
-        .unwrap_or_else(|| panic!("no cluster line: {stdout}"));
-    let dir = line
-        .split("data under ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches(')');
-    PathBuf::from(dir)
-}
-
-/// System V shared memory segment ids that exist now.
-fn shm_ids() -> Vec<String> {
-    std::fs::read_to_string("/proc/sysvipc/shm")
-        .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
-        .collect()
-}
-
-/// postgres processes, files and shared memory of the instances under `base`.
-fn leftovers(base: &Path, shm: &[String]) -> Vec<String> {
-    let needle = base.to_str().unwrap().to_string();
-    let mut found: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&needle))
-        .collect();
-    if base.exists() {
-        found.push(format!("{} still exists", base.display()));
-    }
-    let now = shm_ids();
-    found.extend(
-        shm.iter()
-            .filter(|id| now.contains(id))
-            .map(|id| format!("shared memory segment {id}")),
-    );
-    found
-}
-
-/// The shared memory segment ids the running instances under `base` hold
-/// (line 7 of each `postmaster.pid`).
-fn running_shm(base: &Path) -> Vec<String> {
-    std::fs::read_dir(base)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("postmaster.pid")).ok())
-        .filter_map(|t| {
-            t.lines()
-                .nth(6)
-                .and_then(|l| l.split_whitespace().nth(1))
-                .map(str::to_string)
-        })
-        .collect()
+    let run = db::run("pglogical", flags);
+    (run.code, run.json, run.stdout, run.results)
 }
 
 #[test]
@@ -154,7 +61,7 @@ fn partitions_diverge_under_apply_remote_converge_under_lww_and_stop_workers_und
             "10",
             "--seed",
             "7",
-            "--resolution",
+            "--strategy",
             resolution,
         ]
     };
@@ -167,7 +74,7 @@ fn partitions_diverge_under_apply_remote_converge_under_lww_and_stop_workers_und
     );
     let notes = json["run"]["notes"].to_string();
     assert!(notes.contains("resolved apply_remote"), "{notes}");
-    assert!(leftovers(&data_base(&stdout), &[]).is_empty());
+    assert!(pg::leftovers(&pg::data_base(&stdout), &[]).is_empty());
 
     let (code, json, stdout, _results) = run(&flags("lww"));
     assert_eq!(json["anomaly_counts"]["divergence"], 0, "{stdout}");
@@ -274,15 +181,29 @@ fn an_update_overtaking_its_insert_is_skipped_and_lost() {
 }
 
 #[test]
-fn resolution_is_refused_for_other_systems() {
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--db", "mariadb", "--resolution", "lww"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+fn a_pglogical_resolution_is_refused_for_other_systems_and_a_node_strategy_for_pglogical() {
+    let refused = |flags: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
+            .arg("run")
+            .args(flags)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{flags:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = refused(&["--db", "reference", "--strategy", "keep-local"]);
     assert!(
-        stderr.contains("--resolution") && stderr.contains("only applies to --db pglogical"),
+        stderr.contains("--strategy") && stderr.contains("pglogical's conflict resolutions"),
+        "{stderr}"
+    );
+    let stderr = refused(&["--db", "pglogical", "--strategy", "merge"]);
+    assert!(
+        stderr.contains("merge is not one of pglogical's conflict resolutions"),
+        "{stderr}"
+    );
+    let stderr = refused(&["--db", "reference,mariadb"]);
+    assert!(
+        stderr.contains("diverge compare --db takes a list"),
         "{stderr}"
     );
 }
@@ -293,51 +214,5 @@ fn ctrl_c_leaves_no_postgres_process_socket_pid_file_or_shared_memory() {
         return;
     }
     let _turn = serial();
-    let results = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args([
-            "run",
-            "--db",
-            "pglogical",
-            "--time-limit",
-            "60",
-            "--nemesis",
-            "crash",
-            "--results",
-        ])
-        .arg(results.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        stdout.push_str(&line);
-        stdout.push('\n');
-        if line.starts_with("cluster: ") {
-            break;
-        }
-    }
-    let base = data_base(&stdout);
-    std::thread::sleep(Duration::from_secs(2));
-    let shm = running_shm(&base);
-    assert_eq!(shm.len(), 3, "three instances hold shared memory: {shm:?}");
-    assert!(
-        !leftovers(&base, &shm).is_empty(),
-        "the instances should be running"
-    );
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !leftovers(&base, &shm).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        leftovers(&base, &shm).is_empty(),
-        "{:?}",
-        leftovers(&base, &shm)
-    );
+    pg::stopping_leaves_nothing("pglogical", libc::SIGINT);
 }

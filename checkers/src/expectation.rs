@@ -89,7 +89,16 @@ pub fn expectation(kind: AnomalyKind, opts: &CheckOptions) -> Expectation {
         | AnomalyKind::ImpossibleRead
         | AnomalyKind::AbortedRead
         | AnomalyKind::OverCount
-        | AnomalyKind::DuplicateElement => false,
+        | AnomalyKind::DuplicateElement
+        | AnomalyKind::G0
+        | AnomalyKind::G1a
+        | AnomalyKind::G1b
+        | AnomalyKind::G1c
+        | AnomalyKind::GSingle
+        | AnomalyKind::G2
+        | AnomalyKind::IncompatibleOrder
+        | AnomalyKind::InternalInconsistency
+        | AnomalyKind::RealtimeCycle => false,
     };
     if inherent {
         Expectation::Inherent

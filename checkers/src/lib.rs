@@ -19,7 +19,8 @@
 //!   [`lost_update`], [`divergence`], [`reads`] (impossible/aborted),
 //!   [`counter`], [`list_append`], [`causal`], [`unique_ids`],
 //!   [`constraint`]; for Maelstrom's workloads [`everywhere`] (every add on
-//!   every node) and [`exact_counter`] (subset sums of unknown adds).
+//!   every node) and [`exact_counter`] (subset sums of unknown adds);
+//!   [`txn`] for transactions (Elle-style dependency cycles).
 //! - [`expectation`]: the table marking anomalies inherent or unexpected for
 //!   a strategy and topology ([`CheckOptions`]).
 //! - [`stale`]: stale reads (the `stale-read` anomaly on one node, the
@@ -61,6 +62,7 @@ pub mod reads;
 pub mod result;
 pub mod stale;
 pub mod synth;
+pub mod txn;
 pub mod unique_ids;
 pub mod workload;
 
@@ -190,6 +192,15 @@ fn judge(
     result.never_replicated = observe::never_replicated(&index, judging.accumulates);
     result.availability_windows = observe::availability_windows(&index);
     result.staleness = staleness;
+    if opts.workload == Workload::TxnListAppend {
+        let found = AnomalyKind::all()
+            .into_iter()
+            .filter(|k| result.anomaly_counts.get(k.name()).is_some_and(|&n| n > 0));
+        result.ruled_out = txn::ruled_out(found)
+            .into_iter()
+            .map(String::from)
+            .collect();
+    }
     result
 }
 
@@ -327,6 +338,7 @@ mod tests {
                 // "partition" / "heal" are not start-/stop- windows.
                 availability_windows: vec![],
                 anomalies_omitted: std::collections::BTreeMap::new(),
+                ruled_out: vec![],
             }
         );
     }
@@ -475,6 +487,15 @@ mod tests {
                 "duplicate-id",
                 "constraint-violation",
                 "stale-read",
+                "g0",
+                "g1a",
+                "g1b",
+                "g1c",
+                "g-single",
+                "g2",
+                "incompatible-order",
+                "internal-inconsistency",
+                "realtime-cycle",
             ]
         );
         for kind in AnomalyKind::all() {
@@ -495,7 +516,7 @@ mod tests {
             "bank".parse::<Workload>().unwrap_err().to_string(),
             "unknown workload \"bank\": expected one of set, register, counter, list-append, \
              causal, unique-ids, constraint, insert-update, g-set, g-counter, pn-counter, \
-             broadcast, lin-kv"
+             broadcast, lin-kv, txn-list-append"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),

@@ -50,6 +50,11 @@ pub struct CheckResult {
     /// (`diverge check --all-anomalies FILE` writes every one).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub anomalies_omitted: BTreeMap<String, usize>,
+    /// Transactions: the isolation levels the anomalies found rule out
+    /// ([`crate::txn::ruled_out`], weakest first); empty for other
+    /// workloads, and when none is ruled out (which proves none holds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ruled_out: Vec<String>,
 }
 
 /// How many anomalies of one kind on one key `anomalies` lists: enough to
@@ -203,6 +208,7 @@ impl CheckResult {
             staleness: None,
             availability_windows: Vec::new(),
             anomalies_omitted: BTreeMap::new(),
+            ruled_out: Vec::new(),
         }
     }
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use super::{DbConfig, NodeOptions, TestConfig, replay};
 use crate::cli::RunArgs;
-use crate::domain::{IdOffset, Named, NodeProtocol, Resolution, Strategy, SystemName, Topology};
+use crate::domain::{
+    IdOffset, Named, NodeProtocol, Resolution, Strategy, StrategyChoice, SystemName, Topology,
+};
 
 /// Limits that keep a local cluster meaningful on one machine.
 const MAX_NODES: usize = 32;
@@ -54,14 +56,16 @@ impl TestConfig {
     /// Validate the raw flags; `drawn_seed` is used when `--seed` was absent.
     pub fn from_args(args: &RunArgs, drawn_seed: u64) -> Result<Self, ConfigError> {
         let seed = args.seed.unwrap_or(drawn_seed);
-        let options = node_options(args)?;
+        let db = system(args)?;
+        let (strategy, resolution) = strategy(args, db)?;
+        let options = node_options(args, strategy)?;
         let mut config = TestConfig {
             test_name: String::new(),
             seed,
             nodes: count("nodes", args.nodes, MAX_NODES)?,
             followers: followers(args)?,
             workload: args.workload,
-            strategy: args.strategy,
+            strategy,
             topology: args.topology,
             options,
             time_limit_s: positive_seconds("time-limit", args.time_limit)?,
@@ -85,9 +89,10 @@ impl TestConfig {
             node_cmd: node_cmd(args.node_cmd.as_deref())?,
             settle_s: positive_seconds("settle", args.settle)?,
             db: DbConfig {
-                name: system(args)?,
-                resolution: resolution(args)?,
-                pg_bin: pg_bin(args)?,
+                name: db,
+                resolution,
+                pg_bin: pg_bin(args, db)?,
+                wsrep_sync_wait: wsrep_sync_wait(args, db)?,
             },
             id_step: args.id_step,
             id_offset: id_offset(&args.id_offset, args.id_step, args.nodes)?,
@@ -144,7 +149,16 @@ fn clock_skew(ms: u64) -> Result<u64, ConfigError> {
 /// The system under test: `--protocol maelstrom` makes the `--node-cmd`
 /// nodes Maelstrom nodes (the `maelstrom` system).
 fn system(args: &RunArgs) -> Result<SystemName, ConfigError> {
-    match (args.protocol, args.db) {
+    let &[db] = args.db.as_slice() else {
+        return Err(invalid(
+            "db",
+            format!(
+                "a run tests one system, not {} (diverge compare --db takes a list)",
+                args.db.len()
+            ),
+        ));
+    };
+    match (args.protocol, db) {
         (NodeProtocol::Http, db) => Ok(db),
         (NodeProtocol::Maelstrom, SystemName::Reference | SystemName::Maelstrom) => {
             Ok(SystemName::Maelstrom)
@@ -193,28 +207,59 @@ fn id_offset(value: &str, step: u64, nodes: usize) -> Result<IdOffset, ConfigErr
     Ok(IdOffset::All(n))
 }
 
-/// `--resolution`, which only pglogical takes.
-fn resolution(args: &RunArgs) -> Result<Option<Resolution>, ConfigError> {
-    if args.resolution.is_some() && args.db != SystemName::Pglogical {
-        return Err(invalid(
-            "resolution",
-            "only applies to --db pglogical (pglogical.conflict_resolution)",
-        ));
+/// `--strategy` as the system under test takes it: the nodes' strategy
+/// (`lww` for a system that resolves conflicts its own way, which
+/// `crate::system::configure` checks) and pglogical's resolution (`None`:
+/// pglogical's own default).
+fn strategy(args: &RunArgs, db: SystemName) -> Result<(Strategy, Option<Resolution>), ConfigError> {
+    let Some(choice) = args.strategy else {
+        return Ok((Strategy::Lww, None));
+    };
+    if db == SystemName::Pglogical {
+        return match choice.for_pglogical() {
+            Some(resolution) => Ok((Strategy::Lww, Some(resolution))),
+            None => Err(invalid(
+                "strategy",
+                format!(
+                    "{} is not one of pglogical's conflict resolutions ({})",
+                    choice.name(),
+                    StrategyChoice::pglogical_spellings()
+                ),
+            )),
+        };
     }
-    Ok(args.resolution)
+    match choice.for_nodes() {
+        Some(strategy) => Ok((strategy, None)),
+        None => Err(invalid(
+            "strategy",
+            format!(
+                "{} is one of pglogical's conflict resolutions (--db pglogical); the nodes take {}",
+                choice.name(),
+                StrategyChoice::node_spellings()
+            ),
+        )),
+    }
+}
+
+/// `--wsrep-sync-wait`, which only Galera takes.
+fn wsrep_sync_wait(args: &RunArgs, db: SystemName) -> Result<Option<u8>, ConfigError> {
+    if args.wsrep_sync_wait.is_some() && db != SystemName::Galera {
+        return Err(invalid("wsrep-sync-wait", "only applies to --db galera"));
+    }
+    Ok(args.wsrep_sync_wait)
 }
 
 /// `--pg-bin`, which only native PostgreSQL takes (what it holds is
 /// checked when the system starts, naming what was found).
-fn pg_bin(args: &RunArgs) -> Result<Option<PathBuf>, ConfigError> {
-    if args.pg_bin.is_some() && args.db != SystemName::Postgres {
+fn pg_bin(args: &RunArgs, db: SystemName) -> Result<Option<PathBuf>, ConfigError> {
+    if args.pg_bin.is_some() && db != SystemName::Postgres {
         return Err(invalid("pg-bin", "only applies to --db postgres"));
     }
     Ok(args.pg_bin.clone())
 }
 
 /// Check the strategy and topology flags against each other.
-fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
+fn node_options(args: &RunArgs, strategy: Strategy) -> Result<NodeOptions, ConfigError> {
     let known = |flag, id: &String| {
         let is_leader = id
             .strip_prefix('n')
@@ -229,20 +274,20 @@ fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
             ))
         }
     };
-    if !args.priority.is_empty() && args.strategy != Strategy::Priority {
+    if !args.priority.is_empty() && strategy != Strategy::Priority {
         return Err(invalid("priority", "only applies to --strategy priority"));
     }
     for id in &args.priority {
         known("priority", id)?;
     }
     let handlers = args.on_write.is_some() || args.on_read.is_some();
-    if handlers && args.strategy != Strategy::Custom {
+    if handlers && strategy != Strategy::Custom {
         return Err(invalid(
             "strategy",
             "--on-write and --on-read need --strategy custom",
         ));
     }
-    if args.strategy == Strategy::Custom && !handlers {
+    if strategy == Strategy::Custom && !handlers {
         return Err(invalid(
             "strategy",
             "custom needs --on-write FILE and/or --on-read FILE",

@@ -90,12 +90,15 @@ pub struct TestConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DbConfig {
     pub name: SystemName,
-    /// `--resolution` (pglogical's conflict resolution; `None`: its default).
+    /// `--strategy` with `--db pglogical` (pglogical's conflict resolution; `None`: its default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// `--pg-bin` (native PostgreSQL's binaries; `None`: searched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pg_bin: Option<PathBuf>,
+    /// `--wsrep-sync-wait` (Galera's causality checks; `None`: its default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wsrep_sync_wait: Option<u8>,
 }
 
 /// Options of the strategy, topology and delivery that the nodes (and, for

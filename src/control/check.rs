@@ -168,7 +168,7 @@ fn stored_run_info(dir: &Path) -> Option<crate::results::RunInfo> {
 }
 
 /// Infer a bare history's workload from its first lines: the op names
-/// (`append`, `generate`, `claim`, `write`, `add`) and, for `add`, whether
+/// (`append`, `generate`, `txn`, `claim`, `write`, `add`) and, for `add`, whether
 /// reads return numbers (a counter) or arrays (a set).
 fn infer_workload(path: &Path) -> Result<Option<Workload>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -183,6 +183,7 @@ fn infer_workload(path: &Path) -> Result<Option<Workload>> {
         match f {
             "append" => return Ok(Some(Workload::ListAppend)),
             "generate" => return Ok(Some(Workload::UniqueIds)),
+            "txn" => return Ok(Some(Workload::TxnListAppend)),
             "claim" => return Ok(Some(Workload::Constraint)),
             "write" => return Ok(Some(Workload::Register)),
             "add" => adds = true,

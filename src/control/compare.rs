@@ -1,22 +1,22 @@
 //! `diverge compare`: one test (workload, nemesis, rate, seed) run once per
-//! strategy and topology, summed up side by side. It shows; it does not
+//! system (`--db a,b,...`), strategy and topology, summed up side by side. It shows; it does not
 //! judge: the exit code is 0 when every run completed, whatever it found.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, configure, execute, rundir};
+use super::interrupt::Interrupt;
+use super::{EXIT_HARNESS_ERROR, configure, execute, rundir};
 use crate::cli::{CompareArgs, RunArgs};
 use crate::config::TestConfig;
-use crate::domain::{Named, Resolution, Strategy, SystemName};
+use crate::domain::{Named, Resolution, Strategy, StrategyChoice, SystemName, Topology};
 use crate::report;
 use crate::results::{Comparison, Figures, Row};
 
 /// `diverge compare`; returns the exit code.
 pub async fn compare(args: CompareArgs) -> Result<i32> {
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("installing the Ctrl-C handler")?;
+    let mut interrupt = Interrupt::install()?;
     let seed = args.run.seed.unwrap_or_else(rand::random);
     let configs = plan(&args, seed)?;
     crate::say!(
@@ -27,9 +27,9 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
     let results_dir = args.run.results.clone();
     let comparison = tokio::select! {
         comparison = run_all(&configs, seed) => comparison?,
-        _ = interrupt.recv() => {
+        code = interrupt.recv() => {
             eprintln!("diverge: interrupted; nodes stopped; finished runs stay in {}", results_dir.display());
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(code);
         }
     };
     let dir = write(&comparison, &results_dir)?;
@@ -42,121 +42,122 @@ pub async fn compare(args: CompareArgs) -> Result<i32> {
     })
 }
 
-/// One validated config per strategy and topology, all with `seed`.
+/// One validated config per topology, system and strategy, all with
+/// `seed`, so every row sees the same workload and fault schedule.
 pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
-    if !args.systems.is_empty() {
-        return plan_systems(args, seed);
-    }
-    let strategies = strategies(args)?;
-    let topologies = if !args.topologies.is_empty() {
-        args.topologies.clone()
-    } else if args.run.db == SystemName::Mariadb {
-        // The one choice MariaDB's replication offers here.
-        vec![
-            crate::domain::Topology::Ring,
-            crate::domain::Topology::AllToAll,
-        ]
-    } else {
-        vec![args.run.topology]
-    };
-    let mut configs = Vec::new();
-    for &topology in &topologies {
-        for &strategy in &strategies {
-            let mut row = args.run.clone();
-            row.seed = Some(seed);
-            row.strategy = strategy;
-            row.topology = topology;
-            let mut config = configure(&row, seed)?;
-            let base = args
-                .run
-                .test_name
-                .clone()
-                .unwrap_or_else(|| format!("compare-{}", args.run.workload.name()));
-            let label = config.strategy_label();
-            config.test_name = if topologies.len() > 1 {
-                format!("{base}-{label}-{}", topology.name())
-            } else {
-                format!("{base}-{label}")
-            };
-            configs.push(config);
+    let systems = &args.run.db;
+    let rows = systems
+        .iter()
+        .map(|&system| Ok((system, strategies(args, system)?)))
+        .collect::<Result<Vec<_>>>()?;
+    for choice in &args.strategies {
+        if !systems.iter().any(|&system| takes(system, *choice)) {
+            bail!(
+                "invalid --strategies: {} is a strategy of no system of --db {}",
+                choice.name(),
+                systems
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
         }
     }
-    Ok(configs)
-}
-
-/// `--systems`: one config per system (and per reference strategy and
-/// pglogical resolution), each on the run's topology with `seed`, so every
-/// row sees the same workload and fault schedule.
-fn plan_systems(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
+    let topologies = topologies(args);
     let base = args
         .run
         .test_name
         .clone()
         .unwrap_or_else(|| format!("compare-{}", args.run.workload.name()));
-    let mut rows = Vec::new();
-    for &system in &args.systems {
-        let mut row = args.run.clone();
-        row.seed = Some(seed);
-        row.db = system;
-        row.resolution = None;
-        row.pg_bin = args
-            .run
-            .pg_bin
-            .clone()
-            .filter(|_| system == SystemName::Postgres);
-        match system {
-            SystemName::Reference => {
-                let strategies = if args.strategies.is_empty() {
-                    vec![args.run.strategy]
-                } else {
-                    args.strategies.clone()
-                };
-                rows.extend(strategies.into_iter().map(|strategy| RunArgs {
+    let mut configs = Vec::new();
+    for &topology in &topologies {
+        for (system, strategies) in &rows {
+            let system = *system;
+            for &strategy in strategies {
+                let row = RunArgs {
+                    seed: Some(seed),
+                    db: vec![system],
                     strategy,
-                    ..row.clone()
-                }));
-            }
-            SystemName::Pglogical => {
-                row.strategy = Strategy::Lww;
-                let resolutions = if args.resolutions.is_empty() {
-                    Resolution::all().to_vec()
-                } else {
-                    args.resolutions.clone()
+                    topology,
+                    pg_bin: args
+                        .run
+                        .pg_bin
+                        .clone()
+                        .filter(|_| system == SystemName::Postgres),
+                    wsrep_sync_wait: args
+                        .run
+                        .wsrep_sync_wait
+                        .filter(|_| system == SystemName::Galera),
+                    ..args.run.clone()
                 };
-                rows.extend(resolutions.into_iter().map(|r| RunArgs {
-                    resolution: Some(r),
-                    ..row.clone()
-                }));
-            }
-            _ => {
-                row.strategy = Strategy::Lww;
-                rows.push(row);
+                let mut config = configure(&row, seed)?;
+                let label = config.strategy_label();
+                config.test_name = if topologies.len() > 1 {
+                    format!("{base}-{label}-{}", topology.name())
+                } else {
+                    format!("{base}-{label}")
+                };
+                configs.push(config);
             }
         }
     }
-    rows.iter()
-        .map(|row| {
-            let mut config = configure(row, seed)?;
-            config.test_name = format!("{base}-{}", config.strategy_label());
-            Ok(config)
-        })
-        .collect()
+    Ok(configs)
 }
 
-/// The strategies to run: `--strategies`, or every strategy; only the
-/// nodes' own when the system under test has no strategy to choose.
-fn strategies(args: &CompareArgs) -> Result<Vec<Strategy>> {
-    if args.run.db == SystemName::Mariadb {
-        if !args.strategies.is_empty() {
-            bail!(
-                "invalid --strategies: MariaDB has no conflict strategies to compare (it applies \
-                 replicated rows as they arrive); compare it over --topologies ring,all-to-all \
-                 (the default with --db mariadb)"
-            );
-        }
-        // A placeholder: rows are labelled `mariadb` (`strategy_label`).
-        return Ok(vec![Strategy::Lww]);
+/// Whether `system` has `choice` to run: the reference nodes their
+/// strategies, pglogical its resolutions.
+fn takes(system: SystemName, choice: StrategyChoice) -> bool {
+    match system {
+        SystemName::Reference => choice.for_nodes().is_some(),
+        SystemName::Pglogical => choice.for_pglogical().is_some(),
+        _ => false,
     }
+}
+
+/// `--topologies`, or the run's topology; MariaDB alone compares the two
+/// its replication offers.
+fn topologies(args: &CompareArgs) -> Vec<Topology> {
+    if !args.topologies.is_empty() {
+        args.topologies.clone()
+    } else if args.run.db == [SystemName::Mariadb] {
+        vec![Topology::Ring, Topology::AllToAll]
+    } else {
+        vec![args.run.topology]
+    }
+}
+
+/// The `--strategy` of each of `system`'s rows: those of `--strategies` it
+/// takes, else its defaults (`None`: the system's own resolution).
+fn strategies(args: &CompareArgs, system: SystemName) -> Result<Vec<Option<StrategyChoice>>> {
+    let listed: Vec<StrategyChoice> = args
+        .strategies
+        .iter()
+        .copied()
+        .filter(|&c| takes(system, c))
+        .collect();
+    match system {
+        SystemName::Reference => node_strategies(args, listed),
+        SystemName::Pglogical if listed.is_empty() => Ok(Resolution::all()
+            .iter()
+            .map(|&r| Some(StrategyChoice::from(r)))
+            .collect()),
+        SystemName::Pglogical => Ok(listed.into_iter().map(Some).collect()),
+        SystemName::Mariadb if args.run.db.len() == 1 && !args.strategies.is_empty() => bail!(
+            "invalid --strategies: MariaDB has no conflict strategies to compare (it applies \
+             replicated rows as they arrive); compare it over --topologies ring,all-to-all \
+             (the default with --db mariadb)"
+        ),
+        _ => Ok(vec![None]),
+    }
+}
+
+/// The reference nodes' rows: `listed`, else every strategy when they are
+/// compared alone and the run's `--strategy` beside other systems; only
+/// the nodes' own when a `--node-cmd` template cannot pass one on.
+fn node_strategies(
+    args: &CompareArgs,
+    listed: Vec<StrategyChoice>,
+) -> Result<Vec<Option<StrategyChoice>>> {
     let fixed_nodes = args
         .run
         .node_cmd
@@ -165,31 +166,29 @@ fn strategies(args: &CompareArgs) -> Result<Vec<Strategy>> {
     if fixed_nodes {
         // The template does not pass the strategy on: every row would run
         // the same nodes, so there is one strategy, the nodes' own.
-        if args.strategies.len() > 1 {
+        if listed.len() > 1 {
             bail!(
                 "invalid --strategies: the --node-cmd template has no {{strategy}}, so every \
                  strategy would run the same nodes; give the nodes' own strategy (e.g. \
                  --strategies lww) and compare --topologies, or pass {{strategy}} to the nodes"
             );
         }
-        return Ok(vec![
-            args.strategies
-                .first()
-                .copied()
-                .unwrap_or(args.run.strategy),
-        ]);
+        return Ok(vec![listed.first().copied().or(args.run.strategy)]);
     }
-    Ok(if args.strategies.is_empty() {
-        // `custom` needs handler files; it joins the default set only when
-        // they are given.
-        let handlers = args.run.on_write.is_some() || args.run.on_read.is_some();
-        Strategy::ALL
-            .into_iter()
-            .filter(|s| *s != Strategy::Custom || handlers)
-            .collect()
-    } else {
-        args.strategies.clone()
-    })
+    if !listed.is_empty() {
+        return Ok(listed.into_iter().map(Some).collect());
+    }
+    if args.run.db.len() > 1 {
+        return Ok(vec![args.run.strategy]);
+    }
+    // `custom` needs handler files; it joins the default set only when
+    // they are given.
+    let handlers = args.run.on_write.is_some() || args.run.on_read.is_some();
+    Ok(Strategy::ALL
+        .into_iter()
+        .filter(|s| *s != Strategy::Custom || handlers)
+        .map(|s| Some(StrategyChoice::Nodes(s)))
+        .collect())
 }
 
 fn label(config: &TestConfig) -> String {
@@ -280,13 +279,13 @@ mod tests {
     #[test]
     fn systems_give_one_row_each_and_pglogical_one_per_resolution_all_with_one_seed() {
         let args = compare_args(&[
-            "--systems",
+            "--db",
             "reference,mariadb,pglogical,postgres",
             "--workload",
             "register",
             "--nemesis",
             "partition",
-            "--resolutions",
+            "--strategies",
             "lww,keep-local",
         ]);
         let configs = plan(&args, 11).unwrap();
@@ -305,10 +304,48 @@ mod tests {
             && c.nemesis.spelling() == "partition"
             && c.workload.name() == "register"));
         let all = plan(
-            &compare_args(&["--systems", "pglogical", "--workload", "set"]),
+            &compare_args(&["--db", "pglogical", "--workload", "set"]),
             1,
         )
         .unwrap();
         assert_eq!(all.len(), 5);
+    }
+
+    #[test]
+    fn strategies_go_to_the_systems_that_take_them_and_one_no_system_takes_is_refused() {
+        let args = compare_args(&[
+            "--db",
+            "reference,pglogical",
+            "--strategies",
+            "merge,first-wins",
+        ]);
+        let labels: Vec<String> = plan(&args, 3).unwrap().iter().map(label).collect();
+        assert_eq!(
+            labels,
+            ["merge/all-to-all", "pglogical-first-wins/all-to-all"]
+        );
+
+        let err = plan(
+            &compare_args(&["--db", "mariadb,postgres", "--strategies", "merge"]),
+            3,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("merge is a strategy of no system"),
+            "{err}"
+        );
+        let err = plan(
+            &compare_args(&["--db", "reference", "--strategies", "keep-local"]),
+            3,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("keep-local"), "{err}");
+    }
+
+    #[test]
+    fn the_reference_nodes_alone_compare_every_strategy_but_custom() {
+        let configs = plan(&compare_args(&[]), 5).unwrap();
+        assert_eq!(configs.len(), Strategy::ALL.len() - 1);
+        assert!(configs.iter().all(|c| c.strategy != Strategy::Custom));
     }
 }

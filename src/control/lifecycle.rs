@@ -14,17 +14,39 @@ use super::judge::{self, RunFacts};
 use super::progress::Display;
 use crate::config::TestConfig;
 use crate::domain::RoutingMode;
-use crate::history::{HistoryHandle, Progress, Recorder, SinceStart};
+use crate::history::{Clock, HistoryHandle, Progress, Recorder, SinceStart};
 use crate::nemesis::{self, FaultObserver, NemesisSpec};
 use crate::results::Results;
-use crate::system::{self, Settled, System};
+use crate::system::{self, Settled, System, SystemKind};
 use crate::workload::failover::HomeRoutes;
 use crate::workload::on_read::OnRead;
 use crate::workload::{self, Bundle, ClientPlan, ClientTotals, Conn, Protocol};
 
+/// How a test is run: which kind of system starts, the history's clock,
+/// and whether the live progress line shows. Real runs take the system the
+/// config names on real time; `diverge sim` its simulated cluster on
+/// virtual time.
+pub struct Harness {
+    pub kind: &'static dyn SystemKind,
+    /// Makes the history's clock when recording starts (its time zero).
+    pub clock: fn() -> Arc<dyn Clock>,
+    pub display: bool,
+}
+
+impl Harness {
+    /// The system `config` names, on the wall clock, with the progress line.
+    pub fn real(config: &TestConfig) -> Harness {
+        Harness {
+            kind: system::kind(config.db.name),
+            clock: || Arc::new(SinceStart::now()),
+            display: true,
+        }
+    }
+}
+
 /// Run the test `config` describes in `run_dir` (which exists).
-pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
-    let kind = system::kind(config.db.name);
+pub async fn run_test(config: &TestConfig, run_dir: &Path, harness: &Harness) -> Result<Results> {
+    let kind = harness.kind;
     let bundle = workload::bundle_of(config.workload);
     // A script that does not compile stops the run before any node starts.
     let on_read = match &config.options.on_read {
@@ -34,15 +56,16 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
     let started_at = chrono::Local::now().to_rfc3339();
     // Absolute: systems hand the path to processes that run elsewhere.
     let run_dir = &std::path::absolute(run_dir).context("locating the run directory")?;
-    let system = start(config, run_dir).await?;
+    let system = start(kind, config, run_dir).await?;
     let history_path = run_dir.join("history.jsonl");
-    let mut recorder = Recorder::create(&history_path, Arc::new(SinceStart::now()))?;
+    let mut recorder = Recorder::create(&history_path, (harness.clock)())?;
     let ran = run_workload(
         config,
         bundle,
         system.as_ref(),
         &mut recorder,
         on_read.clone(),
+        harness.display,
     )
     .await?;
     let facts = finish(config, bundle, system, &recorder.handle(), ran).await;
@@ -59,9 +82,13 @@ pub async fn run_test(config: &TestConfig, run_dir: &Path) -> Result<Results> {
 }
 
 /// Start the system and say how long it took to be ready.
-async fn start(config: &TestConfig, run_dir: &Path) -> Result<Box<dyn System>> {
+async fn start(
+    kind: &dyn SystemKind,
+    config: &TestConfig,
+    run_dir: &Path,
+) -> Result<Box<dyn System>> {
     let ready_start = Instant::now();
-    let system = system::kind(config.db.name).start(config, run_dir).await?;
+    let system = kind.start(config, run_dir).await?;
     crate::say!(
         "cluster: {} nodes ready in {:.0} ms{}",
         system.ids().len(),
@@ -85,11 +112,12 @@ async fn run_workload(
     system: &dyn System,
     recorder: &mut Recorder,
     on_read: Option<Arc<OnRead>>,
+    show_progress: bool,
 ) -> Result<Ran> {
     let progress = Arc::new(Progress::default());
     recorder.observe(progress.clone());
     let history = recorder.handle();
-    let display = Display::start(progress, config.time_limit());
+    let display = show_progress.then(|| Display::start(progress, config.time_limit()));
     let test_start = Instant::now();
     let targets = system.fault_targets();
     let down: Vec<usize> = (0..config.nodes).filter(|&i| config.is_down(i)).collect();

@@ -9,23 +9,27 @@
 //! - [`suite`]: `diverge suite`, scenario files checked against expectations.
 //! - [`progress`]: the live progress line of a run.
 //! - [`rundir`]: the results layout.
+//! - [`interrupt`]: the signals that stop a command (Ctrl-C, SIGTERM,
+//!   SIGHUP) with everything it started.
+//! - [`sim`]: `diverge sim`, the reference cluster simulated, one seed or a swarm.
 
 mod check;
 pub mod compare;
+mod interrupt;
 pub mod judge;
-mod lifecycle;
+pub mod lifecycle;
 mod progress;
 mod run;
-mod rundir;
+pub mod rundir;
+pub mod sim;
 pub mod suite;
 
 pub use check::check;
 pub use compare::compare;
 pub use judge::check_options;
-pub use run::{Executed, configure, execute, run};
+pub use lifecycle::Harness;
+pub use run::{Executed, configure, execute, execute_with, run};
 pub use suite::suite;
 
 /// Exit code for usage and harness errors.
 pub const EXIT_HARNESS_ERROR: i32 = 3;
-/// Exit code when the run was interrupted (Ctrl-C).
-pub const EXIT_INTERRUPTED: i32 = 130;

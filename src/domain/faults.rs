@@ -24,6 +24,9 @@ pub enum FaultKind {
     Duplicate,
     /// One leader cut off for most of the test while its clients keep writing.
     Offline,
+    /// Cut nodes off from every peer from inside the database (Galera's
+    /// `gmcast.isolate`); undo later.
+    Isolate,
 }
 
 named!(FaultKind {
@@ -34,6 +37,7 @@ named!(FaultKind {
     Reorder => ("reorder", "Every link delays each message independently"),
     Duplicate => ("duplicate", "Every link delivers some messages twice and loses some"),
     Offline => ("offline", "One leader cut off for most of the test while its clients write"),
+    Isolate => ("isolate", "Nodes cut themselves off from every peer (Galera's gmcast.isolate), rejoin later"),
 });
 
 /// What a system under test must offer for a fault to be injected into it.
@@ -48,10 +52,12 @@ pub enum Capability {
     Messages,
     /// A clock the node's conflict resolution reads, that can be shifted.
     Clock,
+    /// Nodes that cut themselves off from every peer on request.
+    Isolation,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Partition,
         FaultKind::Crash,
         FaultKind::Pause,
@@ -59,6 +65,7 @@ impl FaultKind {
         FaultKind::Reorder,
         FaultKind::Duplicate,
         FaultKind::Offline,
+        FaultKind::Isolate,
     ];
 
     /// What the system must offer to suffer this fault. An exhaustive
@@ -69,6 +76,7 @@ impl FaultKind {
             FaultKind::Reorder | FaultKind::Duplicate => Capability::Messages,
             FaultKind::Crash | FaultKind::Pause => Capability::Processes,
             FaultKind::Clock => Capability::Clock,
+            FaultKind::Isolate => Capability::Isolation,
         }
     }
 

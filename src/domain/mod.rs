@@ -9,6 +9,8 @@
 //!   same way).
 //! - [`names`]: the enums of the run itself (topology, routing, ...).
 //! - [`faults`]: the fault kinds and the `--nemesis` set.
+//! - [`StrategyChoice`]: what `--strategy` names, a node strategy or a
+//!   pglogical resolution.
 //!
 //! The workload and the strategy are the checkers' and the replica core's
 //! own types ([`Workload`], [`Strategy`]), named here too: one enum each in
@@ -16,6 +18,7 @@
 
 mod faults;
 mod names;
+mod strategy_choice;
 
 pub use diverge_checkers::Workload;
 pub use diverge_replica::StrategyKind as Strategy;
@@ -24,6 +27,7 @@ pub use names::{
     FsyncMode, IdOffset, LinkMode, NodeProtocol, OnOff, Resolution, RoutingMode, SystemName,
     Topology,
 };
+pub use strategy_choice::StrategyChoice;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
@@ -127,6 +131,7 @@ mod tests {
     fn every_domain_enum_is_spelled_the_same_everywhere() {
         spelled_consistently::<Workload>();
         spelled_consistently::<Strategy>();
+        spelled_consistently::<StrategyChoice>();
         spelled_consistently::<Topology>();
         spelled_consistently::<RoutingMode>();
         spelled_consistently::<FsyncMode>();

@@ -103,6 +103,8 @@ pub enum SystemName {
     Maelstrom,
     Pglogical,
     Postgres,
+    /// MariaDB Galera: synchronous multi-master (certification).
+    Galera,
 }
 
 named!(SystemName {
@@ -111,6 +113,7 @@ named!(SystemName {
     Maelstrom => ("maelstrom", "Nodes written for Jepsen's Maelstrom, started by --node-cmd (same as --protocol maelstrom)"),
     Pglogical => ("pglogical", "Local PostgreSQL 15 instances replicating to each other with pglogical 2"),
     Postgres => ("postgres", "Local PostgreSQL >= 16 instances replicating natively to each other (origin = none)"),
+    Galera => ("galera", "Local MariaDB Galera nodes: synchronous multi-master, every commit certified cluster-wide"),
 });
 
 /// What `--node-cmd` nodes speak (`--protocol`).
@@ -129,7 +132,7 @@ named!(NodeProtocol {
     Maelstrom => ("maelstrom", "Maelstrom's JSON messages on stdin/stdout (docs/maelstrom.md)"),
 });
 
-/// pglogical's `pglogical.conflict_resolution` (`--resolution`): what an
+/// pglogical's `pglogical.conflict_resolution` (`--strategy` with `--db pglogical`): what an
 /// apply worker does with a remote change to a row another origin wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

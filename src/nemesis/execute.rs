@@ -148,6 +148,10 @@ impl Executor<'_> {
         if let Some(processes) = &t.processes {
             processes.recover_all().await;
         }
+        if t.isolation.is_some() {
+            let all: Vec<usize> = (0..t.ids.len()).collect();
+            let _ = self.isolate(&all, false).await;
+        }
         if let Some(clock) = &t.clock {
             for i in 0..t.ids.len() {
                 // A node that never took an offset may refuse the reset too.
@@ -180,6 +184,18 @@ impl Executor<'_> {
                     links.cut(a, b, CutMode::Drop, true);
                 }
                 Ok((json!(names(t, &[*node])), None))
+            }
+            Fault::Isolate { nodes } => {
+                t.isolation.as_ref().ok_or_else(missing)?;
+                let (taken, refused) = self.isolate(nodes, true).await;
+                if taken.is_empty() {
+                    return Err(refusals(&refused));
+                }
+                let mut value = json!(names(t, &taken));
+                if !refused.is_empty() {
+                    value = json!({ "nodes": value, "refused": refused });
+                }
+                Ok((value, None))
             }
             Fault::Crash { nodes } => {
                 let processes = t.processes.as_ref().ok_or_else(missing)?;
@@ -214,6 +230,29 @@ impl Executor<'_> {
                 Ok((json!({ "duplicate": fraction, "loss": loss }), None))
             }
         }
+    }
+
+    /// Isolate `nodes` (`on`) or let them rejoin: those that did, and the
+    /// answers of those that refused.
+    async fn isolate(
+        &self,
+        nodes: &[usize],
+        on: bool,
+    ) -> (Vec<usize>, serde_json::Map<String, Value>) {
+        let t = self.targets;
+        let (mut taken, mut refused) = (Vec::new(), serde_json::Map::new());
+        let Some(isolation) = &t.isolation else {
+            return (taken, refused);
+        };
+        for &i in nodes {
+            match isolation.isolate(i, on).await {
+                Ok(()) => taken.push(i),
+                Err(e) => {
+                    refused.insert(t.ids[i].clone(), json!(e));
+                }
+            }
+        }
+        (taken, refused)
     }
 
     /// Shift each node's clock; the value lists the offsets applied and,
@@ -300,6 +339,17 @@ impl Executor<'_> {
                     }
                 }
                 (json!(names(t, &[*node])), None)
+            }
+            Fault::Isolate { nodes } => {
+                let (_, refused) = self.isolate(nodes, false).await;
+                let problem = (!refused.is_empty()).then(|| {
+                    let answers: Vec<String> = refused
+                        .iter()
+                        .map(|(node, why)| format!("{node}: {why}"))
+                        .collect();
+                    format!("did not rejoin: {}", answers.join("; "))
+                });
+                (json!(names(t, nodes)), problem)
             }
             Fault::Crash { nodes } => {
                 let mut problems = Vec::new();
@@ -519,5 +569,91 @@ mod tests {
             ("fail", "start-crash")
         );
         assert_eq!(ops[1].3, "the system cannot suffer crash");
+    }
+
+    /// Nodes that refuse isolation when in `refuses`; every call is logged.
+    struct Isolation {
+        refuses: Vec<usize>,
+        calls: Mutex<Vec<(usize, bool)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::nemesis::IsolationFaults for Isolation {
+        async fn isolate(&self, i: usize, on: bool) -> Result<(), String> {
+            self.calls.lock().unwrap().push((i, on));
+            match self.refuses.contains(&i) {
+                true => Err("error 1227: access denied".into()),
+                false => Ok(()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn isolation_records_who_refused_and_is_undone_for_every_node() {
+        let isolation = Arc::new(Isolation {
+            refuses: vec![2],
+            calls: Mutex::new(Vec::new()),
+        });
+        let ids = ["n1", "n2", "n3"].map(String::from).to_vec();
+        let targets = FaultTargets {
+            isolation: Some(isolation.clone()),
+            ..FaultTargets::new(ids)
+        };
+        let at = |ms| Duration::from_millis(ms);
+        let plan = Plan {
+            steps: vec![
+                Step {
+                    at: at(1),
+                    action: Action::Start {
+                        window: 0,
+                        fault: Fault::Isolate { nodes: vec![0, 2] },
+                    },
+                },
+                Step {
+                    at: at(2),
+                    action: Action::Stop { window: 0 },
+                },
+            ],
+        };
+        let ops = recorded(&plan, &targets).await;
+        let started = ops
+            .iter()
+            .find(|(t, f, _, _)| t == "ok" && f == "start-isolate")
+            .expect("the isolation took effect on n1");
+        assert_eq!(started.2["nodes"], serde_json::json!(["n1"]));
+        assert!(
+            started.2["refused"]["n3"]
+                .as_str()
+                .unwrap()
+                .contains("1227")
+        );
+        let stopped = ops
+            .iter()
+            .find(|(t, f, _, _)| t != "invoke" && f == "stop-isolate")
+            .expect("stopped");
+        assert_eq!(stopped.0, "info", "n3 refused to rejoin: {stopped:?}");
+        let calls = isolation.calls.lock().unwrap().clone();
+        assert_eq!(calls, vec![(0, true), (2, true), (0, false), (2, false)]);
+
+        // Refused by every node: recorded as refused, never undone.
+        let everyone = Arc::new(Isolation {
+            refuses: vec![0, 1, 2],
+            calls: Mutex::new(Vec::new()),
+        });
+        let targets = FaultTargets {
+            isolation: Some(everyone.clone()),
+            ..FaultTargets::new(["n1", "n2", "n3"].map(String::from).to_vec())
+        };
+        let ops = recorded(&plan, &targets).await;
+        assert!(
+            ops.iter()
+                .any(|(t, f, _, _)| t == "fail" && f == "start-isolate"),
+            "{ops:?}"
+        );
+        assert!(
+            !ops.iter().any(|(_, f, _, _)| f == "stop-isolate"),
+            "{ops:?}"
+        );
+        assert_eq!(everyone.calls.lock().unwrap().len(), 2);
     }
 }

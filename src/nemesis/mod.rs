@@ -5,7 +5,7 @@
 //!   (shuffled rounds of the enabled kinds; offline's one long window).
 //! - [`partition`]: partition shapes as sets of cut links.
 //! - [`targets`]: the capabilities a system offers faults (processes,
-//!   links, messages, clocks).
+//!   links, messages, clocks, isolation).
 //! - [`execute`]: applying a plan to a system's targets in time, recording
 //!   each window in the history, refusals as refusals.
 
@@ -16,4 +16,6 @@ pub mod targets;
 
 pub use execute::FaultObserver;
 pub use plan::{Action, Fault, NemesisSpec, Plan, plan};
-pub use targets::{ClockFaults, CutMode, FaultTargets, LinkFaults, MessageFaults, ProcessFaults};
+pub use targets::{
+    ClockFaults, CutMode, FaultTargets, IsolationFaults, LinkFaults, MessageFaults, ProcessFaults,
+};

@@ -99,6 +99,10 @@ pub enum Fault {
     Offline {
         node: usize,
     },
+    /// Nodes that cut themselves off from every peer.
+    Isolate {
+        nodes: Vec<usize>,
+    },
 }
 
 impl Fault {
@@ -111,6 +115,7 @@ impl Fault {
             Fault::Reorder { .. } => FaultKind::Reorder,
             Fault::Duplicate { .. } => FaultKind::Duplicate,
             Fault::Offline { .. } => FaultKind::Offline,
+            Fault::Isolate { .. } => FaultKind::Isolate,
         }
     }
 
@@ -118,7 +123,9 @@ impl Fault {
     /// cut off), which `--routing home-failover` routes around.
     pub fn faulted_nodes(&self) -> Vec<usize> {
         match self {
-            Fault::Crash { nodes } | Fault::Pause { nodes } => nodes.clone(),
+            Fault::Crash { nodes } | Fault::Pause { nodes } | Fault::Isolate { nodes } => {
+                nodes.clone()
+            }
             Fault::Offline { node } => vec![*node],
             Fault::Partition { .. }
             | Fault::ClockOffsets { .. }
@@ -223,6 +230,9 @@ fn draw(kind: FaultKind, spec: &NemesisSpec, rng: &mut ChaCha8Rng) -> Fault {
             nodes: victims(n, rng),
         },
         FaultKind::Pause => Fault::Pause {
+            nodes: victims(n, rng),
+        },
+        FaultKind::Isolate => Fault::Isolate {
             nodes: victims(n, rng),
         },
         FaultKind::Clock => {

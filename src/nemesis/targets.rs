@@ -62,6 +62,14 @@ pub trait ClockFaults: Send + Sync {
     async fn set_offset(&self, i: usize, offset_ms: i64) -> Result<(), String>;
 }
 
+/// Nodes that cut themselves off from every peer, and rejoin, on request.
+#[async_trait]
+pub trait IsolationFaults: Send + Sync {
+    /// Isolate node `i` (`on`) or let it rejoin. `Err` with the node's
+    /// answer when it refused or could not be reached.
+    async fn isolate(&self, i: usize, on: bool) -> Result<(), String>;
+}
+
 /// Everything a system offers the nemesis.
 #[derive(Clone)]
 pub struct FaultTargets {
@@ -71,6 +79,7 @@ pub struct FaultTargets {
     pub links: Option<Arc<dyn LinkFaults>>,
     pub messages: Option<Arc<dyn MessageFaults>>,
     pub clock: Option<Arc<dyn ClockFaults>>,
+    pub isolation: Option<Arc<dyn IsolationFaults>>,
 }
 
 impl FaultTargets {
@@ -82,6 +91,7 @@ impl FaultTargets {
             links: None,
             messages: None,
             clock: None,
+            isolation: None,
         }
     }
 
@@ -91,6 +101,7 @@ impl FaultTargets {
             Capability::Links => self.links.is_some(),
             Capability::Messages => self.messages.is_some(),
             Capability::Clock => self.clock.is_some(),
+            Capability::Isolation => self.isolation.is_some(),
         }
     }
 

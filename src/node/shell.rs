@@ -25,7 +25,7 @@ use super::replicator::Replicator;
 pub const EXIT_LOG_FAILED: i32 = 3;
 /// Most entries read back from the segments for one load: several batches'
 /// worth (the core sends one batch from them and asks again for the rest).
-const LOAD_MOST: usize = 4096;
+pub const LOAD_MOST: usize = 4096;
 
 /// Exit code after an internal panic (fail-stop; the core's state is suspect).
 pub const EXIT_PANIC: i32 = 101;

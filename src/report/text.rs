@@ -136,6 +136,9 @@ pub fn render(results: &Results, detail: bool) -> String {
     for reason in &check.inconclusive {
         let _ = writeln!(out, "inconclusive: {reason}");
     }
+    if !check.ruled_out.is_empty() {
+        let _ = writeln!(out, "rules out: {}", check.ruled_out.join(", "));
+    }
     let _ = writeln!(out, "{}", verdict_line(results));
     if check.valid != Validity::Valid
         && let Some(run) = &results.run
@@ -349,7 +352,6 @@ fn verdict_line(results: &Results) -> String {
     }
 }
 
-/// Problems the database under test reported about itself.
 /// What the nodes and clients counted about conflicts and overtaking.
 fn render_node_counters(out: &mut String, run: &RunInfo) {
     if let Some(n) = run.skipped_updates {

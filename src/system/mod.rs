@@ -11,17 +11,25 @@
 //!   maelstrom`), their messages routed through the controller.
 //! - [`postgres`]: local PostgreSQL instances replicating with pglogical
 //!   through TCP links.
+//! - [`galera`]: local MariaDB Galera nodes, synchronous multi-master.
+//! - [`instance`]: a local database instance, and the process faults
+//!   every database system's instances share.
+//! - [`sim`]: the reference nodes' cores simulated in one thread on
+//!   virtual time (`diverge sim`).
 //! - [`leftovers`]: what a database's instances may leave behind, removed
 //!   on every path.
 //! - [`supports`]: what each kind declares, and the config checks that
 //!   follow from it (a fault, workload or topology it lacks is a config
 //!   error naming both).
 
+pub mod galera;
+pub mod instance;
 pub mod leftovers;
 pub mod maelstrom;
 pub mod mariadb;
 pub mod postgres;
 pub mod reference;
+pub mod sim;
 pub mod supports;
 
 use std::path::Path;
@@ -113,6 +121,7 @@ pub fn kind(name: SystemName) -> &'static dyn SystemKind {
         SystemName::Maelstrom => &maelstrom::Maelstrom,
         SystemName::Pglogical => &postgres::Pglogical,
         SystemName::Postgres => &postgres::Postgres,
+        SystemName::Galera => &galera::Galera,
     }
 }
 

@@ -75,13 +75,44 @@ pub enum CallError {
     Definite(String),
     /// Outcome unknown: timeout, connection lost mid-request, 5xx.
     Indefinite(String),
+    /// A Maelstrom `error` reply: definite or not by its `code` (`None`:
+    /// not an integer), as [`MAELSTROM_DEFINITE`] says.
+    Maelstrom { code: Option<u64>, message: String },
 }
+
+/// Maelstrom's definite error codes (1 node-not-found, 10 not-supported,
+/// 11 temporarily-unavailable, 12 malformed-request, 14 abort, 20
+/// key-does-not-exist, 21 key-already-exists, 22 precondition-failed, 30
+/// txn-conflict): the op did not happen. Timeout (0), crash (13), codes
+/// from 1000 and unknown ones may have happened.
+pub const MAELSTROM_DEFINITE: [u64; 9] = [1, 10, 11, 12, 14, 20, 21, 22, 30];
 
 impl CallError {
     pub fn message(&self) -> String {
         match self {
             CallError::Conflict => "conflict: stale context".into(),
-            CallError::Definite(m) | CallError::Indefinite(m) => m.clone(),
+            CallError::Definite(m)
+            | CallError::Indefinite(m)
+            | CallError::Maelstrom { message: m, .. } => m.clone(),
+        }
+    }
+
+    /// Whether the request certainly had no effect.
+    pub fn is_definite(&self) -> bool {
+        match self {
+            CallError::Conflict | CallError::Definite(_) => true,
+            CallError::Indefinite(_) => false,
+            CallError::Maelstrom { code, .. } => {
+                code.is_some_and(|c| MAELSTROM_DEFINITE.contains(&c))
+            }
+        }
+    }
+
+    /// The code of a Maelstrom `error` reply.
+    pub fn maelstrom_code(&self) -> Option<u64> {
+        match self {
+            CallError::Maelstrom { code, .. } => *code,
+            _ => None,
         }
     }
 }
@@ -153,21 +184,10 @@ pub trait SqlApi: Send + Sync {
     async fn query_ints(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<i64>, CallError>;
 }
 
-/// The Maelstrom error code of a call error a [`MaelstromApi`] returned:
-/// implementations write an `error` reply as `...: error <code>: <text>`
-/// (the system's router does), which this reads back.
-pub fn maelstrom_error_code(error: &CallError) -> Option<u64> {
-    let (CallError::Definite(text) | CallError::Indefinite(text)) = error else {
-        return None;
-    };
-    let (_, rest) = text.split_once(": error ")?;
-    rest.split_once(':')?.0.parse().ok()
-}
-
 /// Requests to one node speaking Maelstrom's protocol: JSON bodies with a
 /// `type`, answered by a body whose `in_reply_to` the implementation
-/// matches. An `error` reply is `Definite` or `Indefinite` by its code
-/// (Maelstrom's table); no reply within the op timeout is `Indefinite`.
+/// matches. An `error` reply is [`CallError::Maelstrom`] with its code; no
+/// reply within the op timeout is `Indefinite`.
 #[async_trait]
 pub trait MaelstromApi: Send + Sync {
     /// The node's id (`n0`, `n1`, ...).

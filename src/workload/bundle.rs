@@ -101,6 +101,14 @@ pub trait OverMaelstrom: Send + Sync {
     fn final_reads(&self) -> bool {
         true
     }
+    /// Whether the nodes converge by gossip, so the final reads wait until
+    /// every node answers a keyless `read` the same (see
+    /// `system::maelstrom::settle`). `false` for a workload whose nodes
+    /// answer from a linearizable store and take no keyless `read`
+    /// (Maelstrom's `lin-kv`): its final reads are taken at once.
+    fn converges_by_gossip(&self) -> bool {
+        true
+    }
 }
 
 /// Everything about one workload.

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use super::api::{CallError, MaelstromApi, maelstrom_error_code as error_code};
+use super::api::{CallError, MaelstromApi};
 use super::bundle::{Bundle, Gen, OverMaelstrom};
 use super::{Completion, Invocation};
 use crate::domain::Workload;
@@ -54,7 +54,7 @@ async fn read(node: &dyn MaelstromApi, key: &str) -> Result<Value, CallError> {
                 node.node()
             ))),
         },
-        Err(e) if error_code(&e) == Some(KEY_DOES_NOT_EXIST) => Ok(json!([])),
+        Err(e) if e.maelstrom_code() == Some(KEY_DOES_NOT_EXIST) => Ok(json!([])),
         Err(e) => Err(e),
     }
 }
@@ -87,5 +87,9 @@ impl OverMaelstrom for LinKv {
 
     async fn final_read(&self, node: &dyn MaelstromApi, key: &str) -> Result<Value, String> {
         read(node, key).await.map_err(|e| e.message())
+    }
+
+    fn converges_by_gossip(&self) -> bool {
+        false
     }
 }

@@ -10,7 +10,7 @@
 //! - [`set`], [`register`], [`counter`], [`list_append`], [`causal`],
 //!   [`unique_ids`], [`constraint`], [`insert_update`]: the workloads.
 //! - [`maelstrom`]: Maelstrom's g-set, broadcast and counters, over its
-//!   protocol.
+//!   protocol; [`lin_kv`] and [`txn_list_append`], Maelstrom's too.
 //! - [`sql`]: the schema and outcomes the SQL workloads share.
 //! - [`driver`]: the client processes, routing and rate limiting.
 //! - [`final_reads`]: reading every key on every node at the end.
@@ -36,6 +36,7 @@ pub mod registry;
 mod rmw;
 pub mod set;
 pub mod sql;
+pub mod txn_list_append;
 pub mod unique_ids;
 
 pub use api::{
@@ -144,9 +145,10 @@ impl Completion {
 
     /// A call's failure: unknown outcome for an indefinite one, else `fail`.
     pub fn failed(error: CallError) -> Self {
-        match error {
-            CallError::Indefinite(m) => Completion::info(m),
-            other => Completion::fail(other.message()),
+        if error.is_definite() {
+            Completion::fail(error.message())
+        } else {
+            Completion::info(error.message())
         }
     }
 

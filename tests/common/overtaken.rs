@@ -97,6 +97,17 @@ pub fn assert_lost_updates_are_the_logged_skips(
     assert!(updates_elsewhere(run_dir) > 0, "{json}");
     assert!(!lost.is_empty(), "no update overtook its insert: {json}");
     assert_eq!(lost, skipped_updates(run_dir, log), "{json}");
+    // The run counts the same skips (every marker line of every log).
+    let logged: usize = ["n1", "n2", "n3"]
+        .iter()
+        .map(|node| {
+            std::fs::read_to_string(run_dir.join(format!("nodes/{node}.log")))
+                .unwrap()
+                .matches(log.marker)
+                .count()
+        })
+        .sum();
+    assert_eq!(json["run"]["skipped_updates"], logged, "{json}");
 }
 
 /// `(node, key)` of every update skipped for want of its row, from the

@@ -20,7 +20,8 @@ use anyhow::{Context, Result};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::{EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, execute};
+use super::interrupt::Interrupt;
+use super::{EXIT_HARNESS_ERROR, execute};
 use crate::cli::SuiteArgs;
 use crate::results::Figures;
 use scenario::Scenario;
@@ -43,8 +44,7 @@ pub struct Outcome {
 
 /// `diverge suite`; returns the exit code.
 pub async fn suite(args: SuiteArgs) -> Result<i32> {
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("installing the Ctrl-C handler")?;
+    let mut interrupt = Interrupt::install()?;
     let scenarios = load_all(&args.dir, &args.results, args.only.as_deref())?;
     crate::say!(
         "suite {}: {} scenarios",
@@ -53,10 +53,10 @@ pub async fn suite(args: SuiteArgs) -> Result<i32> {
     );
     let started = Instant::now();
     let outcomes = tokio::select! {
-        outcomes = run_all(&scenarios) => outcomes,
-        _ = interrupt.recv() => {
+        outcomes = run_all(&scenarios, args.sim) => outcomes,
+        code = interrupt.recv() => {
             eprintln!("diverge: interrupted; nodes stopped");
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(code);
         }
     };
     crate::say!("\n{}", table(&outcomes));
@@ -117,7 +117,7 @@ pub fn load_all(dir: &Path, results: &Path, only: Option<&str>) -> Result<Vec<Sc
     Ok(scenarios)
 }
 
-async fn run_all(scenarios: &[Scenario]) -> Vec<Outcome> {
+async fn run_all(scenarios: &[Scenario], sim: bool) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
         crate::say!(
@@ -129,7 +129,7 @@ async fn run_all(scenarios: &[Scenario]) -> Vec<Outcome> {
                 .as_deref()
                 .map_or(String::new(), |d| format!(": {d}"))
         );
-        let outcome = run_one(s).await;
+        let outcome = run_one(s, sim).await;
         match (&outcome.error, outcome.failures.is_empty()) {
             (Some(e), _) => crate::say!("{}: ERROR {e}", s.name),
             (None, true) => crate::say!("{}: pass ({})", s.name, outcome.passed.join(", ")),
@@ -140,7 +140,8 @@ async fn run_all(scenarios: &[Scenario]) -> Vec<Outcome> {
     outcomes
 }
 
-async fn run_one(s: &Scenario) -> Outcome {
+/// Run scenario `s`, with real nodes or (`sim`) simulated (`diverge sim`).
+async fn run_one(s: &Scenario, sim: bool) -> Outcome {
     let started = Instant::now();
     let mut outcome = Outcome {
         name: s.name.clone(),
@@ -153,9 +154,18 @@ async fn run_one(s: &Scenario) -> Outcome {
         replay: String::new(),
     };
     let figures = async {
-        let config = super::configure(&s.args, rand::random())?;
-        outcome.replay = config.replay.clone();
-        let executed = execute(&config).await?;
+        let executed = if sim {
+            let config = super::sim::configure(&s.args, rand::random())?;
+            outcome.replay = config.replay.clone();
+            // The simulation has its own runtime and thread (it must not
+            // share this one's clock), and holds this task until it ends.
+            std::thread::scope(|scope| scope.spawn(|| super::sim::simulate(&config)).join())
+                .map_err(|_| anyhow::anyhow!("the simulation panicked"))??
+        } else {
+            let config = super::configure(&s.args, rand::random())?;
+            outcome.replay = config.replay.clone();
+            execute(&config).await?
+        };
         outcome.run_dir = Some(executed.run_dir.display().to_string());
         Figures::of(&executed.results, &executed.run_dir.join("history.jsonl"))
     }

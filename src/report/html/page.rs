@@ -167,6 +167,14 @@ impl Page<'_> {
             }
         };
         let _ = write!(out, r#"<p class="sentence">{}</p>"#, escape(&sentence));
+        if !check.ruled_out.is_empty() {
+            let models = check.ruled_out.join(", ");
+            let _ = write!(
+                out,
+                r#"<p class="ruled-out">Rules out: {}.</p>"#,
+                escape(&models)
+            );
+        }
         if !check.inconclusive.is_empty() {
             out.push_str(r#"<ul class="inconclusive">"#);
             for reason in &check.inconclusive {

@@ -62,6 +62,14 @@ pub fn rules(workload: Workload) -> String {
             "as a register: no impossible, aborted or stale read; no acknowledged write or cas \
              undone by one that completed before it began (lost-update); final reads agree",
         ),
+        Workload::TxnListAppend => (
+            "Elle's transactional anomalies, with real-time order (strict serializability by \
+             default)",
+            "the same cycles (g0, g1c, g-single, g2, and realtime-cycle for those that need \
+             real-time order) and read anomalies (g1a, g1b, incompatible-order, \
+             internal-inconsistency, duplicate-element), without process order: the verdict \
+             names the isolation levels they rule out",
+        ),
         Workload::UniqueIds => (
             "no id handed out twice (here: duplicate-id)",
             "nothing more: the ops alone are judged (there are no final reads)",

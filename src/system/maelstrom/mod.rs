@@ -158,17 +158,22 @@ impl System for MaelstromSystem {
             links: Some(self.nodes.clone()),
             messages: Some(self.nodes.clone()),
             clock: None,
+            isolation: None,
         }
     }
 
     async fn settle(&self, timeout: Duration, down: &[String]) -> Settled {
-        if self.workload == Workload::LinKv {
-            // A lin-kv node answers from a linearizable store (or should):
-            // there is no gossip to wait for, and no keyless read to poll.
+        let gossips = crate::workload::bundle_of(self.workload)
+            .over_maelstrom()
+            .is_none_or(|m| m.converges_by_gossip());
+        if !gossips {
             return Settled {
                 quiesced: true,
                 waited: Duration::ZERO,
-                notes: vec!["lin-kv: final reads taken at once (nothing to wait for)".into()],
+                notes: vec![format!(
+                    "{}: final reads taken at once (no gossip to wait for)",
+                    self.workload
+                )],
             };
         }
         let live: Vec<usize> = (0..self.ids.len())

@@ -274,20 +274,16 @@ impl Router {
     }
 }
 
-/// An `error` reply as a call error: Maelstrom's definite codes (1, 10,
-/// 11, 12, 14, 20, 21, 22, 30) say the op did not happen; timeout (0),
-/// crash (13), codes from 1000 and unknown ones do not.
+/// An `error` reply as a call error carrying its code (definite or not
+/// by Maelstrom's table, [`crate::workload::api::MAELSTROM_DEFINITE`]).
 fn classify(node: &str, reply: &Value) -> CallError {
-    const DEFINITE: [u64; 9] = [1, 10, 11, 12, 14, 20, 21, 22, 30];
-    let code = reply["code"].as_u64();
-    let text = format!(
-        "{node}: error {}: {}",
-        reply["code"],
-        reply["text"].as_str().unwrap_or_default()
-    );
-    match code {
-        Some(c) if DEFINITE.contains(&c) => CallError::Definite(text),
-        _ => CallError::Indefinite(text),
+    CallError::Maelstrom {
+        code: reply["code"].as_u64(),
+        message: format!(
+            "{node}: error {}: {}",
+            reply["code"],
+            reply["text"].as_str().unwrap_or_default()
+        ),
     }
 }
 
@@ -299,21 +295,21 @@ fn envelope(src: &str, dest: &str, body: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::api::maelstrom_error_code as error_code;
 
     #[test]
     fn error_codes_are_definite_or_not_as_maelstrom_says() {
-        let definite = |code: u64| {
-            matches!(
-                classify("n1", &json!({"type": "error", "code": code, "text": "x"})),
-                CallError::Definite(_)
-            )
-        };
+        let error =
+            |code: Value| classify("n1", &json!({"type": "error", "code": code, "text": "x"}));
+        let definite = |code: u64| error(json!(code)).is_definite();
         assert!(definite(20) && definite(22) && definite(11) && definite(1));
+        assert!(definite(30) && definite(14));
         assert!(!definite(0) && !definite(13) && !definite(1000) && !definite(99));
-        let code = |code: u64| error_code(&classify("n1", &json!({"code": code, "text": "a: b"})));
-        assert_eq!((code(20), code(1000)), (Some(20), Some(1000)));
-        assert_eq!(error_code(&CallError::Conflict), None);
+        assert!(!error(json!("30")).is_definite());
+        assert_eq!(error(json!(20)).maelstrom_code(), Some(20));
+        assert_eq!(error(json!(1000)).maelstrom_code(), Some(1000));
+        assert_eq!(error(json!("x")).maelstrom_code(), None);
+        assert_eq!(error(json!(22)).message(), "n1: error 22: x");
+        assert_eq!(CallError::Conflict.maelstrom_code(), None);
     }
 
     #[tokio::test]

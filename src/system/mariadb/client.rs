@@ -18,6 +18,9 @@ pub struct SqlClient {
     pub id: String,
     pool: Pool,
     timeout: Duration,
+    /// Server errors that leave the outcome unknown (Galera's 1180: a
+    /// commit whose replication failed may have been ordered elsewhere).
+    indefinite: &'static [u16],
 }
 
 impl SqlClient {
@@ -33,6 +36,15 @@ impl SqlClient {
             id,
             pool: Pool::new(opts),
             timeout,
+            indefinite: &[],
+        }
+    }
+
+    /// The same client, taking the server errors `codes` as unknown outcomes.
+    pub fn with_indefinite(self, codes: &'static [u16]) -> Self {
+        SqlClient {
+            indefinite: codes,
+            ..self
         }
     }
 
@@ -52,6 +64,9 @@ impl SqlClient {
     /// A failure of a statement that was sent.
     fn failed(&self, e: mysql_async::Error) -> CallError {
         match e {
+            mysql_async::Error::Server(e) if self.indefinite.contains(&e.code) => {
+                CallError::Indefinite(format!("{}: error {}: {}", self.id, e.code, e.message))
+            }
             mysql_async::Error::Server(e) => {
                 CallError::Definite(format!("{}: error {}: {}", self.id, e.code, e.message))
             }

@@ -23,11 +23,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use diverge_checkers::Anomaly;
-use tokio::sync::Mutex;
 
+use super::instance::{self, Instances};
 use super::leftovers::Leftovers;
 use super::{Settled, Supports, System, SystemKind, SystemReport};
-use crate::cluster::free_port;
 use crate::config::TestConfig;
 use crate::domain::{FaultKind, Named, SystemName, Topology};
 use crate::nemesis::FaultTargets;
@@ -77,10 +76,9 @@ struct MariadbSystem {
     ids: Vec<String>,
     ports: Vec<u16>,
     topology: Topology,
-    servers: Arc<Mutex<Vec<Server>>>,
+    instances: Arc<Instances<Server>>,
     links: Arc<TcpLinks>,
     clients: Vec<SqlClient>,
-    ready_timeout: Duration,
     /// Last, so it runs after the servers' own cleanup.
     _leftovers: Leftovers,
 }
@@ -93,10 +91,7 @@ async fn start(config: &TestConfig, run_dir: &Path) -> Result<MariadbSystem> {
     let nodes_dir = run_dir.join("nodes");
     std::fs::create_dir_all(&nodes_dir)?;
     let template = server::install_template(&nodes_dir).await?;
-    let ports = ids
-        .iter()
-        .map(|_| free_port())
-        .collect::<Result<Vec<u16>>>()?;
+    let ports = instance::ports(ids.len())?;
     let layout = Layout {
         run_dir,
         template: &template,
@@ -111,9 +106,7 @@ async fn start(config: &TestConfig, run_dir: &Path) -> Result<MariadbSystem> {
         leftovers.files.push(server.pid_file.clone());
         servers.push(server);
     }
-    for server in &mut servers {
-        server::wait_ready(server, ready_timeout).await?;
-    }
+    instance::wait_all(&mut servers, ready_timeout).await?;
     let _ = std::fs::remove_dir_all(&template);
     let links = Arc::new(connect(config.topology, &ids, &ports).await?);
     let clients = ids
@@ -127,10 +120,9 @@ async fn start(config: &TestConfig, run_dir: &Path) -> Result<MariadbSystem> {
         ids,
         ports,
         topology: config.topology,
-        servers: Arc::new(Mutex::new(servers)),
+        instances: Arc::new(Instances::new(servers, ready_timeout, "MariaDB")),
         links,
         clients,
-        ready_timeout,
         _leftovers: leftovers,
     })
 }
@@ -176,14 +168,12 @@ impl System for MariadbSystem {
     }
 
     fn fault_targets(&self) -> FaultTargets {
-        let targets = Arc::new(faults::Targets {
-            servers: self.servers.clone(),
+        let links = Arc::new(faults::Targets {
             links: self.links.clone(),
-            ready_timeout: self.ready_timeout,
         });
         FaultTargets {
-            processes: Some(targets.clone()),
-            links: Some(targets),
+            processes: Some(self.instances.clone()),
+            links: Some(links),
             ..FaultTargets::new(self.ids.clone())
         }
     }
@@ -223,17 +213,9 @@ impl System for MariadbSystem {
         for client in self.clients.iter().cloned() {
             client.disconnect().await;
         }
-        // Gracefully (SIGTERM: it removes its socket and pid file), killing
-        // any instance that takes longer than 30 s.
-        let mut servers = self.servers.lock().await;
-        for server in servers.iter_mut() {
-            server.process.resume();
-            server.process.terminate();
-        }
-        for server in servers.iter_mut() {
-            server.process.wait_or_kill(Duration::from_secs(30)).await;
-            server.remove_leftovers();
-        }
+        // Gracefully (SIGTERM: it removes its socket and pid file).
+        let mut servers = self.instances.servers.lock().await;
+        instance::stop_all(&mut servers, libc::SIGTERM).await;
         self.links.counters()
     }
 }

@@ -13,6 +13,7 @@ use mysql_async::{Conn, OptsBuilder};
 use crate::cluster::{NodeProcess, NodeSpec};
 use crate::config::{TestConfig, shell_quote};
 use crate::domain::{FsyncMode, Topology};
+use crate::system::instance::Instance;
 use crate::workload::{Dialect, sql};
 
 /// The SQL user diverge connects as (created locally on every instance,
@@ -142,9 +143,20 @@ pub struct Layout<'a> {
     pub config: &'a TestConfig,
 }
 
+/// Where one instance keeps its files.
+pub struct Files {
+    pub datadir: PathBuf,
+    pub socket: PathBuf,
+    pub pid_file: PathBuf,
+    /// The SQL run at start (`--init-file`): diverge's user and tables.
+    pub init: PathBuf,
+    pub log: PathBuf,
+}
+
 impl Layout<'_> {
-    /// Copy the template datadir and spawn instance `i` (0-based) on `port`.
-    pub async fn spawn(&self, i: usize, id: &str, port: u16) -> Result<Server> {
+    /// Copy the template datadir for instance `id` on `port`, and write its
+    /// init file.
+    pub async fn files(&self, id: &str, port: u16) -> Result<Files> {
         let base = self.run_dir.join("nodes").join(id);
         let datadir = base.join("data");
         std::fs::create_dir_all(&base)?;
@@ -164,97 +176,134 @@ impl Layout<'_> {
             socket = std::env::temp_dir()
                 .join(format!("diverge-{}-{id}-{port}.sock", std::process::id()));
         }
-        let pid_file = base.join("mysqld.pid");
-        let mut flags = vec![
+        Ok(Files {
+            datadir,
+            socket,
+            pid_file: base.join("mysqld.pid"),
+            init,
+            log: self.run_dir.join("nodes").join(format!("{id}.log")),
+        })
+    }
+
+    /// The flags every instance `i` (0-based) on `port` takes, MariaDB
+    /// replication or Galera.
+    pub fn common_flags(&self, files: &Files, i: usize, port: u16) -> Vec<String> {
+        vec![
             "--no-defaults".to_string(),
             "--user=root".into(),
-            format!("--datadir={}", datadir.display()),
+            format!("--datadir={}", files.datadir.display()),
             format!("--port={port}"),
-            format!("--socket={}", socket.display()),
-            format!("--pid-file={}", pid_file.display()),
-            format!("--init-file={}", init.display()),
+            format!("--socket={}", files.socket.display()),
+            format!("--pid-file={}", files.pid_file.display()),
             "--bind-address=127.0.0.1".into(),
             "--skip-name-resolve".into(),
-            format!("--server-id={}", i + 1),
-            format!("--gtid-domain-id={}", i + 1),
-            "--log-bin=binlog".into(),
-            "--log-slave-updates".into(),
             "--binlog-format=ROW".into(),
             format!("--auto-increment-increment={}", self.config.id_step),
             format!("--auto-increment-offset={}", self.config.id_offset.of(i)),
-            "--slave-net-timeout=4".into(),
             "--innodb-buffer-pool-size=16M".into(),
             "--innodb-log-file-size=8M".into(),
             // Commits reach the OS at once: they survive SIGKILL (not a power cut).
             "--innodb-flush-log-at-trx-commit=2".into(),
             "--performance-schema=OFF".into(),
             "--max-connections=500".into(),
-        ];
+        ]
+    }
+
+    /// Copy the template datadir and spawn instance `i` (0-based) on `port`.
+    pub async fn spawn(&self, i: usize, id: &str, port: u16) -> Result<Server> {
+        let files = self.files(id, port).await?;
+        let mut flags = self.common_flags(&files, i, port);
+        flags.extend([
+            format!("--init-file={}", files.init.display()),
+            format!("--server-id={}", i + 1),
+            format!("--gtid-domain-id={}", i + 1),
+            "--log-bin=binlog".into(),
+            "--log-slave-updates".into(),
+            "--slave-net-timeout=4".into(),
+        ]);
         if self.config.topology == Topology::AllToAll {
             flags.push("--gtid-ignore-duplicates=ON".into());
         }
-        let command = std::iter::once(tool("mariadbd"))
-            .chain(flags)
-            .map(|f| shell_quote(&f))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let spec = NodeSpec {
-            id: id.to_string(),
-            port,
-            data_dir: datadir,
-            log_path: self.run_dir.join("nodes").join(format!("{id}.log")),
-            peers: Vec::new(),
-            followers: Vec::new(),
-            strategy: String::new(),
-            fsync: FsyncMode::Always,
-            node_bin: PathBuf::from("mariadbd"),
-            template: Some(command),
-            // Set as server flags above; the template does not use them.
-            id_step: self.config.id_step,
-            id_offset: self.config.id_offset.of(i),
-            forward_remote: false,
-            extra_args: Vec::new(),
-        };
-        let process = NodeProcess::spawn(spec)?;
+        let process = NodeProcess::spawn(spec(id, port, &files, &flags))?;
         Ok(Server {
             id: id.to_string(),
             port,
-            socket,
-            pid_file,
+            socket: files.socket,
+            pid_file: files.pid_file,
             process,
         })
     }
 }
 
+/// `mariadbd` with `flags`, as a node process.
+pub fn spec(id: &str, port: u16, files: &Files, flags: &[String]) -> NodeSpec {
+    NodeSpec {
+        id: id.to_string(),
+        port,
+        data_dir: files.datadir.clone(),
+        log_path: files.log.clone(),
+        peers: Vec::new(),
+        followers: Vec::new(),
+        strategy: String::new(),
+        fsync: FsyncMode::Always,
+        node_bin: PathBuf::from("mariadbd"),
+        template: Some(command(flags)),
+        // Set as server flags; the template does not use them.
+        id_step: 1,
+        id_offset: 1,
+        forward_remote: false,
+        extra_args: Vec::new(),
+    }
+}
+
+/// The shell command running `mariadbd` with `flags`.
+pub fn command(flags: &[String]) -> String {
+    std::iter::once(tool("mariadbd"))
+        .chain(flags.iter().cloned())
+        .map(|f| shell_quote(&f))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Wait until `server` accepts SQL connections as diverge's user.
 pub async fn wait_ready(server: &mut Server, timeout: Duration) -> Result<()> {
+    let what = format!("mariadbd {} (127.0.0.1:{})", server.id, server.port);
+    let opts = server.opts();
+    wait_connectable(&what, &mut server.process, opts, timeout).await
+}
+
+/// Wait until a `mariadbd` (`what`) accepts connections with `opts`,
+/// failing with its log tail when it exits or `timeout` passes.
+pub async fn wait_connectable(
+    what: &str,
+    process: &mut NodeProcess,
+    opts: OptsBuilder,
+    timeout: Duration,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(status) = server.process.exited() {
+        if let Some(status) = process.exited() {
             bail!(
-                "mariadbd {} exited during startup ({status}); last lines of {}:\n{}",
-                server.id,
-                server.process.spec.log_path.display(),
-                server.process.log_tail(20)
+                "{what} exited during startup ({status}); last lines of {}:\n{}",
+                process.spec.log_path.display(),
+                process.log_tail(20)
             );
         }
-        let last =
-            match tokio::time::timeout(Duration::from_secs(2), Conn::new(server.opts())).await {
-                Ok(Ok(conn)) => {
-                    let _ = conn.disconnect().await;
-                    return Ok(());
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "connect timed out".to_string(),
-            };
+        let last = match tokio::time::timeout(Duration::from_secs(2), Conn::new(opts.clone())).await
+        {
+            Ok(Ok(conn)) => {
+                let _ = conn.disconnect().await;
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "connect timed out".to_string(),
+        };
         if Instant::now() >= deadline {
             bail!(
-                "mariadbd {} did not accept connections on 127.0.0.1:{} within {:.0}s ({last}); last lines of {}:\n{}",
-                server.id,
-                server.port,
+                "{what} did not accept connections within {:.0}s ({last}); last lines of {}:\n{}",
                 timeout.as_secs_f64(),
-                server.process.spec.log_path.display(),
-                server.process.log_tail(20)
+                process.spec.log_path.display(),
+                process.log_tail(20)
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -279,6 +328,25 @@ impl Server {
     pub fn remove_leftovers(&self) {
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.pid_file);
+    }
+}
+
+#[async_trait::async_trait]
+impl Instance for Server {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn process(&mut self) -> &mut NodeProcess {
+        &mut self.process
+    }
+
+    fn remove_leftovers(&self) {
+        Server::remove_leftovers(self);
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        wait_ready(self, timeout).await
     }
 }
 

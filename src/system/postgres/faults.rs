@@ -1,7 +1,7 @@
-//! The fault targets of PostgreSQL instances: their processes (SIGKILL of
-//! the postmaster's whole process group and a restart from its data dir,
-//! SIGSTOP/SIGCONT) and the TCP links their subscriptions pass through (a
-//! cut `a->b` stops `b`'s subscription from reading `a`'s changes).
+//! The link faults of PostgreSQL instances (their processes are
+//! [`crate::system::instance::Instances`], with [`Targets`] as hooks): the
+//! TCP links their subscriptions pass through (a cut `a->b` stops `b`'s
+//! subscription from reading `a`'s changes).
 //!
 //! An apply worker that lost its provider retries only after up to ~3
 //! minutes; so when a cut link heals, or a crashed provider is back, the
@@ -10,21 +10,16 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::Duration;
 
-use async_trait::async_trait;
-use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::pglogical;
-use super::server::{self, Server};
-use crate::nemesis::{CutMode, LinkFaults, ProcessFaults};
+use crate::nemesis::{CutMode, LinkFaults};
 use crate::net::tcp::TcpLinks;
+use crate::system::instance::Hooks;
 
 pub struct Targets {
-    pub servers: Arc<Mutex<Vec<Server>>>,
     pub links: Arc<TcpLinks>,
-    pub ready_timeout: Duration,
     /// (provider, subscriber) of every link cut since its last heal.
     pub cut: SyncMutex<BTreeSet<(String, String)>>,
     /// Apply-worker restarts under way.
@@ -65,55 +60,14 @@ impl Targets {
             let _ = task.await;
         }
     }
-
-    async fn restart_server(&self, server: &mut Server) -> Result<(), String> {
-        server.process.kill_and_wait().await;
-        server.remove_leftovers();
-        server.process.respawn().map_err(|e| format!("{e:#}"))?;
-        server::wait_ready(server, self.ready_timeout)
-            .await
-            .map_err(|e| format!("{e:#}"))?;
-        // Its subscribers lost it: have them reconnect now.
-        for (subscriber, _) in &self.nodes {
-            if *subscriber != server.id && self.links.get(&server.id, subscriber).is_some() {
-                self.restart_apply(&server.id, subscriber);
-            }
-        }
-        Ok(())
-    }
 }
 
-#[async_trait]
-impl ProcessFaults for Targets {
-    async fn kill(&self, i: usize) {
-        self.servers.lock().await[i].process.kill_and_wait().await;
-    }
-
-    async fn restart(&self, i: usize) -> Result<(), String> {
-        let mut servers = self.servers.lock().await;
-        self.restart_server(&mut servers[i]).await
-    }
-
-    async fn pause(&self, i: usize) {
-        self.servers.lock().await[i].process.pause();
-    }
-
-    async fn resume(&self, i: usize) {
-        self.servers.lock().await[i].process.resume();
-    }
-
-    async fn hold_down(&self, _: usize) -> Result<(), String> {
-        Err("PostgreSQL instances are not held down (--down is refused for them)".into())
-    }
-
-    async fn recover_all(&self) {
-        let mut servers = self.servers.lock().await;
-        for server in servers.iter_mut() {
-            server.process.resume();
-            if !server.process.is_running()
-                && let Err(e) = self.restart_server(server).await
-            {
-                tracing::error!("restarting {}: {e}", server.id);
+impl Hooks for Targets {
+    /// A restarted provider's subscribers lost it: have them reconnect now.
+    fn restarted(&self, id: &str) {
+        for (subscriber, _) in &self.nodes {
+            if subscriber != id && self.links.get(id, subscriber).is_some() {
+                self.restart_apply(id, subscriber);
             }
         }
     }

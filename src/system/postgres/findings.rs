@@ -50,6 +50,24 @@ pub fn conflicts(node: &str, log: &str) -> Option<String> {
     ))
 }
 
+/// How each kind of instance logs a replicated update it skipped because
+/// its row was not there (its insert had not arrived): pglogical's conflict
+/// line, and PostgreSQL 18's (`log_min_messages` shows it by default).
+const SKIP_MARKERS: [&str; 2] = [
+    "(tuple not found). Resolution: skip.",
+    "conflict=update_missing",
+];
+
+/// How many replicated updates one instance's log says were skipped for
+/// want of their row. Counted from the log, not `pg_stat_subscription_stats`,
+/// whose counters are flushed late and undercount at the end of a run.
+pub fn skipped_updates(log: &str) -> u64 {
+    SKIP_MARKERS
+        .iter()
+        .map(|marker| log.matches(marker).count() as u64)
+        .sum()
+}
+
 /// The last apply error in a subscriber's log (`ERROR:` lines): the last
 /// about a conflict if there is one (a cut connection errors too).
 pub fn last_error(log: &str) -> Option<&str> {
@@ -108,20 +126,30 @@ pub fn apply_errors(node: &str, subs: &[SubStats], log: &str) -> Vec<DbFinding> 
         .collect()
 }
 
-/// Native replication: the conflicts `pg_stat_subscription_stats` counted
-/// on one node, by kind (PostgreSQL 18).
-pub fn native_conflicts(node: &str, subs: &[SubStats]) -> Option<String> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for sub in subs {
-        for (kind, n) in &sub.conflicts {
-            *counts.entry(kind).or_insert(0) += n;
+/// Native replication: the conflicts one node's log reports, by kind
+/// (PostgreSQL 18 logs each `conflict=<kind>` it detects). The log, not
+/// `pg_stat_subscription_stats`: those counters are flushed late and
+/// undercounted at the end of a run. A conflict that stops the apply
+/// worker is logged again at each of its retries.
+pub fn native_conflicts(node: &str, log: &str) -> Option<String> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for after in log.split("conflict=").skip(1) {
+        let end = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(after.len());
+        if end > 0 {
+            *counts.entry(&after[..end]).or_insert(0) += 1;
         }
     }
     if counts.is_empty() {
         return None;
     }
+    let total: u64 = counts.values().sum();
     let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    Some(format!("{node}: conflicts counted: {}", parts.join(", ")))
+    Some(format!(
+        "{node}: {total} conflicts logged: {}",
+        parts.join(", ")
+    ))
 }
 
 /// Bytes of WAL a node may write idle (a checkpoint's or a snapshot's
@@ -170,6 +198,28 @@ mod tests {
 2026-12-03 12:00:02.000 UTC [11] pglogical apply 16384:2 LOG:  CONFLICT: remote INSERT on relation public.registers (local index registers_pkey). Resolution: keep_local.
 2026-12-03 12:00:03.000 UTC [12] pglogical apply 16384:2 ERROR:  cannot apply conflicting row
 ";
+
+    #[test]
+    fn skipped_updates_are_counted_from_either_kind_of_log() {
+        let pglogical = "\
+LOG:  CONFLICT: remote UPDATE on relation public.rows replica identity index rows_pkey (tuple not found). Resolution: skip.
+LOG:  CONFLICT: remote UPDATE on relation public.registers (local index registers_pkey). Resolution: apply_remote.
+LOG:  CONFLICT: remote UPDATE on relation public.rows replica identity index rows_pkey (tuple not found). Resolution: skip.
+";
+        let native = "\
+LOG:  conflict detected on relation \"public.rows\": conflict=update_missing
+DETAIL:  Could not find the row to be updated.
+LOG:  conflict detected on relation \"public.claims\": conflict=insert_exists
+";
+        assert_eq!(skipped_updates(pglogical), 2);
+        assert_eq!(skipped_updates(native), 1);
+        assert_eq!(
+            native_conflicts("n2", native).as_deref(),
+            Some("n2: 2 conflicts logged: 1 insert_exists, 1 update_missing")
+        );
+        assert_eq!(native_conflicts("n2", pglogical), None);
+        assert_eq!(skipped_updates(LOG), 0);
+    }
 
     #[test]
     fn conflicts_are_counted_by_change_and_resolution() {

@@ -9,7 +9,7 @@
 //! ([`pglogical`]) subscribes each to its providers (all-to-all, or a ring
 //! that forwards every origin), every subscription's connection passing
 //! through a TCP link ([`crate::net::tcp`]) so that partitions cut it. The
-//! conflict resolution is `--resolution`. Workloads reach the instances
+//! conflict resolution is `--strategy`. Workloads reach the instances
 //! over SQL ([`client`]); faults act on processes and links ([`faults`]).
 //! Settling waits (bounded) until every slot confirmed its provider's WAL
 //! position ([`catchup`]); conflicts, stopped apply workers and a loop are
@@ -32,11 +32,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
-use tokio::sync::Mutex;
 
+use super::instance::{self, Instances};
 use super::leftovers::Leftovers;
 use super::{Settled, Supports, System, SystemKind, SystemReport};
-use crate::cluster::free_port;
 use crate::config::TestConfig;
 use crate::domain::{FaultKind, Named, SystemName, Topology};
 use crate::nemesis::FaultTargets;
@@ -135,6 +134,7 @@ struct PgSystem {
     ports: Vec<u16>,
     topology: Topology,
     targets: Arc<faults::Targets>,
+    instances: Arc<Instances<Server>>,
     clients: Vec<PgClient>,
     run_dir: PathBuf,
     /// Where the data dirs and sockets are (removed at the end).
@@ -158,10 +158,7 @@ async fn start(
     let ready_timeout = config.ready_timeout().max(Duration::from_secs(30));
     let base = server::make_base()?;
     let leftovers = leftovers_of(&base, &ids);
-    let ports = ids
-        .iter()
-        .map(|_| free_port())
-        .collect::<Result<Vec<u16>>>()?;
+    let ports = instance::ports(ids.len())?;
     let layout = Layout {
         bins,
         base: &base,
@@ -176,8 +173,8 @@ async fn start(
     for (id, &port) in ids.iter().zip(&ports) {
         servers.push(layout.spawn(id, port).await?);
     }
-    for (i, server) in servers.iter_mut().enumerate() {
-        server::wait_ready(server, ready_timeout).await?;
+    instance::wait_all(&mut servers, ready_timeout).await?;
+    for i in 0..ids.len() {
         let made = match flavour {
             Flavour::Pglogical => pglogical::create_node(config, i, &ids[i], ports[i]).await,
             Flavour::Native => native::create_node(config, i, &ids[i], ports[i]).await,
@@ -191,14 +188,14 @@ async fn start(
         .map(|(id, &port)| PgClient::new(id.clone(), port, config.op_timeout()))
         .collect();
     let targets = Arc::new(faults::Targets {
-        servers: Arc::new(Mutex::new(servers)),
         links,
-        ready_timeout,
         cut: SyncMutex::new(BTreeSet::new()),
         restarts: SyncMutex::new(Vec::new()),
         nodes: ids.iter().cloned().zip(ports.iter().copied()).collect(),
         restart_apply: flavour == Flavour::Pglogical,
     });
+    let instances =
+        Instances::new(servers, ready_timeout, "PostgreSQL").with_hooks(targets.clone());
     Ok(PgSystem {
         flavour,
         major: bins.major,
@@ -206,6 +203,7 @@ async fn start(
         ports,
         topology: config.topology,
         targets,
+        instances: Arc::new(instances),
         clients,
         run_dir: run_dir.to_path_buf(),
         base,
@@ -348,7 +346,7 @@ impl System for PgSystem {
 
     fn fault_targets(&self) -> FaultTargets {
         FaultTargets {
-            processes: Some(self.targets.clone()),
+            processes: Some(self.instances.clone()),
             links: Some(self.targets.clone()),
             ..FaultTargets::new(self.ids.clone())
         }
@@ -381,8 +379,10 @@ impl System for PgSystem {
 
     async fn report(&self, _: &[usize]) -> SystemReport {
         let mut report = SystemReport::default();
+        let mut skipped = 0;
         for (id, &port) in self.ids.iter().zip(&self.ports) {
             let log = self.log(id);
+            skipped += findings::skipped_updates(&log);
             match self.flavour {
                 Flavour::Pglogical => {
                     if let Ok(subs) = pglogical::status(port).await {
@@ -401,11 +401,12 @@ impl System for PgSystem {
                         report
                             .findings
                             .extend(findings::apply_errors(id, &failing, &log));
-                        report.notes.extend(findings::native_conflicts(id, &subs));
+                        report.notes.extend(findings::native_conflicts(id, &log));
                     }
                 }
             }
         }
+        report.skipped_updates = Some(skipped);
         if let Some(catch_up) = self.catch_up.lock().expect("catch_up").as_ref() {
             report.findings.extend(findings::never_quiesced(catch_up));
         }
@@ -424,19 +425,9 @@ impl System for PgSystem {
         }
         // Gracefully (SIGTERM: smart shutdown would wait for clients, so
         // SIGINT, fast shutdown, which removes its socket, pid file and
-        // shared memory), killing any instance that takes longer than 30 s.
-        let mut servers = self.targets.servers.lock().await;
-        for server in servers.iter_mut() {
-            server.process.resume();
-            if let Some(pid) = server.process.pid() {
-                // SAFETY: signalling our own child; no memory is touched.
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
-            }
-        }
-        for server in servers.iter_mut() {
-            server.process.wait_or_kill(Duration::from_secs(30)).await;
-            server.remove_leftovers();
-        }
+        // shared memory).
+        let mut servers = self.instances.servers.lock().await;
+        instance::stop_all(&mut servers, libc::SIGINT).await;
         self.targets.links.counters()
     }
 }

@@ -79,8 +79,6 @@ pub struct SubStats {
     pub name: String,
     pub provider: String,
     pub apply_errors: i64,
-    /// The `confl_*` columns (PostgreSQL 18) that are not zero.
-    pub conflicts: Vec<(String, i64)>,
 }
 
 /// The subscriptions' statistics on `port` (they lag ~1 s).
@@ -90,22 +88,9 @@ pub async fn stats(port: u16) -> Result<Vec<SubStats>> {
         .iter()
         .map(|row| {
             let name: String = row.get("subname");
-            let conflicts = row
-                .columns()
-                .iter()
-                .filter(|c| c.name().starts_with("confl_"))
-                .map(|c| {
-                    (
-                        c.name().trim_start_matches("confl_").to_string(),
-                        row.get::<_, i64>(c.name()),
-                    )
-                })
-                .filter(|(_, n)| *n > 0)
-                .collect();
             SubStats {
                 provider: name.rsplit("_from_").next().unwrap_or("").to_string(),
                 apply_errors: row.get("apply_error_count"),
-                conflicts,
                 name,
             }
         })

@@ -14,6 +14,7 @@ use super::binaries::Binaries;
 use crate::cluster::{NodeProcess, NodeSpec};
 use crate::config::{TestConfig, shell_quote};
 use crate::domain::FsyncMode;
+use crate::system::instance::Instance;
 
 /// The user postgres runs as when the controller is root.
 const OS_USER: &str = "postgres";
@@ -256,6 +257,25 @@ pub fn remove_leftovers(data_dir: &Path) {
         }
     }
     let _ = std::fs::remove_file(pid_file);
+}
+
+#[async_trait::async_trait]
+impl Instance for Server {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn process(&mut self) -> &mut NodeProcess {
+        &mut self.process
+    }
+
+    fn remove_leftovers(&self) {
+        Server::remove_leftovers(self);
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        wait_ready(self, timeout).await
+    }
 }
 
 impl Drop for Server {

@@ -42,7 +42,11 @@ impl SystemKind for Reference {
 
     fn supports(&self) -> Supports {
         Supports {
-            faults: FaultKind::ALL.to_vec(),
+            // Every kind but isolation, which a database does from inside.
+            faults: FaultKind::ALL
+                .into_iter()
+                .filter(|k| *k != FaultKind::Isolate)
+                .collect(),
             protocol: Protocol::Kv,
             topologies: vec![
                 Topology::AllToAll,
@@ -165,6 +169,7 @@ impl System for ReferenceSystem {
             links: Some(targets.clone()),
             messages: Some(targets.clone()),
             clock: Some(targets),
+            isolation: None,
         }
     }
 
