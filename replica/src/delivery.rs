@@ -86,6 +86,11 @@ impl Buffer {
         self.waiting.remove(&dot).map(|(c, _)| c)
     }
 
+    /// The changes held, for a checkpoint.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.waiting.values().map(|(c, _)| c)
+    }
+
     pub fn len(&self) -> usize {
         self.waiting.len()
     }

@@ -8,11 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::types::{Dot, NodeId};
 use crate::version::VersionVector;
 
 /// Applied dots of one origin.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct OriginDots {
     /// Every seq in `1..=contiguous` has been applied.
     contiguous: u64,
@@ -22,7 +24,7 @@ struct OriginDots {
 }
 
 /// Per-origin applied dots.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedDots {
     origins: BTreeMap<NodeId, OriginDots>,
 }

@@ -16,10 +16,13 @@
 //! - [`replica`]: the state machine itself: client requests, applying
 //!   changes, replication cursors, retries with backoff, recovery. Its
 //!   private parts: `dots` (applied-dot set for deduplication), `log` (the
-//!   in-memory replication log), `inbound` (receive cursors) and `outbound`
+//!   in-memory window of the replication log; older entries are loaded back
+//!   through the shell), `checkpoint` (the state a restart loads instead of
+//!   replaying the whole log), `inbound` (receive cursors) and `outbound`
 //!   (per-peer sender state; followers get every applied change), `delivery` (changes held back until what they
 //!   depend on is applied).
 
+mod checkpoint;
 mod delivery;
 mod dots;
 mod inbound;
@@ -30,6 +33,7 @@ pub mod strategy;
 pub mod types;
 pub mod version;
 
+pub use checkpoint::Checkpoint;
 pub use replica::{Config, PeerStatus, Replica, Snapshot, Status};
 pub use strategy::{
     Crdt, Handler, KeyState, LastWriteWins, Strategy, StrategyKind, StrategyOptions, Version,
@@ -43,3 +47,5 @@ mod follower_tests;
 mod skip_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;

@@ -47,6 +47,9 @@ pub struct Outbound {
     /// When the newest in-flight batch was sent.
     last_sent_at: Nanos,
     probe: Probe,
+    /// The next range is being read back from the durable log: nothing is
+    /// sent until it arrives (see [`LoadRange`](crate::LoadRange)).
+    pub loading: bool,
 }
 
 /// When a batch may join others already in flight to a peer.
@@ -70,6 +73,7 @@ impl Default for Outbound {
             retry_at: 0,
             last_sent_at: 0,
             probe: Probe::Needed,
+            loading: false,
         }
     }
 }
@@ -91,7 +95,7 @@ impl Outbound {
     /// a slow (delayed, reordering) link still gets several batches in
     /// flight, which it may deliver out of order.
     pub fn want_send(&self, now: Nanos, durable: LogSeq, rule: Pipelining) -> Option<NextSend> {
-        if now < self.retry_at {
+        if now < self.retry_at || self.loading {
             return None;
         }
         match self.probe {
@@ -106,6 +110,22 @@ impl Outbound {
                 (waiting > 0 && room).then_some(NextSend::Range { after: self.next })
             }
         }
+    }
+
+    /// The peer's acknowledged cursor, once known since our start.
+    pub fn confirmed(&self) -> Option<LogSeq> {
+        (self.probe == Probe::Done).then_some(self.acked)
+    }
+
+    /// Whether a batch may start at `next` now (a loaded range arrived).
+    pub fn ready(&self) -> bool {
+        self.probe == Probe::Done && !self.loading
+    }
+
+    /// A load of the next range failed: back off before asking again.
+    pub fn load_failed(&mut self, now: Nanos, base: Nanos, max: Nanos) {
+        self.failures += 1;
+        self.retry_at = now.saturating_add(backoff(self.failures, base, max));
     }
 
     pub fn sent_probe(&mut self) {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::checkpoint::Checkpoint;
 use crate::delivery::{Buffer, Conditions};
 use crate::dots::AppliedDots;
 use crate::inbound::Inbound;
-use crate::log::Log;
+use crate::log::{Entry, Log};
 use crate::outbound::{NextSend, Outbound, Pipelining};
 use crate::strategy::{Crdt, KeyState, Strategy, StrategyKind, StrategyOptions};
 use crate::types::*;
@@ -54,6 +55,11 @@ pub struct Config {
     /// First retry delay after a failed send; doubles up to `retry_max_ns`.
     pub retry_base_ns: Nanos,
     pub retry_max_ns: Nanos,
+    /// Most log entries kept in memory; older ones are read back from the
+    /// durable log when a peer needs them ([`LoadRange`]).
+    pub log_window_max: usize,
+    /// Also drop from memory every entry all peers have acknowledged.
+    pub drop_acked: bool,
 }
 
 impl Config {
@@ -74,6 +80,8 @@ impl Config {
             linger_ns: 5_000_000,
             retry_base_ns: 20_000_000,
             retry_max_ns: 1_000_000_000,
+            log_window_max: usize::MAX,
+            drop_acked: false,
         }
     }
 }
@@ -84,6 +92,8 @@ pub struct Status {
     pub node: NodeId,
     /// Last log position written.
     pub log_end: LogSeq,
+    /// Log entries held in memory (the newest ones).
+    pub log_in_memory: usize,
     /// Last log position durable (shippable).
     pub durable: LogSeq,
     pub keys: usize,
@@ -144,8 +154,11 @@ pub struct Replica {
     config: Config,
     strategy: Box<dyn Strategy>,
     keys: BTreeMap<String, KeyState>,
-    /// Every applied change in apply order (whole log kept in memory).
+    /// The newest applied changes in apply order (see [`Log`]).
     log: Log,
+    /// key -> the largest integer this node itself wrote to it (`/ids`
+    /// never goes back, even once those writes left the in-memory log).
+    own_max: HashMap<String, u64>,
     applied: AppliedDots,
     /// Last dot seq issued to a local write; never reused.
     write_counter: u64,
@@ -182,6 +195,7 @@ impl Clone for Replica {
                 .build_with(&self.config.strategy_options),
             keys: self.keys.clone(),
             log: self.log.clone(),
+            own_max: self.own_max.clone(),
             applied: self.applied.clone(),
             write_counter: self.write_counter,
             last_ts: self.last_ts,
@@ -212,6 +226,7 @@ impl Replica {
             config,
             keys: BTreeMap::new(),
             log: Log::default(),
+            own_max: HashMap::new(),
             applied: AppliedDots::default(),
             write_counter: 0,
             last_ts: 0,
@@ -233,7 +248,21 @@ impl Replica {
     /// peers' cursors into our log are not recorded, so each peer is probed
     /// before anything is sent to it.
     pub fn recover(config: Config, records: impl IntoIterator<Item = Record>) -> Self {
+        Self::recover_from(config, None, records)
+    }
+
+    /// Rebuild a replica from a checkpoint (if any) and the records written
+    /// after it. Records of entries the checkpoint covers are skipped, so
+    /// replaying more than needed is harmless.
+    pub fn recover_from(
+        config: Config,
+        checkpoint: Option<Checkpoint>,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Self {
         let mut r = Replica::new(config);
+        if let Some(c) = checkpoint {
+            r.restore(c);
+        }
         for record in records {
             match record {
                 Record::Entry { seq, change } => {
@@ -246,11 +275,12 @@ impl Replica {
                     if change.dot.node == r.config.id {
                         r.write_counter = r.write_counter.max(change.dot.seq);
                         r.last_ts = r.last_ts.max(change.ts);
+                        r.note_own(&change);
                     }
                     if r.applied.insert(&change.dot) {
                         r.apply_to_key(&change);
                     }
-                    r.log.append(change);
+                    r.append_recovered(change);
                 }
                 Record::Skipped { seq, change } => {
                     if seq != r.log.end() + 1 {
@@ -260,7 +290,7 @@ impl Replica {
                     if r.applied.insert(&change.dot) {
                         r.skipped_updates += 1;
                     }
-                    r.log.append(change);
+                    r.append_recovered(change);
                 }
                 Record::Cursor { peer, upto } => r.inbound.restore(&peer, upto),
                 Record::Buffered { change } => {
@@ -274,7 +304,86 @@ impl Replica {
         // Replaying the log is not news: count overtaking from here on.
         r.applied_before_deps = 0;
         r.durable = r.log.end();
+        r.trim_log();
         r
+    }
+
+    /// Append a replayed entry, keeping no more than the window in memory
+    /// (replayed entries are durable: they were read back from disk).
+    fn append_recovered(&mut self, change: Arc<Change>) {
+        self.log.append(change);
+        let over = self.log.len().saturating_sub(self.config.log_window_max);
+        if over > 0 {
+            self.log.truncate_through(self.log.base() + over as LogSeq);
+        }
+    }
+
+    fn restore(&mut self, c: Checkpoint) {
+        self.log = Log::starting_after(c.log_end);
+        self.write_counter = c.write_counter;
+        self.last_ts = c.last_ts;
+        self.skipped_updates = c.skipped_updates;
+        self.keys = c.keys;
+        self.applied = c.applied;
+        for (sender, upto) in &c.received {
+            self.inbound.restore(sender, *upto);
+        }
+        for change in c.buffered {
+            self.buffer.hold(change, None);
+        }
+        self.own_max = c.own_max;
+    }
+
+    /// The durable state as of the current log end (see [`Checkpoint`]).
+    /// Buffered changes are included; the shell must store the checkpoint
+    /// only once every record up to here is durable.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            node: self.config.id.clone(),
+            log_end: self.log.end(),
+            write_counter: self.write_counter,
+            last_ts: self.last_ts,
+            skipped_updates: self.skipped_updates,
+            keys: self.keys.clone(),
+            applied: self.applied.clone(),
+            received: self.inbound.cursors(),
+            buffered: self.buffer.changes().cloned().collect(),
+            own_max: self.own_max.clone(),
+        }
+    }
+
+    /// The largest integer this node itself wrote to `key` (0 if none).
+    pub fn own_max(&self, key: &str) -> u64 {
+        self.own_max.get(key).copied().unwrap_or(0)
+    }
+
+    fn note_own(&mut self, change: &Change) {
+        let Some(n) = change.value.as_u64() else {
+            return;
+        };
+        // Look up first: the key is cloned only when it is new.
+        match self.own_max.get_mut(&change.key) {
+            Some(max) => *max = (*max).max(n),
+            None => {
+                self.own_max.insert(change.key.clone(), n);
+            }
+        }
+    }
+
+    /// Drop from memory what no peer needs from it: everything every peer
+    /// acknowledged (with `drop_acked`), and whatever passes the window's
+    /// cap. Only durable entries go: a load reads them back from disk.
+    fn trim_log(&mut self) {
+        let mut through = self
+            .log
+            .end()
+            .saturating_sub(self.config.log_window_max as LogSeq);
+        if self.config.drop_acked
+            && let Some(acked) = self.outbound.values().map(Outbound::confirmed).min()
+        {
+            through = through.max(acked.unwrap_or(0));
+        }
+        self.log.truncate_through(through.min(self.durable));
     }
 
     pub fn id(&self) -> &NodeId {
@@ -350,6 +459,11 @@ impl Replica {
                 out.persist = persist;
                 out
             }
+            Input::Loaded {
+                peer,
+                after,
+                result,
+            } => self.loaded(now, peer, after, result),
         }
     }
 
@@ -357,6 +471,7 @@ impl Replica {
         Status {
             node: self.config.id.clone(),
             log_end: self.log.end(),
+            log_in_memory: self.log.len(),
             durable: self.durable,
             keys: self.keys.len(),
             clock_offset_ms: self.clock_offset_ns / 1_000_000,
@@ -412,15 +527,26 @@ impl Replica {
         self.inbound.cursors()
     }
 
-    /// The replication log, position `i + 1` at index `i`.
-    pub fn log(&self) -> &[Arc<Change>] {
-        self.log.entries()
+    /// The in-memory window of the replication log, oldest first: position
+    /// `log_base() + i + 1` at index `i`.
+    pub fn log(&self) -> Vec<Arc<Change>> {
+        self.log.changes().cloned().collect()
+    }
+
+    /// Position of the last log entry.
+    pub fn log_end(&self) -> LogSeq {
+        self.log.end()
+    }
+
+    /// Log entries at or below this position are not held in memory.
+    pub fn log_base(&self) -> LogSeq {
+        self.log.base()
     }
 
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             keys: self.keys.clone(),
-            log: self.log.entries().to_vec(),
+            log: self.log(),
             received: self.inbound.cursors(),
             write_counter: self.write_counter,
             last_ts: self.last_ts,
@@ -534,6 +660,7 @@ impl Replica {
             reply: Some(Reply::Written { context, dot }),
             send: Vec::new(),
             persist: vec![record],
+            load: Vec::new(),
         }
     }
 
@@ -589,6 +716,7 @@ impl Replica {
             }),
             send: Vec::new(),
             persist,
+            load: Vec::new(),
         }
     }
 
@@ -602,6 +730,9 @@ impl Replica {
             self.skipped_updates += 1;
         } else {
             self.apply_to_key(&change);
+        }
+        if change.dot.node == self.config.id {
+            self.note_own(&change);
         }
         let change = Arc::new(change);
         let seq = self.log.append(change.clone());
@@ -662,24 +793,29 @@ impl Replica {
         }
     }
 
-    /// The batch for `peer` starting after `after`: at most `batch_max`
-    /// changes from durable entries, and no more than `batch_bytes_max`
-    /// encoded bytes of them unless the first alone is larger. Skipped
-    /// entries are covered by `upto` too, so the peer's cursor can reach our
-    /// log end.
-    fn batch_for(&self, peer: &NodeId, after: LogSeq) -> Batch {
+    /// The batch for `peer` starting after `after` from `entries` (the
+    /// in-memory log's, or entries loaded back from disk): at most
+    /// `batch_max` changes, and no more than `batch_bytes_max` encoded bytes
+    /// of them unless the first alone is larger. Skipped entries are covered
+    /// by `upto` too, so the peer's cursor can reach our log end.
+    fn batch_from<'a>(
+        &self,
+        peer: &NodeId,
+        after: LogSeq,
+        entries: impl Iterator<Item = (LogSeq, &'a Entry)>,
+    ) -> Batch {
         let max = self.config.batch_max.max(1);
         let mut changes = Vec::new();
         let mut bytes = 0;
         let mut upto = after;
-        for (seq, change) in self.log.range(after, self.durable) {
-            if self.ships_to(change, peer) {
-                let size = change.encoded_bytes();
+        for (seq, entry) in entries {
+            if self.ships_to(&entry.change, peer) {
+                let size = entry.encoded_bytes();
                 if !changes.is_empty() && bytes + size > self.config.batch_bytes_max {
                     break;
                 }
                 bytes += size;
-                changes.push(change.clone());
+                changes.push(entry.change.clone());
             }
             upto = seq;
             if changes.len() >= max {
@@ -694,6 +830,48 @@ impl Replica {
         }
     }
 
+    /// The shell read back `(after, ..]` for `peer`: send it as the next
+    /// batch if the sender still starts there.
+    fn loaded(
+        &mut self,
+        now: Nanos,
+        peer: NodeId,
+        after: LogSeq,
+        result: Result<Vec<(LogSeq, Arc<Change>)>, String>,
+    ) -> Output {
+        let Some(out) = self.outbound.get_mut(&peer) else {
+            return Output::default();
+        };
+        out.loading = false;
+        // Entries must continue the peer's stream exactly from `after`.
+        let entries: Vec<(LogSeq, Entry)> = match result {
+            Ok(entries) => entries
+                .into_iter()
+                .take_while(|(seq, _)| *seq <= self.durable)
+                .zip(after + 1..)
+                .take_while(|((seq, _), want)| seq == want)
+                .map(|((seq, change), _)| (seq, Entry::new(change)))
+                .collect(),
+            // Nothing to send; retried after a backoff like a failed send.
+            Err(_) => Vec::new(),
+        };
+        if entries.is_empty() {
+            out.load_failed(now, self.config.retry_base_ns, self.config.retry_max_ns);
+            return self.pump(now);
+        }
+        let mut send = Vec::new();
+        if out.next == after && out.ready() {
+            let batch = self.batch_from(&peer, after, entries.iter().map(|(s, e)| (*s, e)));
+            let out = self.outbound.get_mut(&peer).expect("peer");
+            out.sent(batch.after, batch.upto, now);
+            send.push(Outgoing { peer, batch });
+        }
+        let mut output = self.pump(now);
+        send.append(&mut output.send);
+        output.send = send;
+        output
+    }
+
     fn pipelining(&self) -> Pipelining {
         Pipelining {
             window: self.config.window,
@@ -702,9 +880,12 @@ impl Replica {
         }
     }
 
-    /// Everything the senders may send now.
+    /// Everything the senders may send now, and the loads of old log
+    /// ranges some of them wait for.
     fn pump(&mut self, now: Nanos) -> Output {
+        self.trim_log();
         let mut send = Vec::new();
+        let mut load = Vec::new();
         let peers: Vec<NodeId> = self.outbound.keys().cloned().collect();
         for peer in peers {
             let rule = self.pipelining();
@@ -714,8 +895,20 @@ impl Replica {
                         self.outbound.get_mut(&peer).expect("peer").sent_probe();
                         Batch::probe(self.config.id.clone())
                     }
+                    NextSend::Range { after } if after < self.log.base() => {
+                        // Not in memory any more: ask the shell for it and
+                        // send nothing else to this peer until it arrives.
+                        self.outbound.get_mut(&peer).expect("peer").loading = true;
+                        load.push(LoadRange {
+                            peer: peer.clone(),
+                            after,
+                            upto: self.log.base().min(self.durable),
+                        });
+                        break;
+                    }
                     NextSend::Range { after } => {
-                        let batch = self.batch_for(&peer, after);
+                        let entries = self.log.range(after, self.durable);
+                        let batch = self.batch_from(&peer, after, entries);
                         self.outbound.get_mut(&peer).expect("peer").sent(
                             batch.after,
                             batch.upto,
@@ -734,6 +927,7 @@ impl Replica {
             reply: None,
             send,
             persist: Vec::new(),
+            load,
         }
     }
 }

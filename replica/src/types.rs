@@ -183,6 +183,25 @@ pub enum Input {
     Persisted { upto: LogSeq },
     /// Time passes: retries whose backoff expired are sent.
     Tick,
+    /// The shell's answer to a [`LoadRange`]: the durable log's entries in
+    /// `(after, ..]` with their positions, in order (as many as it chose to
+    /// read), or why they could not be read.
+    Loaded {
+        peer: NodeId,
+        after: LogSeq,
+        result: Result<Vec<(LogSeq, Arc<Change>)>, String>,
+    },
+}
+
+/// A request to read log entries `(after, upto]` back from the durable log:
+/// `peer` needs them and they are no longer in memory. The shell answers
+/// with [`Input::Loaded`] (always, an error included: the peer's sender
+/// waits for it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadRange {
+    pub peer: NodeId,
+    pub after: LogSeq,
+    pub upto: LogSeq,
 }
 
 /// The core's answer to one [`Input`].
@@ -195,6 +214,8 @@ pub struct Output {
     pub send: Vec<Outgoing>,
     /// Records to append to the log, in order.
     pub persist: Vec<Record>,
+    /// Old log ranges to read back from the durable log.
+    pub load: Vec<LoadRange>,
 }
 
 /// A batch addressed to a peer.

@@ -194,6 +194,43 @@ proptest! {
         }
     }
 
+    /// The same with two log entries at most in memory and restarts from
+    /// checkpoints: a peer behind the in-memory window (down, partitioned,
+    /// or restarted) is served from the disk, and nothing a peer still
+    /// needs is lost by truncation: every replica converges.
+    #[test]
+    fn bounded_log_memory_converges(
+        seed in any::<u64>(),
+        steps in 50..400usize,
+        ring in any::<bool>(),
+        window in 1..4usize,
+        batch_max in 1..4usize,
+        kind in any_strategy(),
+        causal in any::<bool>(),
+    ) {
+        let mut sim = Sim::new(3, ring, window, batch_max, seed);
+        sim.reconfigure(kind, causal);
+        sim.bound_memory();
+        for _ in 0..steps {
+            sim.random_step();
+        }
+        sim.quiesce();
+        let skipped: u64 = sim.reps.iter().map(|r| r.status().skipped_updates).sum();
+        for r in &sim.reps {
+            prop_assert!(r.status().log_in_memory <= 2, "{:?}", r.status());
+            if skipped == 0 {
+                prop_assert_eq!(keys(r), keys(&sim.reps[0]));
+                if kind == StrategyKind::Lww {
+                    check_lww_outcome(r, &sim.accepted);
+                }
+            }
+            prop_assert_eq!(r.status().buffered, 0);
+            for p in r.status().peers {
+                prop_assert_eq!((p.backlog, p.inflight), (0, 0), "{:?}", p);
+            }
+        }
+    }
+
     /// Recovering from the records written so far reproduces the replica at
     /// every step boundary; any prefix at all recovers without panicking to
     /// exactly the entries and cursors it holds.
@@ -283,6 +320,8 @@ enum Msg {
         upto: LogSeq,
         result: Result<LogSeq, String>,
     },
+    /// A node asked to read back old log entries (its own disk answers).
+    Load { to: usize, range: LoadRange },
 }
 
 struct Sim {
@@ -296,6 +335,10 @@ struct Sim {
     rng: Rng,
     accepted: Vec<Change>,
     failures: bool,
+    /// Each replica's latest checkpoint and how many of its records it
+    /// covers (bounded mode: restarts load it and replay the rest).
+    checkpoints: Vec<Option<(Checkpoint, usize)>>,
+    bounded: bool,
 }
 
 impl Sim {
@@ -329,7 +372,55 @@ impl Sim {
             rng: Rng(seed),
             accepted: Vec::new(),
             failures: true,
+            checkpoints: vec![None; n],
+            bounded: false,
         }
+    }
+
+    /// Keep at most two log entries in memory (and none every peer
+    /// acknowledged), take checkpoints and restart from them: old ranges
+    /// reach peers only through loads from the disk.
+    fn bound_memory(&mut self) {
+        self.bounded = true;
+        for c in &mut self.configs {
+            c.log_window_max = 2;
+            c.drop_acked = true;
+        }
+        self.reps = self.configs.iter().cloned().map(Replica::new).collect();
+    }
+
+    fn restart(&mut self, i: usize) {
+        let config = self.configs[i].clone();
+        self.reps[i] = match &self.checkpoints[i] {
+            Some((c, n)) if self.bounded => {
+                Replica::recover_from(config, Some(c.clone()), self.disks[i][*n..].to_vec())
+            }
+            _ => Replica::recover(config, self.disks[i].clone()),
+        };
+    }
+
+    /// Entries `(after, upto]` of node `i`'s disk, maybe cut short, maybe
+    /// failing (as a file read can).
+    fn read_back(
+        &mut self,
+        i: usize,
+        range: &LoadRange,
+    ) -> Result<Vec<(LogSeq, Arc<Change>)>, String> {
+        if self.failures && self.rng.chance(10) {
+            return Err("read failed".into());
+        }
+        let most = 1 + self.rng.below(4) as usize;
+        Ok(self.disks[i]
+            .iter()
+            .filter_map(|r| match r {
+                Record::Entry { seq, change } | Record::Skipped { seq, change } => {
+                    Some((*seq, change.clone()))
+                }
+                _ => None,
+            })
+            .filter(|(seq, _)| range.after < *seq && *seq <= range.upto)
+            .take(most)
+            .collect())
     }
 
     /// Use strategy `kind` (and causal delivery) on every replica.
@@ -355,6 +446,9 @@ impl Sim {
             if !self.failures || self.rng.chance(50) {
                 self.flush(i);
             }
+        }
+        for range in out.load {
+            self.net.push(Msg::Load { to: i, range });
         }
         for o in out.send {
             let to = self.index(&o.peer);
@@ -417,6 +511,16 @@ impl Sim {
                 );
                 self.absorb(to, out);
             }
+            Msg::Load { to, range } => {
+                let result = self.read_back(to, &range);
+                let input = Input::Loaded {
+                    peer: range.peer,
+                    after: range.after,
+                    result,
+                };
+                let out = self.reps[to].step(self.now, input);
+                self.absorb(to, out);
+            }
         }
     }
 
@@ -447,7 +551,11 @@ impl Sim {
             9 if self.rng.chance(50) => {
                 // Crash and restart from the disk: in-flight messages from
                 // and to the old incarnation stay on the network.
-                self.reps[i] = Replica::recover(self.configs[i].clone(), self.disks[i].clone());
+                self.restart(i);
+            }
+            9 if self.bounded => {
+                // The disk is synchronous here: every record is durable.
+                self.checkpoints[i] = Some((self.reps[i].checkpoint(), self.disks[i].len()));
             }
             _ => {}
         }

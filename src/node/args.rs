@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default bytes of `/replicate` bodies buffered at once
 /// (`--replicate-buffer-bytes`): 64 MiB.
 pub const DEFAULT_REPLICATE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+/// Default of `--log-window`: at about 1 KB an entry, some 64 MB.
+pub const DEFAULT_LOG_WINDOW: u64 = 65_536;
 
 /// The largest `/replicate` body a node accepts. A sender stops filling a
 /// batch at [`Config::batch_bytes_max`], so a batch is at most that plus
@@ -117,6 +119,15 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub read_timeout_ms: u64,
 
+    /// Log entries between checkpoints of the node's state (a restart loads
+    /// the last one and replays only the log written since).
+    #[arg(long, default_value_t = super::checkpoint::CHECKPOINT_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
+    /// Most log entries kept in memory; older ones a peer still needs are
+    /// read back from the log's files.
+    #[arg(long, default_value_t = DEFAULT_LOG_WINDOW, value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_window: u64,
+
     /// Auto-increment step (MySQL's auto_increment_increment).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub id_step: u64,
@@ -188,6 +199,8 @@ pub struct NodeConfig {
     /// See `--read-timeout-ms`.
     pub read_timeout: Duration,
     pub ids: IdSequence,
+    /// See `--checkpoint-every`.
+    pub checkpoint_every: u64,
 }
 
 /// How the node hands out auto-increment ids: the next id after `max` is
@@ -270,6 +283,8 @@ impl NodeArgs {
         replica.stuck_after_ns = (self.stuck_after * 1e9) as u64;
         replica.leader = self.leader;
         replica.batch_max = self.batch_max as usize;
+        replica.log_window_max = usize::try_from(self.log_window).unwrap_or(usize::MAX);
+        replica.drop_acked = true;
         Ok(NodeConfig {
             replica,
             listen: self.listen,
@@ -279,6 +294,7 @@ impl NodeArgs {
             max_body_bytes: self.max_body_bytes,
             replicate_buffer_bytes: self.replicate_buffer_bytes,
             read_timeout: Duration::from_millis(self.read_timeout_ms),
+            checkpoint_every: self.checkpoint_every,
             ids: IdSequence {
                 step: self.id_step,
                 offset: self.id_offset,

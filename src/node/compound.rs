@@ -52,15 +52,11 @@ pub fn next_id_steps(
     // continues past the largest id it holds now or ever issued itself
     // (a replicated write may have replaced its own later id).
     let held = values.iter().filter_map(Value::as_u64).max().unwrap_or(0);
-    // First use of the sequence since start: recover from the log.
-    let issued = issued.entry(key.clone()).or_insert_with(|| {
-        core.log()
-            .iter()
-            .filter(|c| c.key == key && c.dot.node == *core.id())
-            .filter_map(|c| c.value.as_u64())
-            .max()
-            .unwrap_or(0)
-    });
+    // First use of the sequence since start: the largest id this node
+    // wrote to the key (the core tracks it across restarts and truncation).
+    let issued = issued
+        .entry(key.clone())
+        .or_insert_with(|| core.own_max(&key));
     let id = ids.next_after(held.max(*issued));
     *issued = id;
     let write = core.step(

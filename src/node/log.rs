@@ -1,4 +1,5 @@
-//! The node's durable replication log: `<data-dir>/replication.log`.
+//! The node's durable replication log: segment files in the data directory
+//! (`replication.log`, then `replication.<START>.log`; see [`segments`]).
 //!
 //! Every [`Record`] the core asks to persist is appended as one frame:
 //!
@@ -6,7 +7,8 @@
 //! [u32 LE payload length][u32 LE crc32 of payload][payload = the record as JSON]
 //! ```
 //!
-//! [`open`] reads every valid frame back. A torn or corrupt tail (short
+//! [`open`] reads every valid frame of one segment back; [`open_dir`] the
+//! segments a restart needs. A torn or corrupt tail (short
 //! header, short payload, crc mismatch, undecodable JSON) is cut off: the file
 //! is truncated to the end of the last good frame and a warning is logged.
 //! Recovery never fails on the file's contents, only on I/O errors.
@@ -40,8 +42,14 @@ use std::time::{Duration, Instant};
 use diverge_replica::{LogSeq, Record};
 use tokio::sync::{mpsc as tokio_mpsc, oneshot, watch};
 
-/// Name of the log file inside the node's data directory.
+/// Name of the log's first segment inside the node's data directory (the
+/// whole log, before segments).
 pub const LOG_FILE_NAME: &str = "replication.log";
+
+mod replay;
+pub mod segments;
+
+pub use replay::Replay;
 
 /// How often buffered appends reach the OS in [`FsyncMode::Never`].
 pub const NEVER_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -211,6 +219,31 @@ fn sync_parent_dir(path: &Path) -> Result<(), LogError> {
         .map_err(io_err(parent))
 }
 
+/// Open the log in `dir` for a replica that holds every entry up to `after`
+/// (from a checkpoint; 0 without one): read back the records of the
+/// segments it must replay, cut a bad tail off the last one, and start a
+/// writer appending to it. The earlier segments are read one at a time as
+/// the [`Replay`] is consumed, so a long replay never holds the whole log.
+/// Once the core is rebuilt, tell the writer how far the log goes with
+/// [`LogWriter::recovered_through`].
+pub fn open_dir(
+    dir: &Path,
+    mode: FsyncMode,
+    after: LogSeq,
+) -> Result<(LogWriter, Replay), LogError> {
+    let segments = segments::list(dir)?;
+    let replay = segments::from(&segments, after);
+    let Some(((_, last), earlier)) = replay.split_last() else {
+        let (writer, tail) = open(&dir.join(segments::segment_name(after + 1)), mode)?;
+        return Ok((writer, Replay::new(Vec::new(), tail)));
+    };
+    let earlier = earlier.iter().map(|(_, path)| path.clone()).collect();
+    let (file, tail) = recover(last)?;
+    let persisted = after.max(max_entry_seq(&tail));
+    let writer = LogWriter::start(file, last.clone(), mode, persisted);
+    Ok((writer, Replay::new(earlier, tail)))
+}
+
 /// Open `path`: recover its records and start a writer appending after them.
 pub fn open(path: &Path, mode: FsyncMode) -> Result<(LogWriter, Vec<Record>), LogError> {
     let (file, records) = recover(path)?;
@@ -234,6 +267,12 @@ enum Msg {
         done: Option<Done>,
     },
     Close {
+        done: mpsc::Sender<Result<(), LogError>>,
+    },
+    /// Write and fsync everything queued so far, then append to a new
+    /// segment starting at log position `start`.
+    Rotate {
+        start: LogSeq,
         done: mpsc::Sender<Result<(), LogError>>,
     },
 }
@@ -313,9 +352,15 @@ pub struct LogWriter {
     failure: watch::Receiver<Option<String>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     commits: Arc<AtomicU64>,
+    persisted_tx: Arc<watch::Sender<LogSeq>>,
 }
 
 impl LogWriter {
+    /// Every entry up to `seq` is in the files (the replay read it back).
+    pub fn recovered_through(&self, seq: LogSeq) {
+        publish(&self.persisted_tx, seq);
+    }
+
     /// Start the writer thread on `file` (opened for appending).
     /// `persisted` is the highest entry seq already in the file.
     pub fn start(file: File, path: PathBuf, mode: FsyncMode, persisted: LogSeq) -> LogWriter {
@@ -330,11 +375,12 @@ impl LogWriter {
             end,
             allocated: end,
             completer: spawn_completer(persisted_tx.clone()),
+
             commits: commits.clone(),
             file,
             path,
             mode,
-            persisted: persisted_tx,
+            persisted: persisted_tx.clone(),
             failure: failure_tx,
         };
         let handle = std::thread::Builder::new()
@@ -348,6 +394,7 @@ impl LogWriter {
             failure: failure_rx,
             thread: Mutex::new(Some(handle)),
             commits,
+            persisted_tx,
         }
     }
 
@@ -405,6 +452,17 @@ impl LogWriter {
             failure: self.failure.clone(),
             seq,
         })
+    }
+
+    /// End the current segment after everything queued so far (written and
+    /// fsynced, in either mode) and continue in a new one starting at log
+    /// position `start`. The receiver gets the outcome once that is done.
+    pub fn rotate(&self, start: LogSeq) -> mpsc::Receiver<Result<(), LogError>> {
+        let (done, rx) = mpsc::channel();
+        if let Some(tx) = &*self.tx.lock().expect("log sender lock") {
+            let _ = tx.send(Msg::Rotate { start, done });
+        }
+        rx
     }
 
     /// Write out everything queued (fsyncing it in either mode), stop the
@@ -482,6 +540,20 @@ impl WriterThread {
                             Msg::Close { done } => {
                                 close = Some(done);
                                 break;
+                            }
+                            Msg::Rotate { start, done } => {
+                                let result = self.commit(&mut buf, true);
+                                let persisted = if result.is_ok() { buf_max_seq } else { 0 };
+                                let rotated = result.and_then(|()| self.rotate(start));
+                                if let Err(e) = &rotated {
+                                    self.failure.send_replace(Some(e.to_string()));
+                                }
+                                self.complete(Completion {
+                                    waiters: std::mem::take(&mut waiters),
+                                    result: rotated.as_ref().map(|_| ()).map_err(LogError::shared),
+                                    persisted,
+                                });
+                                let _ = done.send(rotated);
                             }
                         }
                     }
@@ -561,6 +633,31 @@ impl WriterThread {
         }
         self.file.write_all_at(buf, self.end)?;
         self.end = needed;
+        Ok(())
+    }
+
+    /// Close the current segment (its zeros cut off) and continue in a new
+    /// one starting at log position `start`.
+    fn rotate(&mut self, start: LogSeq) -> Result<(), LogError> {
+        let path = self.path.with_file_name(segments::segment_name(start));
+        if path == self.path {
+            // Already appending to the segment that starts there (a restart
+            // took no entries since the last rotation).
+            return Ok(());
+        }
+        self.trim();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        sync_parent_dir(&path)?;
+        self.file = file;
+        self.path = path;
+        self.end = 0;
+        self.allocated = 0;
         Ok(())
     }
 

@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! - [`args`]: the command line and its validation into a [`NodeConfig`].
-//! - [`log`]: the durable replication log (framing, recovery, group commit).
+//! - [`log`]: the durable replication log (framing, segments, recovery, group commit).
+//! - [`checkpoint`]: periodic checkpoints of the core, so a restart replays
+//!   only the log written since.
 //! - [`shell`]: the shared [`Node`]: one lock orders core steps and log appends.
 //! - [`http`]: the HTTP API, its extractors and JSON error mapping.
 //! - [`serve`]: the accept loop and per-connection timeouts.
@@ -16,7 +18,8 @@
 //! - [`handler`]: user conflict handlers as sandboxed rhai scripts.
 //!
 //! # Lifecycle
-//! [`run`] opens the log, rebuilds the core from its records, binds the
+//! [`run`] loads the checkpoint (if any), opens the log, rebuilds the core
+//! from the checkpoint and the records written after it, binds the
 //! listener, writes the bound port to `<data-dir>/port` (the readiness
 //! signal), logs `listening on ADDR`, and serves until SIGTERM or SIGINT;
 //! then it stops accepting, finishes in-flight requests, flushes the log and
@@ -25,6 +28,7 @@
 pub mod api_error;
 pub mod args;
 pub mod body_budget;
+pub mod checkpoint;
 pub mod clock;
 pub mod compound;
 pub mod handler;
@@ -75,13 +79,31 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         Err(e) => return Err(e).context(format!("removing stale {}", port_file.display())),
     }
 
-    let log_path = config.data_dir.join(log::LOG_FILE_NAME);
-    let (log, records) = log::open(&log_path, config.fsync)
-        .with_context(|| format!("opening the log {}", log_path.display()))?;
-    let recovered = records.len();
-    let core = Replica::recover(config.replica.clone(), records);
+    let checkpoint = checkpoint::load(&config.data_dir, &config.replica.id);
+    let checkpointed = checkpoint.as_ref().map_or(0, |c| c.log_end);
+    let (log, mut replay) = log::open_dir(&config.data_dir, config.fsync, checkpointed)
+        .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
+    let mut recovered = 0u64;
+    let records = replay.records().inspect(|_| recovered += 1);
+    let core = Replica::recover_from(config.replica.clone(), checkpoint, records);
+    replay
+        .finish()
+        .with_context(|| format!("replaying the log in {}", config.data_dir.display()))?;
+    log.recovered_through(core.log_end());
     let replicator = replicator::Replicator::new(config.peer_urls.clone())?;
-    let node = Node::new(core, log, replicator, config.ids);
+    let checkpoints = checkpoint::Checkpoints::new(
+        config.data_dir.clone(),
+        config.checkpoint_every,
+        checkpointed,
+    );
+    let node = Node::new(
+        core,
+        log,
+        replicator,
+        config.ids,
+        checkpoints,
+        config.data_dir.clone(),
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -93,6 +115,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         %addr,
         peers = ?config.peer_urls,
         fsync = ?config.fsync,
+        checkpoint_log_end = checkpointed,
         recovered_records = recovered,
         startup_ms = started.elapsed().as_millis() as u64,
         "listening on {addr}"

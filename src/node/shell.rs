@@ -5,13 +5,17 @@
 //! the clock, steps the core and queues the output's records on the log
 //! writer (so the log's order is the core's order), then hands the outgoing
 //! batches to the [`Replicator`]. [`Node::request`] additionally waits until
-//! the records are durable before releasing the reply.
+//! the records are durable before releasing the reply. Under the same lock
+//! it takes a checkpoint when one is due ([`Checkpoints`]); log ranges the
+//! core no longer holds in memory are read back from the segments in a
+//! blocking task and fed back as [`Input::Loaded`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use diverge_replica::{Input, NodeId, Record, Replica, Reply, Status};
+use diverge_replica::{Input, LoadRange, NodeId, Record, Replica, Reply, Status};
 
 use super::args::IdSequence;
+use super::checkpoint::Checkpoints;
 use super::clock::Clock;
 use super::log::{Durable, LogError, LogWriter};
 use super::replicator::Replicator;
@@ -19,6 +23,10 @@ use super::replicator::Replicator;
 /// Exit code when the log cannot be written: the node stops rather than
 /// acknowledge what it cannot make durable.
 pub const EXIT_LOG_FAILED: i32 = 3;
+/// Most entries read back from the segments for one load: several batches'
+/// worth (the core sends one batch from them and asks again for the rest).
+pub const LOAD_MOST: usize = 4096;
+
 /// Exit code after an internal panic (fail-stop; the core's state is suspect).
 pub const EXIT_PANIC: i32 = 101;
 
@@ -29,6 +37,9 @@ pub struct Node {
     log: LogWriter,
     clock: Clock,
     replicator: Replicator,
+    checkpoints: Checkpoints,
+    /// Where the log's segments are (old ranges are read back from there).
+    data_dir: std::path::PathBuf,
     /// How `POST /ids/{key}` hands out auto-increment ids.
     pub ids: IdSequence,
     /// sequence -> the largest id this node has issued (ids never go back).
@@ -52,9 +63,13 @@ impl Node {
         log: LogWriter,
         replicator: Replicator,
         ids: IdSequence,
+        checkpoints: Checkpoints,
+        data_dir: std::path::PathBuf,
     ) -> Arc<Node> {
         Arc::new(Node {
             ids,
+            checkpoints,
+            data_dir,
             issued_ids: Mutex::new(std::collections::HashMap::new()),
             id: core.id().clone(),
             core: Mutex::new(core),
@@ -102,10 +117,14 @@ impl Node {
                 Some(seq) => self.log.durable_through(seq),
                 None => self.log.append(std::mem::take(&mut output.persist)),
             };
+            self.checkpoints.maybe_take(&core, &self.log);
             (output, durable)
         };
         for outgoing in output.send {
             self.replicator.send(self, outgoing);
+        }
+        for range in output.load {
+            self.load(range);
         }
         (output.reply, durable)
     }
@@ -117,20 +136,27 @@ impl Node {
         self: &Arc<Self>,
         steps: impl FnOnce(&mut Replica, diverge_replica::Nanos) -> (T, Vec<diverge_replica::Output>),
     ) -> Result<T, StepError> {
-        let (result, sends, durable) = {
+        let (result, sends, loads, durable) = {
             let mut core = self.lock_core();
             let (result, outputs) = steps(&mut core, self.clock.now_ns());
             let mut records = Vec::new();
             let mut sends = Vec::new();
+            let mut loads = Vec::new();
             for output in outputs {
                 self.log_skipped(&output.persist);
                 records.extend(output.persist);
                 sends.extend(output.send);
+                loads.extend(output.load);
             }
-            (result, sends, self.log.append(records))
+            let durable = self.log.append(records);
+            self.checkpoints.maybe_take(&core, &self.log);
+            (result, sends, loads, durable)
         };
         for outgoing in sends {
             self.replicator.send(self, outgoing);
+        }
+        for range in loads {
+            self.load(range);
         }
         match durable.wait().await {
             Ok(()) => Ok(result),
@@ -148,6 +174,35 @@ impl Node {
             Err(e) => fail_stop(&e),
         }
         reply.ok_or(StepError::NoReply)
+    }
+
+    /// Read `range` back from the log's segments in a blocking task and
+    /// feed it to the core (which always gets an answer: its sender to the
+    /// peer waits for it).
+    fn load(self: &Arc<Self>, range: LoadRange) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let dir = node.data_dir.clone();
+            let (after, upto) = (range.after, range.upto);
+            let read = tokio::task::spawn_blocking(move || {
+                super::log::segments::read_range(&dir, after, upto, LOAD_MOST)
+            })
+            .await;
+            let result = match read {
+                Ok(Ok(entries)) => Ok(entries),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(reason) = &result {
+                tracing::warn!(peer = %range.peer, after, upto, %reason, "could not read a log range back");
+            }
+            let input = Input::Loaded {
+                peer: range.peer,
+                after,
+                result,
+            };
+            let (_, _durable) = node.step(input);
+        });
     }
 
     /// Say so in the node log for every update the core skipped: it is a

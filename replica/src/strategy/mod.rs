@@ -51,7 +51,7 @@ impl Version {
 }
 
 /// What a node holds for one key.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyState {
     /// The current versions: one for LWW, the siblings for the others.
     pub versions: Vec<Version>,

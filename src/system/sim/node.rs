@@ -12,7 +12,12 @@
 
 use std::collections::HashMap;
 
-use diverge_replica::{Config, Input, Nanos, Outgoing, Output, Record, Replica, Reply, Status};
+use std::sync::Arc;
+
+use diverge_replica::{
+    Change, Config, Input, LoadRange, LogSeq, Nanos, Outgoing, Output, Record, Replica, Reply,
+    Status,
+};
 
 use crate::node::args::IdSequence;
 use crate::node::log::max_entry_seq;
@@ -71,10 +76,12 @@ impl SimNode {
     pub fn absorb(&mut self, now: Nanos, outputs: Vec<Output>) -> (Option<Reply>, Vec<Outgoing>) {
         let mut reply = None;
         let mut send = Vec::new();
+        let mut loads = Vec::new();
         let mut upto = 0;
         for output in outputs {
             reply = reply.or(output.reply);
             send.extend(output.send);
+            loads.extend(output.load);
             upto = upto.max(max_entry_seq(&output.persist));
             self.disk.extend(output.persist);
         }
@@ -82,9 +89,42 @@ impl SimNode {
             let core = self.core.as_mut().expect("absorbing on a crashed node");
             let persisted = core.step(now, Input::Persisted { upto });
             send.extend(persisted.send);
+            loads.extend(persisted.load);
             self.disk.extend(persisted.persist);
         }
+        // Old log ranges a peer needs are read back from the disk at once,
+        // as `diverge node` reads them from its segment files.
+        while let Some(range) = loads.pop() {
+            let result = Ok(self.read_back(&range));
+            let core = self.core.as_mut().expect("absorbing on a crashed node");
+            let loaded = core.step(
+                now,
+                Input::Loaded {
+                    peer: range.peer,
+                    after: range.after,
+                    result,
+                },
+            );
+            send.extend(loaded.send);
+            loads.extend(loaded.load);
+            self.disk.extend(loaded.persist);
+        }
         (reply, send)
+    }
+
+    /// The disk's log entries in `range`, as many as a node reads at once.
+    fn read_back(&self, range: &LoadRange) -> Vec<(LogSeq, Arc<Change>)> {
+        self.disk
+            .iter()
+            .filter_map(|r| match r {
+                Record::Entry { seq, change } | Record::Skipped { seq, change } => {
+                    Some((*seq, change.clone()))
+                }
+                _ => None,
+            })
+            .filter(|(seq, _)| range.after < *seq && *seq <= range.upto)
+            .take(crate::node::shell::LOAD_MOST)
+            .collect()
     }
 
     /// The running core, for compound steps and clock faults.
@@ -167,5 +207,28 @@ mod tests {
         let log = node.core().unwrap().snapshot().log;
         assert_eq!(log.len(), before.log.len() + 1);
         assert_eq!(log.last().unwrap().dot.seq, 3);
+    }
+
+    #[test]
+    fn a_peer_behind_the_in_memory_window_is_served_from_the_disk() {
+        let mut config = Config::new("n1", vec!["n2".into()], StrategyKind::Lww);
+        config.log_window_max = 2;
+        let mut node = SimNode::new(config, IdSequence { step: 1, offset: 1 });
+        for i in 0..5 {
+            write(&mut node, i, "k", i as i64);
+        }
+        node.step(10, Input::Tick); // the probe
+        let answer = Input::Delivered {
+            peer: "n2".into(),
+            after: 0,
+            upto: 0,
+            result: Ok(0),
+        };
+        let (_, send) = node.step(11, answer);
+        let ranges: Vec<_> = send
+            .iter()
+            .map(|o| (o.batch.after, o.batch.upto, o.batch.changes.len()))
+            .collect();
+        assert_eq!(ranges, vec![(0, 3, 3)], "entries 1..=3 left memory");
     }
 }
