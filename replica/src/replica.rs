@@ -431,7 +431,7 @@ impl Replica {
         match self.keys.get(key) {
             Some(state) => Reply::Read {
                 values: self.strategy.read(state),
-                context: Context(state.vv.clone()),
+                context: Context(state.vv.clone(), text_version(state)),
             },
             None => Reply::Read {
                 values: Vec::new(),
@@ -473,7 +473,7 @@ impl Replica {
             // than silently overwrite it. Nothing changes, nothing persists.
             return Output {
                 reply: Some(Reply::Conflict {
-                    context: Context(state.vv.clone()),
+                    context: Context(state.vv.clone(), text_version(state)),
                 }),
                 ..Output::default()
             };
@@ -485,7 +485,11 @@ impl Replica {
         let (value, crdt) = match op {
             WriteOp::Value(value) => {
                 let observed = context.as_ref().map_or(&state.vv, |c| &c.0);
-                match self.strategy.local_crdt(state, &value, observed, &dot) {
+                let version = context.as_ref().and_then(|c| c.1.as_deref());
+                match self
+                    .strategy
+                    .local_crdt(state, &value, observed, version, &dot)
+                {
                     Ok(crdt) => (value, crdt),
                     Err(e) => return refused(Refusal::BadValue(e)),
                 }
@@ -529,7 +533,8 @@ impl Replica {
         };
         let key = change.key.clone();
         let record = self.accept(change);
-        let context = Context(self.keys[&key].vv.clone());
+        let state = &self.keys[&key];
+        let context = Context(state.vv.clone(), text_version(state));
         Output {
             reply: Some(Reply::Written { context, dot }),
             send: Vec::new(),
@@ -736,4 +741,12 @@ impl Replica {
             persist: Vec::new(),
         }
     }
+}
+
+/// A text document's library version, for the context a client gets.
+fn text_version(state: &KeyState) -> Option<String> {
+    state
+        .text
+        .as_ref()
+        .map(crate::strategy::text::TextDoc::version)
 }
