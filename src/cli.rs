@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// (>= 16); default: PATH, then the usual install directories.
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+    /// --strategy crdt: the text CRDT library behind text documents
+    /// (automerge, yrs, loro; default automerge).
+    #[arg(long, value_name = "LIB")]
+    pub text_crdt: Option<String>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]
@@ -233,6 +237,10 @@ pub struct CompareArgs {
     /// Strategies to compare, comma-separated; default: every strategy.
     #[arg(long, value_parser = parser::<Strategy>(), value_delimiter = ',')]
     pub strategies: Vec<Strategy>,
+    /// With `crdt` among the strategies: one `crdt` row per text CRDT
+    /// library (automerge,yrs,loro), labelled `crdt:<lib>`.
+    #[arg(long, value_delimiter = ',', value_name = "LIBS")]
+    pub text_crdts: Vec<String>,
     /// Topologies to compare, comma-separated; default: the run's topology.
     #[arg(long, value_parser = parser::<Topology>(), value_delimiter = ',')]
     pub topologies: Vec<Topology>,

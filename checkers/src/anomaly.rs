@@ -45,11 +45,17 @@ pub enum AnomalyKind {
     /// A read on a node that missed a write that node had acknowledged
     /// before the read began.
     StaleRead,
+    /// Text: two runs typed concurrently at the same place whose characters
+    /// (or streaks of runs) ended up mixed rather than one after the other.
+    Interleaving,
+    /// Text: an insert that did not land between the characters it was
+    /// placed between, though they survive.
+    IntentionViolation,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub fn all() -> [AnomalyKind; 13] {
+    pub fn all() -> [AnomalyKind; 15] {
         [
             AnomalyKind::LostUpdate,
             AnomalyKind::Divergence,
@@ -64,6 +70,8 @@ impl AnomalyKind {
             AnomalyKind::DuplicateId,
             AnomalyKind::ConstraintViolation,
             AnomalyKind::StaleRead,
+            AnomalyKind::Interleaving,
+            AnomalyKind::IntentionViolation,
         ]
     }
 
@@ -83,6 +91,8 @@ impl AnomalyKind {
             AnomalyKind::DuplicateId => "duplicate-id",
             AnomalyKind::ConstraintViolation => "constraint-violation",
             AnomalyKind::StaleRead => "stale-read",
+            AnomalyKind::Interleaving => "interleaving",
+            AnomalyKind::IntentionViolation => "intention-violation",
         }
     }
 }

@@ -61,6 +61,7 @@ pub mod reads;
 pub mod result;
 pub mod stale;
 pub mod synth;
+pub mod text;
 pub mod unique_ids;
 pub mod workload;
 

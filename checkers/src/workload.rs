@@ -46,6 +46,9 @@ pub enum Workload {
     /// Maelstrom's `lin-kv`: `read`, `write` and `cas` on a few keys,
     /// judged as `register` (a `cas` is a write of the value it sets).
     LinKv,
+    /// Collaborative editing: `insert` a traceable run into a shared text
+    /// document, `delete` a run, `read` the whole text.
+    Text,
 }
 
 /// How the reads of a workload are judged beyond its own analysis.
@@ -88,6 +91,7 @@ impl Workload {
         Workload::PnCounter,
         Workload::Broadcast,
         Workload::LinKv,
+        Workload::Text,
     ];
 
     pub fn all() -> &'static [Workload] {
@@ -109,6 +113,7 @@ impl Workload {
             Workload::PnCounter => "pn-counter",
             Workload::Broadcast => "broadcast",
             Workload::LinKv => "lin-kv",
+            Workload::Text => "text",
         }
     }
 
@@ -148,6 +153,9 @@ impl Workload {
             Workload::LinKv => {
                 "Maelstrom's lin-kv: reads, writes and compare-and-sets of a few keys (--protocol maelstrom)"
             }
+            Workload::Text => {
+                "Collaborative editing: words typed into shared text documents at places read, runs deleted"
+            }
         }
     }
 
@@ -182,6 +190,8 @@ impl Workload {
             Workload::Counter => judging(true, true, NoReads, false),
             Workload::Constraint => judging(true, true, Values, false),
             Workload::UniqueIds => judging(false, false, NoReads, false),
+            // Its own analysis compares the final texts.
+            Workload::Text => judging(true, false, NoReads, false),
             own => unreachable!("{own} is judged as {}", own.judged_as()),
         }
     }
@@ -213,6 +223,7 @@ impl Workload {
             }
             Workload::UniqueIds => alone(crate::unique_ids::check(index)),
             Workload::Constraint => alone(crate::constraint::check(index)),
+            Workload::Text => alone(crate::text::check(index)),
             own => unreachable!("{own} is judged as {}", own.judged_as()),
         }
     }

@@ -485,7 +485,9 @@ impl Replica {
         let (value, crdt) = match op {
             WriteOp::Value(value) => {
                 let observed = context.as_ref().map_or(&state.vv, |c| &c.0);
-                let version = context.as_ref().and_then(|c| c.1.as_deref());
+                // A context without a text version (read before the key
+                // existed) saw the empty document: "".
+                let version = context.as_ref().map(|c| c.1.as_deref().unwrap_or(""));
                 match self
                     .strategy
                     .local_crdt(state, &value, observed, version, &dot)

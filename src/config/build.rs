@@ -229,6 +229,17 @@ fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
             ))
         }
     };
+    if let Some(lib) = &args.text_crdt {
+        if args.strategy != Strategy::Crdt {
+            return Err(invalid("text-crdt", "only applies to --strategy crdt"));
+        }
+        if diverge_replica::TextLib::from_name(lib).is_none() {
+            return Err(invalid(
+                "text-crdt",
+                format!("unknown library {lib:?} (known: automerge, yrs, loro)"),
+            ));
+        }
+    }
     if !args.priority.is_empty() && args.strategy != Strategy::Priority {
         return Err(invalid("priority", "only applies to --strategy priority"));
     }
@@ -270,6 +281,7 @@ fn node_options(args: &RunArgs) -> Result<NodeOptions, ConfigError> {
         root,
         fanout,
         causal_delivery: args.causal_delivery.is_on(),
+        text_crdt: args.text_crdt.clone(),
     })
 }
 

@@ -61,11 +61,15 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
     };
     let mut configs = Vec::new();
     for &topology in &topologies {
-        for &strategy in &strategies {
+        for (strategy, text_crdt) in with_text_crdts(&strategies, args) {
             let mut row = args.run.clone();
             row.seed = Some(seed);
             row.strategy = strategy;
             row.topology = topology;
+            row.text_crdt = match strategy {
+                Strategy::Crdt => text_crdt.or(row.text_crdt),
+                _ => None,
+            };
             let mut config = configure(&row, seed)?;
             let base = args
                 .run
@@ -139,6 +143,22 @@ fn plan_systems(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
             let mut config = configure(row, seed)?;
             config.test_name = format!("{base}-{}", config.strategy_label());
             Ok(config)
+        })
+        .collect()
+}
+
+/// Each strategy with its text CRDT library: `crdt` once per
+/// `--text-crdts` library, every other strategy once with none.
+fn with_text_crdts(strategies: &[Strategy], args: &CompareArgs) -> Vec<(Strategy, Option<String>)> {
+    strategies
+        .iter()
+        .flat_map(|&s| {
+            let libs: Vec<Option<String>> = if s == Strategy::Crdt && !args.text_crdts.is_empty() {
+                args.text_crdts.iter().cloned().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            libs.into_iter().map(move |lib| (s, lib))
         })
         .collect()
 }

@@ -36,6 +36,7 @@ pub mod registry;
 mod rmw;
 pub mod set;
 pub mod sql;
+pub mod text;
 pub mod unique_ids;
 
 pub use api::{

@@ -19,6 +19,7 @@ pub fn of(workload: Workload) -> &'static dyn Bundle {
         Workload::PnCounter => &super::maelstrom::Maelstrom(Workload::PnCounter),
         Workload::Broadcast => &super::maelstrom::Maelstrom(Workload::Broadcast),
         Workload::LinKv => &super::lin_kv::LinKv,
+        Workload::Text => &super::text::Text,
     }
 }
 

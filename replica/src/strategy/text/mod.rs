@@ -173,15 +173,18 @@ impl TextDoc {
     }
 
     /// The update (hex) that turns the text the client saw at `version`
-    /// (hex; now if `None`) into `new_text`, authored by `actor`. `None`
-    /// when the texts are equal.
+    /// (hex; `""`: the empty document; `None`: now) into `new_text`,
+    /// authored by `actor`. `None` when the texts are equal.
     pub fn edit(
         &self,
         version: Option<&str>,
         actor: u64,
         new_text: &str,
     ) -> Result<Option<String>, String> {
-        let version = version.map(unhex).transpose()?;
+        let version = match version {
+            Some("") => Some(self.lib.engine().version()),
+            other => other.map(unhex).transpose()?,
+        };
         let mut fork = self.live.fork(version.as_deref(), actor)?;
         let splice = Splice::between(&fork.text(), new_text);
         if splice.is_empty() {

@@ -79,3 +79,26 @@ fn every_library_converges_and_edits_at_the_version_read() {
         edits_land_at_the_version_read(lib);
     }
 }
+
+/// A client that read the key before it existed (a context without a text
+/// version: `""`) saw the empty document: its write inserts, and deletes
+/// nothing typed meanwhile.
+#[test]
+fn a_write_that_read_no_document_deletes_nothing() {
+    for lib in TextLib::ALL {
+        let mut doc = TextDoc::new(lib);
+        let early = doc
+            .edit(Some(""), actor_of(&dot("n2", 1)), "!!")
+            .unwrap()
+            .unwrap();
+        doc.import(&early).unwrap();
+        let late = doc
+            .edit(Some(""), actor_of(&dot("n1", 1)), "ab")
+            .unwrap()
+            .unwrap();
+        doc.import(&late).unwrap();
+        let text = doc.text();
+        assert_eq!(text.len(), 4, "{lib}: {text}");
+        assert!(text.contains("!!") && text.contains("ab"), "{lib}: {text}");
+    }
+}
