@@ -47,8 +47,9 @@ fn runs_mixed_character_by_character_are_flagged_once_per_pair() {
     let history = with_finals(STREAKS, "AXAXAXBBBYYY", "AXAXAXBBBYYY");
     let result = check(&history, Workload::Text);
     let kinds = found(&result);
-    assert_eq!(kinds[0], ("interleaving", "doc", vec![2, 3, 21]));
-    // ...and the streaks, which alternate too.
+    // The two runs, and the streaks, which alternate too.
+    assert!(kinds.contains(&("interleaving", "doc", vec![2, 3, 21])), "{kinds:?}");
+    assert!(kinds.contains(&("interleaving", "doc", vec![2, 3, 6, 7, 21])), "{kinds:?}");
     assert_eq!(kinds.len(), 2, "{kinds:?}");
 }
 
