@@ -48,8 +48,14 @@ fn runs_mixed_character_by_character_are_flagged_once_per_pair() {
     let result = check(&history, Workload::Text);
     let kinds = found(&result);
     // The two runs, and the streaks, which alternate too.
-    assert!(kinds.contains(&("interleaving", "doc", vec![2, 3, 21])), "{kinds:?}");
-    assert!(kinds.contains(&("interleaving", "doc", vec![2, 3, 6, 7, 21])), "{kinds:?}");
+    assert!(
+        kinds.contains(&("interleaving", "doc", vec![2, 3, 21])),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("interleaving", "doc", vec![2, 3, 6, 7, 21])),
+        "{kinds:?}"
+    );
     assert_eq!(kinds.len(), 2, "{kinds:?}");
 }
 

@@ -86,7 +86,7 @@ fn coloured(out: &mut String, text: &str) {
 
 /// Neighbouring characters (consecutive ops) get far-apart hues.
 fn hue(c: char) -> u32 {
-    (u32::from(c).wrapping_mul(137)) % 360
+    u32::from(c).wrapping_mul(137) % 360
 }
 
 #[cfg(test)]

@@ -57,11 +57,7 @@ impl Engine for AutomergeDoc {
     }
 
     fn version(&self) -> Vec<u8> {
-        self.doc()
-            .get_heads()
-            .iter()
-            .flat_map(|h| h.0.to_vec())
-            .collect()
+        self.doc().get_heads().iter().flat_map(|h| h.0).collect()
     }
 
     fn fork(&self, version: Option<&[u8]>, actor: u64) -> Result<Box<dyn Fork>, String> {
