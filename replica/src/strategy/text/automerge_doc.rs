@@ -65,7 +65,7 @@ impl Engine for AutomergeDoc {
         let fork = match version {
             None => doc.fork(),
             Some(bytes) => {
-                if bytes.len() % 32 != 0 {
+                if !bytes.len().is_multiple_of(32) {
                     return Err("automerge heads are 32-byte hashes".into());
                 }
                 let heads = bytes
