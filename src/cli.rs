@@ -87,6 +87,10 @@ pub struct RunArgs {
     /// applied every write committed before them); default: the server's 0.
     #[arg(long, value_name = "MASK", value_parser = clap::value_parser!(u8).range(0..=15))]
     pub wsrep_sync_wait: Option<u8>,
+    /// --strategy crdt: the text CRDT library behind text documents
+    /// (automerge, yrs, loro; default automerge).
+    #[arg(long, value_name = "LIB")]
+    pub text_crdt: Option<String>,
     /// Node priority for --strategy priority, highest first (e.g. n3,n1,n2);
     /// default: higher node number wins.
     #[arg(long, value_delimiter = ',')]
@@ -271,6 +275,10 @@ pub struct CompareArgs {
     /// beside other systems the run's --strategy; pglogical all five.
     #[arg(long, value_parser = parser::<StrategyChoice>(), value_delimiter = ',')]
     pub strategies: Vec<StrategyChoice>,
+    /// With `crdt` among the reference nodes' strategies: one `crdt` row
+    /// per text CRDT library (automerge,yrs,loro), labelled `crdt:<lib>`.
+    #[arg(long, value_delimiter = ',', value_name = "LIBS")]
+    pub text_crdts: Vec<String>,
     /// Topologies to compare, comma-separated; default: the run's topology.
     #[arg(long, value_parser = parser::<Topology>(), value_delimiter = ',')]
     pub topologies: Vec<Topology>,

@@ -71,11 +71,17 @@ pub enum AnomalyKind {
     /// completed before T2 began, yet T2 precedes T1): only strict
     /// serializability forbids it.
     RealtimeCycle,
+    /// Text: two runs typed concurrently at the same place whose characters
+    /// (or streaks of runs) ended up mixed rather than one after the other.
+    Interleaving,
+    /// Text: an insert that did not land between the characters it was
+    /// placed between, though they survive.
+    IntentionViolation,
 }
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub fn all() -> [AnomalyKind; 22] {
+    pub fn all() -> [AnomalyKind; 24] {
         [
             AnomalyKind::LostUpdate,
             AnomalyKind::Divergence,
@@ -99,6 +105,8 @@ impl AnomalyKind {
             AnomalyKind::IncompatibleOrder,
             AnomalyKind::InternalInconsistency,
             AnomalyKind::RealtimeCycle,
+            AnomalyKind::Interleaving,
+            AnomalyKind::IntentionViolation,
         ]
     }
 
@@ -127,6 +135,8 @@ impl AnomalyKind {
             AnomalyKind::IncompatibleOrder => "incompatible-order",
             AnomalyKind::InternalInconsistency => "internal-inconsistency",
             AnomalyKind::RealtimeCycle => "realtime-cycle",
+            AnomalyKind::Interleaving => "interleaving",
+            AnomalyKind::IntentionViolation => "intention-violation",
         }
     }
 }

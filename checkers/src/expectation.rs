@@ -65,6 +65,12 @@ impl CheckOptions {
         self.topology.as_deref() == Some("single-leader")
     }
 
+    /// A text document kept as a whole value (anything but a text CRDT):
+    /// concurrent edits replace each other.
+    fn text_as_one_value(&self) -> bool {
+        self.workload == Workload::Text && self.strategy.as_deref().is_some_and(|s| s != "crdt")
+    }
+
     fn drops_concurrent_writes(&self) -> bool {
         matches!(
             self.strategy.as_deref(),
@@ -77,8 +83,13 @@ impl CheckOptions {
 pub fn expectation(kind: AnomalyKind, opts: &CheckOptions) -> Expectation {
     let inherent = match kind {
         AnomalyKind::LostUpdate | AnomalyKind::ReorderedAppend | AnomalyKind::StaleRead => {
-            opts.drops_concurrent_writes() && !opts.single_leader() && !opts.one_writer_per_key()
+            (opts.drops_concurrent_writes() || opts.text_as_one_value())
+                && !opts.single_leader()
+                && !opts.one_writer_per_key()
         }
+        // Whether concurrent runs interleave is the text CRDT algorithm's
+        // own property (Kleppmann et al. 2019): reported, by design.
+        AnomalyKind::Interleaving => opts.strategy.as_deref() == Some("crdt"),
         AnomalyKind::CausalCycle | AnomalyKind::CausalViolation | AnomalyKind::SessionViolation => {
             opts.causal_delivery == Some(false)
                 && matches!(opts.topology.as_deref(), None | Some("all-to-all"))
@@ -98,7 +109,8 @@ pub fn expectation(kind: AnomalyKind, opts: &CheckOptions) -> Expectation {
         | AnomalyKind::G2
         | AnomalyKind::IncompatibleOrder
         | AnomalyKind::InternalInconsistency
-        | AnomalyKind::RealtimeCycle => false,
+        | AnomalyKind::RealtimeCycle
+        | AnomalyKind::IntentionViolation => false,
     };
     if inherent {
         Expectation::Inherent

@@ -62,6 +62,7 @@ pub mod reads;
 pub mod result;
 pub mod stale;
 pub mod synth;
+pub mod text;
 pub mod txn;
 pub mod unique_ids;
 pub mod workload;
@@ -496,6 +497,8 @@ mod tests {
                 "incompatible-order",
                 "internal-inconsistency",
                 "realtime-cycle",
+                "interleaving",
+                "intention-violation",
             ]
         );
         for kind in AnomalyKind::all() {
@@ -516,7 +519,7 @@ mod tests {
             "bank".parse::<Workload>().unwrap_err().to_string(),
             "unknown workload \"bank\": expected one of set, register, counter, list-append, \
              causal, unique-ids, constraint, insert-update, g-set, g-counter, pn-counter, \
-             broadcast, lin-kv, txn-list-append"
+             broadcast, lin-kv, txn-list-append, text"
         );
         assert_eq!(
             serde_json::to_string(&Workload::Register).unwrap(),

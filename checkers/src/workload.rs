@@ -49,6 +49,9 @@ pub enum Workload {
     /// Maelstrom's `txn-list-append`: transactions of reads and appends
     /// over a few lists, judged Elle-style ([`crate::txn`]).
     TxnListAppend,
+    /// Collaborative editing: `insert` a traceable run into a shared text
+    /// document, `delete` a run, `read` the whole text.
+    Text,
 }
 
 /// How the reads of a workload are judged beyond its own analysis.
@@ -92,6 +95,7 @@ impl Workload {
         Workload::Broadcast,
         Workload::LinKv,
         Workload::TxnListAppend,
+        Workload::Text,
     ];
 
     pub fn all() -> &'static [Workload] {
@@ -114,6 +118,7 @@ impl Workload {
             Workload::Broadcast => "broadcast",
             Workload::LinKv => "lin-kv",
             Workload::TxnListAppend => "txn-list-append",
+            Workload::Text => "text",
         }
     }
 
@@ -156,6 +161,9 @@ impl Workload {
             Workload::TxnListAppend => {
                 "Maelstrom's txn-list-append: transactions of reads and appends, checked for dependency cycles (--protocol maelstrom)"
             }
+            Workload::Text => {
+                "Collaborative editing: words typed into shared text documents at places read, runs deleted"
+            }
         }
     }
 
@@ -192,6 +200,8 @@ impl Workload {
             Workload::UniqueIds => judging(false, false, NoReads, false),
             // Judged on the transactions alone: no final reads.
             Workload::TxnListAppend => judging(false, false, NoReads, false),
+            // Its own analysis compares the final texts.
+            Workload::Text => judging(true, false, NoReads, false),
             own => unreachable!("{own} is judged as {}", own.judged_as()),
         }
     }
@@ -224,6 +234,7 @@ impl Workload {
             Workload::UniqueIds => alone(crate::unique_ids::check(index)),
             Workload::Constraint => alone(crate::constraint::check(index)),
             Workload::TxnListAppend => crate::txn::check(index),
+            Workload::Text => alone(crate::text::check(index)),
             own => unreachable!("{own} is judged as {}", own.judged_as()),
         }
     }

@@ -36,7 +36,8 @@ pub mod version;
 pub use checkpoint::Checkpoint;
 pub use replica::{Config, PeerStatus, Replica, Snapshot, Status};
 pub use strategy::{
-    Crdt, Handler, KeyState, LastWriteWins, Strategy, StrategyKind, StrategyOptions, Version,
+    Crdt, Handler, KeyState, LastWriteWins, Strategy, StrategyKind, StrategyOptions, TextDoc,
+    TextLib, Version,
 };
 pub use types::*;
 pub use version::{Context, VersionVector};

@@ -557,7 +557,7 @@ impl Replica {
         match self.keys.get(key) {
             Some(state) => Reply::Read {
                 values: self.strategy.read(state),
-                context: Context(state.vv.clone()),
+                context: Context(state.vv.clone(), text_version(state)),
             },
             None => Reply::Read {
                 values: Vec::new(),
@@ -599,7 +599,7 @@ impl Replica {
             // than silently overwrite it. Nothing changes, nothing persists.
             return Output {
                 reply: Some(Reply::Conflict {
-                    context: Context(state.vv.clone()),
+                    context: Context(state.vv.clone(), text_version(state)),
                 }),
                 ..Output::default()
             };
@@ -611,7 +611,13 @@ impl Replica {
         let (value, crdt) = match op {
             WriteOp::Value(value) => {
                 let observed = context.as_ref().map_or(&state.vv, |c| &c.0);
-                match self.strategy.local_crdt(state, &value, observed, &dot) {
+                // A context without a text version (read before the key
+                // existed) saw the empty document: "".
+                let version = context.as_ref().map(|c| c.1.as_deref().unwrap_or(""));
+                match self
+                    .strategy
+                    .local_crdt(state, &value, observed, version, &dot)
+                {
                     Ok(crdt) => (value, crdt),
                     Err(e) => return refused(Refusal::BadValue(e)),
                 }
@@ -655,7 +661,8 @@ impl Replica {
         };
         let key = change.key.clone();
         let record = self.accept(change);
-        let context = Context(self.keys[&key].vv.clone());
+        let state = &self.keys[&key];
+        let context = Context(state.vv.clone(), text_version(state));
         Output {
             reply: Some(Reply::Written { context, dot }),
             send: Vec::new(),
@@ -930,4 +937,12 @@ impl Replica {
             load,
         }
     }
+}
+
+/// A text document's library version, for the context a client gets.
+fn text_version(state: &KeyState) -> Option<String> {
+    state
+        .text
+        .as_ref()
+        .map(crate::strategy::text::TextDoc::version)
 }

@@ -44,12 +44,17 @@ impl VersionVector {
 
 /// The causal context a client reads and writes back, opaque to clients. On
 /// the wire it is a string (`"n1:4,n2:7"`); clients must not interpret it.
+/// A text document's context also carries the text CRDT library's own
+/// version of the document the client read (hex, after a `|`), so that the
+/// node can place the client's edit where the client made it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Context(pub VersionVector);
+pub struct Context(pub VersionVector, pub Option<String>);
 
 /// Why a context string could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("malformed context {0:?}: expected comma-separated node:counter pairs")]
+#[error(
+    "malformed context {0:?}: expected comma-separated node:counter pairs, then optionally | and a text version"
+)]
 pub struct BadContext(pub String);
 
 impl Context {
@@ -64,12 +69,20 @@ impl Context {
             }
             let _ = write!(out, "{n}:{c}");
         }
+        if let Some(version) = &self.1 {
+            out.push('|');
+            out.push_str(version);
+        }
         out
     }
 
     pub fn decode(s: &str) -> Result<Self, BadContext> {
+        let (pairs, version) = match s.split_once('|') {
+            Some((pairs, version)) => (pairs, Some(version.to_string())),
+            None => (s, None),
+        };
         let mut vv = BTreeMap::new();
-        for part in s.split(',').filter(|p| !p.is_empty()) {
+        for part in pairs.split(',').filter(|p| !p.is_empty()) {
             let (node, counter) = part.split_once(':').ok_or_else(|| BadContext(s.into()))?;
             let counter: u64 = counter.parse().map_err(|_| BadContext(s.into()))?;
             if node.is_empty() {
@@ -77,6 +90,6 @@ impl Context {
             }
             vv.insert(node.to_string(), counter);
         }
-        Ok(Context(VersionVector(vv)))
+        Ok(Context(VersionVector(vv), version))
     }
 }

@@ -67,6 +67,9 @@ impl NodeSpec {
         if let Some(f) = &o.on_write {
             extra_args.extend(["--on-write".to_string(), f.display().to_string()]);
         }
+        if let Some(lib) = &o.text_crdt {
+            extra_args.extend(["--text-crdt".to_string(), lib.clone()]);
+        }
         if o.causal_delivery {
             extra_args.extend(["--causal-delivery".to_string(), "on".to_string()]);
         }

@@ -274,6 +274,17 @@ fn node_options(args: &RunArgs, strategy: Strategy) -> Result<NodeOptions, Confi
             ))
         }
     };
+    if let Some(lib) = &args.text_crdt {
+        if strategy != Strategy::Crdt {
+            return Err(invalid("text-crdt", "only applies to --strategy crdt"));
+        }
+        if diverge_replica::TextLib::from_name(lib).is_none() {
+            return Err(invalid(
+                "text-crdt",
+                format!("unknown library {lib:?} (known: automerge, yrs, loro)"),
+            ));
+        }
+    }
     if !args.priority.is_empty() && strategy != Strategy::Priority {
         return Err(invalid("priority", "only applies to --strategy priority"));
     }
@@ -315,6 +326,7 @@ fn node_options(args: &RunArgs, strategy: Strategy) -> Result<NodeOptions, Confi
         root,
         fanout,
         causal_delivery: args.causal_delivery.is_on(),
+        text_crdt: args.text_crdt.clone(),
     })
 }
 

@@ -120,6 +120,9 @@ pub struct NodeOptions {
     pub fanout: Option<usize>,
     #[serde(default)]
     pub causal_delivery: bool,
+    /// `crdt`: the text CRDT library (`None`: the nodes' default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_crdt: Option<String>,
 }
 
 fn default_settle_s() -> f64 {
@@ -151,7 +154,10 @@ impl TestConfig {
     /// the system's name when the system resolves conflicts its own way.
     pub fn strategy_label(&self) -> String {
         match self.db.name {
-            SystemName::Reference => self.strategy.name().to_string(),
+            SystemName::Reference => match &self.options.text_crdt {
+                Some(lib) => format!("{}:{lib}", self.strategy.name()),
+                None => self.strategy.name().to_string(),
+            },
             SystemName::Pglogical => format!(
                 "pglogical-{}",
                 self.db.resolution.unwrap_or_default().name()

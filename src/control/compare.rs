@@ -73,11 +73,12 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
     for &topology in &topologies {
         for (system, strategies) in &rows {
             let system = *system;
-            for &strategy in strategies {
+            for (strategy, text_crdt) in with_text_crdts(strategies, args) {
                 let row = RunArgs {
                     seed: Some(seed),
                     db: vec![system],
                     strategy,
+                    text_crdt,
                     topology,
                     pg_bin: args
                         .run
@@ -102,6 +103,27 @@ pub fn plan(args: &CompareArgs, seed: u64) -> Result<Vec<TestConfig>> {
         }
     }
     Ok(configs)
+}
+
+/// Each row's strategy with its text CRDT library: the nodes' `crdt` once
+/// per `--text-crdts` library (else with the run's `--text-crdt`), every
+/// other strategy once with none.
+fn with_text_crdts(
+    strategies: &[Option<StrategyChoice>],
+    args: &CompareArgs,
+) -> Vec<(Option<StrategyChoice>, Option<String>)> {
+    let crdt = Some(StrategyChoice::Nodes(Strategy::Crdt));
+    strategies
+        .iter()
+        .flat_map(|&s| {
+            let libs: Vec<Option<String>> = match s {
+                s if s != crdt => vec![None],
+                _ if args.text_crdts.is_empty() => vec![args.run.text_crdt.clone()],
+                _ => args.text_crdts.iter().cloned().map(Some).collect(),
+            };
+            libs.into_iter().map(move |lib| (s, lib))
+        })
+        .collect()
 }
 
 /// Whether `system` has `choice` to run: the reference nodes their

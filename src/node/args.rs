@@ -65,6 +65,11 @@ pub struct NodeArgs {
     #[arg(long, default_value = "lww", value_parser = parse_strategy)]
     pub strategy: StrategyKind,
 
+    /// `crdt`: the text CRDT library behind documents written as strings:
+    /// automerge, yrs, loro.
+    #[arg(long, default_value = "automerge", value_parser = parse_text_crdt)]
+    pub text_crdt: diverge_replica::TextLib,
+
     /// `priority`: node ids, highest priority first (comma-separated);
     /// unlisted nodes rank below, higher node number first.
     #[arg(long, value_delimiter = ',', value_parser = parse_node_id)]
@@ -168,6 +173,11 @@ fn parse_peer(s: &str) -> Result<PeerArg, String> {
         id,
         addr: addr.to_string(),
     })
+}
+
+fn parse_text_crdt(s: &str) -> Result<diverge_replica::TextLib, String> {
+    diverge_replica::TextLib::from_name(s)
+        .ok_or_else(|| format!("unknown text CRDT library {s:?} (known: automerge, yrs, loro)"))
 }
 
 fn parse_strategy(s: &str) -> Result<StrategyKind, String> {
@@ -278,6 +288,7 @@ impl NodeArgs {
         replica.strategy_options = diverge_replica::StrategyOptions {
             priority: self.priority,
             on_write,
+            text_crdt: self.text_crdt,
         };
         replica.causal_delivery = self.causal_delivery == OnOff::On;
         replica.stuck_after_ns = (self.stuck_after * 1e9) as u64;

@@ -70,6 +70,9 @@ fn cells(row: &Row, db: bool) -> Vec<(&'static str, String)> {
         ),
         ("convergence s", convergence(f)),
     ];
+    if let Some(n) = f.interleavings {
+        cells.push(("interleavings", n.to_string()));
+    }
     if db {
         cells.push((
             "db findings",
@@ -94,6 +97,13 @@ fn headers(comparison: &Comparison) -> Vec<&'static str> {
         "p50/p99 ms",
         "convergence s",
     ];
+    if comparison.rows.iter().any(|r| {
+        r.figures
+            .as_ref()
+            .is_some_and(|f| f.interleavings.is_some())
+    }) {
+        headers.push("interleavings");
+    }
     if has_db(comparison) {
         headers.push("db findings");
     }

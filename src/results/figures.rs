@@ -50,6 +50,9 @@ pub struct Figures {
     /// Sibling sets resolved by the `--on-read` script; `None` without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolutions: Option<u64>,
+    /// Interleavings in the final texts (`text` workload; `None` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interleavings: Option<u64>,
     /// Every anomaly kind's count, by name.
     pub anomaly_counts: std::collections::BTreeMap<String, usize>,
     /// Acknowledged writes that some live node's final read holds and another
@@ -81,6 +84,8 @@ impl Figures {
         let mut open: HashMap<u64, u64> = HashMap::new();
         let mut latencies_us: Vec<u32> = Vec::new();
         let (mut acknowledged, mut siblings, mut registers) = (0u64, 0u64, false);
+        // A text workload's run: its table shows interleavings.
+        let mut texts = false;
         for line in reader.lines() {
             let line = line.with_context(|| format!("reading {}", history.display()))?;
             let Ok(op) = serde_json::from_str::<Line>(&line) else {
@@ -103,6 +108,10 @@ impl Figures {
             if op.kind == OpType::Ok {
                 match op.f.as_ref() {
                     "add" => acknowledged += 1,
+                    "insert" | "delete" => {
+                        acknowledged += 1;
+                        texts = true;
+                    }
                     "write" => {
                         acknowledged += 1;
                         registers = true;
@@ -155,12 +164,13 @@ impl Figures {
                 // A database's run (labelled by the system, not by one
                 // of the reference nodes' strategies) reports findings.
                 .filter(|r| {
-                    <crate::domain::Strategy as crate::domain::Named>::from_name(&r.strategy)
-                        .is_none()
+                    let name = r.strategy.split(':').next().unwrap_or_default();
+                    <crate::domain::Strategy as crate::domain::Named>::from_name(name).is_none()
                 })
                 .map(|r| r.db_findings.len() as u64),
             skipped_updates: results.run.as_ref().and_then(|r| r.skipped_updates),
             resolutions: results.run.as_ref().and_then(|r| r.resolutions),
+            interleavings: texts.then(|| count("interleaving")),
             anomaly_counts: check.anomaly_counts.clone(),
             never_replicated: check.never_replicated.map(|n| n.count),
             never_replicated_pct: check

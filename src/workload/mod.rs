@@ -36,6 +36,7 @@ pub mod registry;
 mod rmw;
 pub mod set;
 pub mod sql;
+pub mod text;
 pub mod txn_list_append;
 pub mod unique_ids;
 

@@ -20,6 +20,7 @@ pub fn of(workload: Workload) -> &'static dyn Bundle {
         Workload::Broadcast => &super::maelstrom::Maelstrom(Workload::Broadcast),
         Workload::LinKv => &super::lin_kv::LinKv,
         Workload::TxnListAppend => &super::txn_list_append::TxnListAppend,
+        Workload::Text => &super::text::Text,
     }
 }
 

@@ -40,6 +40,10 @@ pub enum Crdt {
         p: BTreeMap<NodeId, u64>,
         n: BTreeMap<NodeId, u64>,
     },
+    /// One edit of a text document: the library's own update bytes (hex),
+    /// imported by every node (see [`super::text`]). Travels in changes
+    /// only; a key's text state is its [`super::TextDoc`].
+    Text { lib: super::TextLib, update: String },
 }
 
 /// Why a client value cannot be written to a crdt key.
@@ -61,6 +65,7 @@ impl Crdt {
         match self {
             Crdt::OrSet { .. } => "a set (array)",
             Crdt::PnCounter { .. } => "a counter (integer)",
+            Crdt::Text { .. } => "a text (string)",
         }
     }
 
@@ -85,6 +90,7 @@ impl Crdt {
                     i64::MAX
                 }))
             }
+            Crdt::Text { .. } => Value::Null,
         }
     }
 
@@ -194,13 +200,16 @@ impl Crdt {
             }
             (Some(set @ Crdt::OrSet { .. }), Crdt::PnCounter { .. }) => set.clone(),
             (Some(Crdt::PnCounter { .. }), set @ Crdt::OrSet { .. }) => set.clone(),
+            // Text updates are imported into the key's document, not joined.
+            (Some(held), Crdt::Text { .. }) => held.clone(),
+            (Some(Crdt::Text { .. }), other) => other.clone(),
         }
     }
 }
 
 fn empty_like(c: &Crdt) -> Crdt {
     match c {
-        Crdt::OrSet { .. } => Crdt::OrSet {
+        Crdt::OrSet { .. } | Crdt::Text { .. } => Crdt::OrSet {
             tags: BTreeMap::new(),
         },
         Crdt::PnCounter { .. } => Crdt::PnCounter {

@@ -15,6 +15,7 @@ pub mod crdt;
 pub mod dvv;
 pub mod lww;
 pub mod merge;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use serde_json::Value;
 pub use crdt::Crdt;
 pub use dvv::{Dvv, Resolve};
 pub use lww::{LastWriteWins, lww_order};
+pub use text::{TextDoc, TextLib};
 
 use crate::types::{Change, Dot, Nanos, NodeId};
 use crate::version::VersionVector;
@@ -60,6 +62,8 @@ pub struct KeyState {
     pub vv: VersionVector,
     /// The crdt strategy's state.
     pub crdt: Option<Crdt>,
+    /// The crdt strategy's text document (a key written with strings).
+    pub text: Option<TextDoc>,
     /// The custom on-write handler's resolution of the siblings (computed
     /// when a change is applied).
     pub resolved: Option<Value>,
@@ -123,7 +127,7 @@ impl StrategyKind {
                 "User handlers from files: --on-write (in the node) and/or --on-read (in the clients)"
             }
             StrategyKind::Crdt => {
-                "CRDTs in the node: observed-remove sets for arrays, PN-counters for integers"
+                "CRDTs in the node: observed-remove sets for arrays, PN-counters for integers, text CRDTs for strings (--text-crdt)"
             }
         }
     }
@@ -154,7 +158,9 @@ impl StrategyKind {
                 Some(handler) => dvv(Resolve::Custom(handler.clone())),
                 None => dvv(Resolve::All),
             },
-            StrategyKind::Crdt => Box::new(CrdtStrategy),
+            StrategyKind::Crdt => Box::new(CrdtStrategy {
+                text: options.text_crdt,
+            }),
         }
     }
 }
@@ -167,6 +173,8 @@ pub struct StrategyOptions {
     /// `custom`: the on-write handler (without one, `custom` keeps siblings
     /// for a client-side on-read resolver).
     pub on_write: Option<Arc<dyn Handler>>,
+    /// `crdt`: the library behind text documents.
+    pub text_crdt: TextLib,
 }
 
 /// A user-supplied on-write conflict handler (the node implements it with a
@@ -206,12 +214,14 @@ pub trait Strategy: Send + Sync + std::fmt::Debug {
         self.refuses_stale_writes()
     }
 
-    /// The crdt state a local write produces (crdt only).
+    /// The crdt state a local write produces (crdt only); `version` is the
+    /// text library's version in the client's context, if any.
     fn local_crdt(
         &self,
         _state: &KeyState,
         _value: &Value,
         _context: &VersionVector,
+        _version: Option<&str>,
         _dot: &Dot,
     ) -> Result<Option<Crdt>, String> {
         Ok(None)
@@ -228,9 +238,12 @@ pub trait Strategy: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// `--strategy crdt` (see [`crdt`]).
+/// `--strategy crdt` (see [`crdt`] and [`text`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CrdtStrategy;
+pub struct CrdtStrategy {
+    /// The library behind text documents.
+    pub text: TextLib,
+}
 
 impl Strategy for CrdtStrategy {
     fn kind(&self) -> StrategyKind {
@@ -248,8 +261,17 @@ impl Strategy for CrdtStrategy {
         state: &KeyState,
         value: &Value,
         context: &VersionVector,
+        version: Option<&str>,
         dot: &Dot,
     ) -> Result<Option<Crdt>, String> {
+        if let Value::String(new_text) = value {
+            return self.local_text(state, new_text, version, dot).map(Some);
+        }
+        if state.text.is_some() {
+            return Err(format!(
+                "the key holds a text document; a write of {value} cannot change its type"
+            ));
+        }
         Crdt::local_write(state.crdt.as_ref(), value, context, dot)
             .map(Some)
             .map_err(|e| e.to_string())
@@ -259,6 +281,16 @@ impl Strategy for CrdtStrategy {
         let Some(remote) = &change.crdt else {
             return;
         };
+        if let Crdt::Text { lib, update } = remote {
+            if !update.is_empty() {
+                let doc = state.text.get_or_insert_with(|| TextDoc::new(*lib));
+                // An update this node cannot import (another library, a
+                // corrupt message) leaves its document behind: the
+                // divergence shows in the final reads.
+                let _ = doc.import(update);
+            }
+            return;
+        }
         let mut remote_ctx = change.vv.clone();
         remote_ctx.add(&change.dot);
         state.crdt = Some(Crdt::join(
@@ -270,6 +302,44 @@ impl Strategy for CrdtStrategy {
     }
 
     fn read(&self, state: &KeyState) -> Vec<Value> {
+        if let Some(doc) = &state.text {
+            return vec![Value::String(doc.text())];
+        }
         state.crdt.iter().map(Crdt::value).collect()
+    }
+}
+
+impl CrdtStrategy {
+    /// A string written to a text document: the library update for it.
+    fn local_text(
+        &self,
+        state: &KeyState,
+        new_text: &str,
+        version: Option<&str>,
+        dot: &Dot,
+    ) -> Result<Crdt, String> {
+        if state.crdt.is_some() {
+            return Err("the key holds a set or a counter; a string cannot change its type".into());
+        }
+        let fresh;
+        let doc = match &state.text {
+            Some(doc) => doc,
+            None => {
+                fresh = TextDoc::new(self.text);
+                &fresh
+            }
+        };
+        if doc.lib() != self.text {
+            return Err(format!(
+                "the key's document is a {} document, this node runs {}",
+                doc.lib(),
+                self.text
+            ));
+        }
+        let update = doc.edit(version, text::actor_of(dot), new_text)?;
+        Ok(Crdt::Text {
+            lib: self.text,
+            update: update.unwrap_or_default(),
+        })
     }
 }

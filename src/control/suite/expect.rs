@@ -252,6 +252,7 @@ mod tests {
             convergence_s: Some(0.1),
             quiesced: true,
             db_findings: None,
+            interleavings: None,
             skipped_updates: None,
             resolutions: None,
             anomaly_counts: [

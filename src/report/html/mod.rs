@@ -15,6 +15,7 @@ mod charts;
 mod page;
 mod scan;
 mod system;
+mod text;
 
 use std::collections::HashSet;
 use std::path::Path;

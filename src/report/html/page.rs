@@ -70,6 +70,7 @@ impl Page<'_> {
         }
         self.anomalies(&mut out);
         self.divergent(&mut out);
+        super::text::documents(&mut out, &self.results.check.anomalies);
         if let Some(values) = &self.digest.final_values {
             super::system::final_values(&mut out, values);
         }
