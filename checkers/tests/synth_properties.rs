@@ -56,8 +56,9 @@ fn plantable(workload: Workload) -> Vec<AnomalyKind> {
         ],
         Workload::UniqueIds => vec![DuplicateId],
         Workload::Constraint => vec![ConstraintViolation],
-        // Transactions are not synthesised (see the txn module's tests).
-        Workload::TxnListAppend => vec![],
+        // Transactions and text are not synthesised (see the txn and text
+        // modules' tests).
+        Workload::TxnListAppend | Workload::Text => vec![],
         maelstrom => plantable(maelstrom.judged_as()),
     }
 }
@@ -67,7 +68,7 @@ fn workload() -> impl Strategy<Value = Workload> {
     let own: Vec<Workload> = Workload::all()
         .iter()
         .copied()
-        .filter(|w| w.judged_as() == *w && *w != Workload::TxnListAppend)
+        .filter(|w| w.judged_as() == *w && !matches!(w, Workload::TxnListAppend | Workload::Text))
         .collect();
     proptest::sample::select(own)
 }
