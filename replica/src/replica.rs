@@ -1,6 +1,8 @@
 //! The replica state machine: client reads and writes, applying local and
-//! remote changes through the strategy, per-peer replication cursors with
-//! batching and retry backoff, and recovery from the log's records.
+//! remote changes through the strategy. What it sends each peer (cursors,
+//! batching, retry backoff, entries loaded back from disk) is
+//! [`sending`]; rebuilding it from a checkpoint and the log's records, and
+//! trimming the in-memory log, is [`recovery`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -16,6 +18,9 @@ use crate::outbound::{NextSend, Outbound, Pipelining};
 use crate::strategy::{Crdt, KeyState, Strategy, StrategyKind, StrategyOptions};
 use crate::types::*;
 use crate::version::{Context, VersionVector};
+
+mod recovery;
+mod sending;
 
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
@@ -240,150 +245,6 @@ impl Replica {
             skipped_updates: 0,
             last_now: 0,
         }
-    }
-
-    /// Rebuild a replica from its log's records, in log order.
-    ///
-    /// Every recovered entry is durable (it was read back from disk). The
-    /// peers' cursors into our log are not recorded, so each peer is probed
-    /// before anything is sent to it.
-    pub fn recover(config: Config, records: impl IntoIterator<Item = Record>) -> Self {
-        Self::recover_from(config, None, records)
-    }
-
-    /// Rebuild a replica from a checkpoint (if any) and the records written
-    /// after it. Records of entries the checkpoint covers are skipped, so
-    /// replaying more than needed is harmless.
-    pub fn recover_from(
-        config: Config,
-        checkpoint: Option<Checkpoint>,
-        records: impl IntoIterator<Item = Record>,
-    ) -> Self {
-        let mut r = Replica::new(config);
-        if let Some(c) = checkpoint {
-            r.restore(c);
-        }
-        for record in records {
-            match record {
-                Record::Entry { seq, change } => {
-                    // The shell appends records in order; an entry that does
-                    // not extend the log (duplicate or hole) would misalign
-                    // every position after it, so it is skipped.
-                    if seq != r.log.end() + 1 {
-                        continue;
-                    }
-                    if change.dot.node == r.config.id {
-                        r.write_counter = r.write_counter.max(change.dot.seq);
-                        r.last_ts = r.last_ts.max(change.ts);
-                        r.note_own(&change);
-                    }
-                    if r.applied.insert(&change.dot) {
-                        r.apply_to_key(&change);
-                    }
-                    r.append_recovered(change);
-                }
-                Record::Skipped { seq, change } => {
-                    if seq != r.log.end() + 1 {
-                        continue;
-                    }
-                    // Skipped then, skipped now: the key stays as it was.
-                    if r.applied.insert(&change.dot) {
-                        r.skipped_updates += 1;
-                    }
-                    r.append_recovered(change);
-                }
-                Record::Cursor { peer, upto } => r.inbound.restore(&peer, upto),
-                Record::Buffered { change } => {
-                    if !r.applied.contains(&change.dot) {
-                        r.buffer.hold(change, None);
-                    }
-                }
-            }
-        }
-        r.buffer.drop_applied(&r.applied);
-        // Replaying the log is not news: count overtaking from here on.
-        r.applied_before_deps = 0;
-        r.durable = r.log.end();
-        r.trim_log();
-        r
-    }
-
-    /// Append a replayed entry, keeping no more than the window in memory
-    /// (replayed entries are durable: they were read back from disk).
-    fn append_recovered(&mut self, change: Arc<Change>) {
-        self.log.append(change);
-        let over = self.log.len().saturating_sub(self.config.log_window_max);
-        if over > 0 {
-            self.log.truncate_through(self.log.base() + over as LogSeq);
-        }
-    }
-
-    fn restore(&mut self, c: Checkpoint) {
-        self.log = Log::starting_after(c.log_end);
-        self.write_counter = c.write_counter;
-        self.last_ts = c.last_ts;
-        self.skipped_updates = c.skipped_updates;
-        self.keys = c.keys;
-        self.applied = c.applied;
-        for (sender, upto) in &c.received {
-            self.inbound.restore(sender, *upto);
-        }
-        for change in c.buffered {
-            self.buffer.hold(change, None);
-        }
-        self.own_max = c.own_max;
-    }
-
-    /// The durable state as of the current log end (see [`Checkpoint`]).
-    /// Buffered changes are included; the shell must store the checkpoint
-    /// only once every record up to here is durable.
-    pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            node: self.config.id.clone(),
-            log_end: self.log.end(),
-            write_counter: self.write_counter,
-            last_ts: self.last_ts,
-            skipped_updates: self.skipped_updates,
-            keys: self.keys.clone(),
-            applied: self.applied.clone(),
-            received: self.inbound.cursors(),
-            buffered: self.buffer.changes().cloned().collect(),
-            own_max: self.own_max.clone(),
-        }
-    }
-
-    /// The largest integer this node itself wrote to `key` (0 if none).
-    pub fn own_max(&self, key: &str) -> u64 {
-        self.own_max.get(key).copied().unwrap_or(0)
-    }
-
-    fn note_own(&mut self, change: &Change) {
-        let Some(n) = change.value.as_u64() else {
-            return;
-        };
-        // Look up first: the key is cloned only when it is new.
-        match self.own_max.get_mut(&change.key) {
-            Some(max) => *max = (*max).max(n),
-            None => {
-                self.own_max.insert(change.key.clone(), n);
-            }
-        }
-    }
-
-    /// Drop from memory what no peer needs from it: everything every peer
-    /// acknowledged (with `drop_acked`), and whatever passes the window's
-    /// cap. Only durable entries go: a load reads them back from disk.
-    fn trim_log(&mut self) {
-        let mut through = self
-            .log
-            .end()
-            .saturating_sub(self.config.log_window_max as LogSeq);
-        if self.config.drop_acked
-            && let Some(acked) = self.outbound.values().map(Outbound::confirmed).min()
-        {
-            through = through.max(acked.unwrap_or(0));
-        }
-        self.log.truncate_through(through.min(self.durable));
     }
 
     pub fn id(&self) -> &NodeId {
@@ -786,156 +647,6 @@ impl Replica {
         // Winners and losers alike: the vv says what this node has seen.
         state.vv.join(&change.vv);
         state.vv.add(&change.dot);
-    }
-
-    /// Whether `peer` should receive the log entry `change`.
-    fn ships_to(&self, change: &Change, peer: &NodeId) -> bool {
-        // A follower mirrors this node: everything it applied goes out,
-        // except what the follower already holds (never the case today,
-        // since followers do not write, but the path check costs nothing).
-        if self.config.forward_remote || self.config.followers.contains(peer) {
-            !change.path.contains(peer)
-        } else {
-            change.dot.node == self.config.id
-        }
-    }
-
-    /// The batch for `peer` starting after `after` from `entries` (the
-    /// in-memory log's, or entries loaded back from disk): at most
-    /// `batch_max` changes, and no more than `batch_bytes_max` encoded bytes
-    /// of them unless the first alone is larger. Skipped entries are covered
-    /// by `upto` too, so the peer's cursor can reach our log end.
-    fn batch_from<'a>(
-        &self,
-        peer: &NodeId,
-        after: LogSeq,
-        entries: impl Iterator<Item = (LogSeq, &'a Entry)>,
-    ) -> Batch {
-        let max = self.config.batch_max.max(1);
-        let mut changes = Vec::new();
-        let mut bytes = 0;
-        let mut upto = after;
-        for (seq, entry) in entries {
-            if self.ships_to(&entry.change, peer) {
-                let size = entry.encoded_bytes();
-                if !changes.is_empty() && bytes + size > self.config.batch_bytes_max {
-                    break;
-                }
-                bytes += size;
-                changes.push(entry.change.clone());
-            }
-            upto = seq;
-            if changes.len() >= max {
-                break;
-            }
-        }
-        Batch {
-            from: self.config.id.clone(),
-            after,
-            upto,
-            changes,
-        }
-    }
-
-    /// The shell read back `(after, ..]` for `peer`: send it as the next
-    /// batch if the sender still starts there.
-    fn loaded(
-        &mut self,
-        now: Nanos,
-        peer: NodeId,
-        after: LogSeq,
-        result: Result<Vec<(LogSeq, Arc<Change>)>, String>,
-    ) -> Output {
-        let Some(out) = self.outbound.get_mut(&peer) else {
-            return Output::default();
-        };
-        out.loading = false;
-        // Entries must continue the peer's stream exactly from `after`.
-        let entries: Vec<(LogSeq, Entry)> = match result {
-            Ok(entries) => entries
-                .into_iter()
-                .take_while(|(seq, _)| *seq <= self.durable)
-                .zip(after + 1..)
-                .take_while(|((seq, _), want)| seq == want)
-                .map(|((seq, change), _)| (seq, Entry::new(change)))
-                .collect(),
-            // Nothing to send; retried after a backoff like a failed send.
-            Err(_) => Vec::new(),
-        };
-        if entries.is_empty() {
-            out.load_failed(now, self.config.retry_base_ns, self.config.retry_max_ns);
-            return self.pump(now);
-        }
-        let mut send = Vec::new();
-        if out.next == after && out.ready() {
-            let batch = self.batch_from(&peer, after, entries.iter().map(|(s, e)| (*s, e)));
-            let out = self.outbound.get_mut(&peer).expect("peer");
-            out.sent(batch.after, batch.upto, now);
-            send.push(Outgoing { peer, batch });
-        }
-        let mut output = self.pump(now);
-        send.append(&mut output.send);
-        output.send = send;
-        output
-    }
-
-    fn pipelining(&self) -> Pipelining {
-        Pipelining {
-            window: self.config.window,
-            full: self.config.batch_max as u64,
-            linger: self.config.linger_ns,
-        }
-    }
-
-    /// Everything the senders may send now, and the loads of old log
-    /// ranges some of them wait for.
-    fn pump(&mut self, now: Nanos) -> Output {
-        self.trim_log();
-        let mut send = Vec::new();
-        let mut load = Vec::new();
-        let peers: Vec<NodeId> = self.outbound.keys().cloned().collect();
-        for peer in peers {
-            let rule = self.pipelining();
-            while let Some(next) = self.outbound[&peer].want_send(now, self.durable, rule) {
-                let batch = match next {
-                    NextSend::Probe => {
-                        self.outbound.get_mut(&peer).expect("peer").sent_probe();
-                        Batch::probe(self.config.id.clone())
-                    }
-                    NextSend::Range { after } if after < self.log.base() => {
-                        // Not in memory any more: ask the shell for it and
-                        // send nothing else to this peer until it arrives.
-                        self.outbound.get_mut(&peer).expect("peer").loading = true;
-                        load.push(LoadRange {
-                            peer: peer.clone(),
-                            after,
-                            upto: self.log.base().min(self.durable),
-                        });
-                        break;
-                    }
-                    NextSend::Range { after } => {
-                        let entries = self.log.range(after, self.durable);
-                        let batch = self.batch_from(&peer, after, entries);
-                        self.outbound.get_mut(&peer).expect("peer").sent(
-                            batch.after,
-                            batch.upto,
-                            now,
-                        );
-                        batch
-                    }
-                };
-                send.push(Outgoing {
-                    peer: peer.clone(),
-                    batch,
-                });
-            }
-        }
-        Output {
-            reply: None,
-            send,
-            persist: Vec::new(),
-            load,
-        }
     }
 }
 
